@@ -1,0 +1,120 @@
+"""Analyzers: pure functions over the graph. No I/O, no numpy, no rich."""
+
+from __future__ import annotations
+
+from archcalc.analysis.rf import receptive_fields
+from archcalc.analysis.shapes import infer_shapes
+from archcalc.diagnostics import Diagnostics, UsageError
+from archcalc.graph import INPUT, Graph
+from archcalc.report import LayerRow, Report, Totals
+from archcalc.shapes import numel
+
+DTYPE_BYTES = {
+    "float32": 4,
+    "float16": 2,
+    "bfloat16": 2,
+    "float64": 8,
+    "int8": 1,
+    "uint8": 1,
+    "int32": 4,
+}
+_SEVERITY_RANK = {"": 0, "info": 1, "warning": 2, "error": 3}
+
+
+def analyze(
+    graph: Graph,
+    batch: int = 1,
+    dtype: str = "float32",
+    strict: bool | None = None,
+    diagnostics: Diagnostics | None = None,
+) -> Report:
+    """Shapes, parameters, MACs/FLOPs, memory, receptive fields and stride fit for every layer."""
+    if batch < 1:
+        raise UsageError(f"batch must be a positive integer, got {batch}")
+    if dtype not in DTYPE_BYTES:
+        raise UsageError(f"unknown dtype '{dtype}'", f"choose one of {', '.join(DTYPE_BYTES)}")
+    width = DTYPE_BYTES[dtype]
+    strict = graph.strict if strict is None else strict
+    diags = Diagnostics(diagnostics or [])
+    layers = infer_shapes(graph, diags, strict)
+    fields = receptive_fields(graph, layers, diags)
+
+    worst_fit: dict[str, str] = {}
+    for d in diags:
+        if (
+            d.code == "stride-fit"
+            and _SEVERITY_RANK[d.severity] > _SEVERITY_RANK[worst_fit.get(d.layer, "")]
+        ):
+            worst_fit[d.layer] = d.severity
+
+    rows: list[LayerRow] = []
+    totals = Totals(
+        input_bytes=numel(graph.input_shape) * batch * width if graph.input_shape else 0
+    )
+    for node in graph.nodes:
+        layer = layers.get(node.name)
+        row = LayerRow(
+            node.name,
+            node.op.name,
+            node.op.family,
+            node.inputs,
+            None,
+            scope=node.scope,
+            pos=node.pos,
+            fit=worst_fit.get(node.name, ""),
+        )
+        if layer is not None:
+            weights = node.op.weights(layer)
+            row.output_shape = layer.output
+            row.weights = weights
+            row.params = sum(numel(shape) for shape in weights.values())
+            row.trainable_params = row.params if node.trainable else 0
+            row.buffers = sum(numel(shape) for shape in node.op.buffers(layer).values())
+            row.macs = node.op.macs(layer) * batch
+            row.flops = node.op.flops(layer) * batch
+            row.activation_bytes = numel(layer.output) * batch * width
+            row.receptive_field = fields.get(node.name)
+            row.describe = node.op.describe(layer)
+        rows.append(row)
+        totals.params += row.params
+        totals.trainable_params += row.trainable_params
+        totals.buffers += row.buffers
+        totals.macs += row.macs
+        totals.flops += row.flops
+        totals.activation_bytes += row.activation_bytes
+    totals.param_bytes = totals.params * width
+    totals.buffer_bytes = totals.buffers * width
+    totals.peak_activation_bytes = _peak_live_bytes(graph, rows, totals.input_bytes)
+    return Report(
+        graph.name,
+        graph.file,
+        graph.source,
+        graph.input_shape,
+        batch,
+        dtype,
+        strict,
+        rows,
+        totals,
+        list(diags),
+    )
+
+
+def _peak_live_bytes(graph: Graph, rows: list[LayerRow], input_bytes: int) -> int:
+    """Peak of the activations alive at once when each is freed after its last consumer runs."""
+    last_use: dict[str, int] = {}
+    for i, node in enumerate(graph.nodes):
+        for src in node.inputs:
+            last_use[src] = i
+    size = {row.name: row.activation_bytes for row in rows}
+    size[INPUT] = input_bytes
+    live = input_bytes
+    peak = live
+    for i, node in enumerate(graph.nodes):
+        live += size[node.name]
+        peak = max(peak, live)
+        for src in set(node.inputs):
+            if last_use.get(src) == i:
+                live -= size[src]
+        if node.name not in last_use and i < len(graph.nodes) - 1:
+            live -= size[node.name]  # a dead end (nothing reads it) is freed at once
+    return peak

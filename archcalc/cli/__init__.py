@@ -1,0 +1,30 @@
+"""The `archcalc` command. Each subcommand lives in its own module; heavy imports happen
+inside the commands, so `archcalc summarize` starts fast."""
+
+from __future__ import annotations
+
+import click
+
+from archcalc import __version__
+from archcalc.cli.summarize import check, summarize
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.version_option(__version__, prog_name="archcalc")
+def main() -> None:
+    """A calculator for convolutional network architectures.
+
+    Write a network as a short YAML spec (or name a bundled one, such as alexnet, vgg16 or
+    resnet50) and archcalc gives every layer's output volume, parameters, MACs/FLOPs, memory
+    and receptive field, and finds every filter that does not fit its input.
+
+    \b
+    Examples:
+      archcalc summarize alexnet
+      archcalc summarize my_net.yaml --format json
+      archcalc check specs/*.yaml --strict
+    """
+
+
+main.add_command(summarize)
+main.add_command(check)

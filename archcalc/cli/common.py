@@ -1,0 +1,143 @@
+"""What every command shares: spec options, loading with error translation, output streams.
+
+The library raises SpecError/UsageError; this module turns them into messages and exit codes
+(0 success, 1 the architecture has errors, 2 bad usage or an unreadable spec).
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import sys
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+import click
+
+from archcalc.diagnostics import Diagnostic, SpecError, UsageError
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+EXIT_OK, EXIT_ERRORS, EXIT_USAGE = 0, 1, 2
+
+
+def use_colour(stream: Any) -> bool:
+    return "NO_COLOR" not in os.environ and hasattr(stream, "isatty") and stream.isatty()
+
+
+def echo_diagnostics(
+    diagnostics: list[Diagnostic], sources: dict[str, str], quiet_info: bool = False
+) -> None:
+    from archcalc.render.diagnostics import format_diagnostic
+
+    colour = use_colour(sys.stderr)
+    for d in diagnostics:
+        if quiet_info and d.severity == "info":
+            continue
+        click.echo(
+            format_diagnostic(d, sources, click.style if colour else None), err=True, color=colour
+        )
+
+
+def spec_options(func: F) -> F:
+    """--input, --batch, --dtype and --strict, shared by every command that analyses a spec."""
+    func = click.option(
+        "--strict/--no-strict",
+        default=None,
+        help="Every sliding window must fit exactly (non-integer output sizes are errors). Default: the spec's 'strict:' setting.",
+    )(func)
+    func = click.option(
+        "--dtype",
+        default="float32",
+        show_default=True,
+        type=click.Choice(["float32", "float16", "bfloat16", "float64", "int8", "uint8", "int32"]),
+        help="Element type for memory figures.",
+    )(func)
+    func = click.option(
+        "--batch",
+        "-b",
+        default=1,
+        show_default=True,
+        type=click.IntRange(min=1),
+        help="Batch size: scales MACs, FLOPs and activation memory.",
+    )(func)
+    func = click.option(
+        "--input",
+        "-i",
+        "input_shape",
+        metavar="SHAPE",
+        default=None,
+        help="Override the spec's input shape, e.g. 224x224x3 or 16000x1.",
+    )(func)
+    return func
+
+
+def format_option(*choices: str) -> Callable[[F], F]:
+    def decorate(func: F) -> F:
+        return click.option(
+            "--format",
+            "-f",
+            "fmt",
+            default=choices[0],
+            show_default=True,
+            type=click.Choice(choices),
+            help="Output format.",
+        )(func)
+
+    return decorate
+
+
+def guarded(func: F) -> F:
+    """Turn library errors into messages and exit codes; never show a traceback for bad input."""
+
+    @functools.wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return func(*args, **kwargs)
+        except SpecError as err:
+            echo_diagnostics(err.diagnostics, getattr(err, "sources", {}))
+            sys.exit(EXIT_USAGE)
+        except UsageError as err:
+            click.echo(f"archcalc: error: {err.message}", err=True)
+            if err.hint:
+                click.echo(f"  hint: {err.hint}", err=True)
+            sys.exit(EXIT_USAGE)
+        except RecursionError:
+            click.echo("archcalc: error: the spec is nested too deeply to read", err=True)
+            sys.exit(EXIT_USAGE)
+
+    return wrapper  # type: ignore[return-value]
+
+
+def load_and_analyze(
+    spec: str, input_shape: str | None, batch: int, dtype: str, strict: bool | None
+) -> tuple[Any, dict[str, str]]:
+    """Load SPEC and analyse it; returns the report and the source texts for diagnostics."""
+    from archcalc.analysis import analyze
+    from archcalc.shapes import parse_shape
+    from archcalc.spec import load
+
+    try:
+        loaded = load(spec)
+    except SpecError as err:
+        err.sources = _texts_for(err.diagnostics)  # type: ignore[attr-defined]
+        raise
+    if input_shape is not None:
+        loaded.graph.input_shape = parse_shape(input_shape)
+    report = analyze(
+        loaded.graph, batch=batch, dtype=dtype, strict=strict, diagnostics=loaded.diagnostics
+    )
+    return report, {loaded.graph.file: loaded.text}
+
+
+def _texts_for(diagnostics: list[Diagnostic]) -> dict[str, str]:
+    """Read the files named in diagnostics (best effort) so their lines can be shown."""
+    texts: dict[str, str] = {}
+    for d in diagnostics:
+        if d.pos and d.pos.file not in texts:
+            try:
+                with open(d.pos.file, encoding="utf-8", errors="replace") as fh:
+                    texts[d.pos.file] = fh.read()
+            except OSError:
+                pass
+    return texts

@@ -1,0 +1,72 @@
+"""Element-wise activations and softmax.
+
+FLOPs count every arithmetic operation per element, with exp, erf and tanh as one each:
+relu max(x, 0) = 1; relu6 = 2 comparisons; leaky_relu = comparison + multiply = 2;
+sigmoid 1/(1+exp(−x)) = negate, exp, add, divide = 4; tanh (e^2x − 1)/(e^2x + 1) = 5;
+gelu x·½·(1 + erf(x/√2)) = 5; silu x·sigmoid(x) = 5; softmax = exp, sum, divide ≈ 3 per element.
+"""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from archcalc.ops.base import Attr, Layer, Op, out_elements, register
+
+
+class _Activation(Op):
+    family = "activation"
+    cost: ClassVar[int]
+
+    def flops(self, layer: Layer) -> int:
+        return self.cost * out_elements(layer)
+
+
+@register
+class ReLU(_Activation):
+    name, aliases, cost, summary = "relu", ("rectifier",), 1, "max(x, 0)"
+
+
+@register
+class ReLU6(_Activation):
+    name, aliases, cost, summary = "relu6", (), 2, "min(max(x, 0), 6)"
+
+
+@register
+class LeakyReLU(_Activation):
+    name, aliases, cost, summary = (
+        "leaky_relu",
+        ("leakyrelu", "lrelu"),
+        2,
+        "x if x > 0 else slope·x",
+    )
+    shorthand = "slope"
+    attrs = {"slope": Attr("float", 0.01, aliases=("negative_slope", "alpha"))}
+
+
+@register
+class Sigmoid(_Activation):
+    name, aliases, cost, summary = "sigmoid", ("logistic",), 4, "1 / (1 + exp(−x))"
+
+
+@register
+class Tanh(_Activation):
+    name, aliases, cost, summary = "tanh", (), 5, "hyperbolic tangent"
+
+
+@register
+class GELU(_Activation):
+    name, aliases, cost, summary = "gelu", (), 5, "x·Φ(x), exact erf form"
+
+
+@register
+class SiLU(_Activation):
+    name, aliases, cost, summary = "silu", ("swish",), 5, "x·sigmoid(x)"
+
+
+@register
+class Softmax(_Activation):
+    name, aliases, cost, summary = "softmax", (), 3, "exp(x) / Σ exp(x) over channels"
+
+    def flops(self, layer: Layer) -> int:
+        # exp per element, C − 1 adds and C divisions per vector of C channels.
+        return 3 * out_elements(layer) - out_elements(layer) // layer.input[-1]

@@ -1,0 +1,333 @@
+"""The op registry's building blocks.
+
+An op (conv, maxpool, dense, ...) is one subclass of :class:`Op`, registered with
+:func:`register`. It declares its attributes with defaults and aliases, and gives its rules side
+by side: output shape (which doubles as validation), weight shapes (parameters are derived from
+them), buffers (state that is stored but not learned), MACs and FLOPs, the receptive-field rule,
+and the NumPy forward. Analyzers, renderers and the CLI only ever go through this interface.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from fractions import Fraction
+from typing import Any, ClassVar
+
+from archcalc.shapes import Shape, format_shape, numel
+
+Array = Any  # a numpy.ndarray; typed loosely so the analysis core never imports numpy
+
+
+class OpError(Exception):
+    """A layer whose attributes or inputs do not make sense. ``attr`` names the culprit."""
+
+    def __init__(self, message: str, hint: str = "", attr: str = "", code: str = "shape") -> None:
+        super().__init__(message)
+        self.message = message
+        self.hint = hint
+        self.attr = attr
+        self.code = code
+
+
+REQUIRED: Any = object()
+
+
+@dataclass(frozen=True)
+class Attr:
+    """One attribute of an op.
+
+    ``kind`` is one of: ``posint`` (>= 1), ``nonneg`` (>= 0), ``int``, ``float``, ``prob``
+    (0 <= p < 1), ``bool``, ``window`` (a positive int or one per spatial axis), ``padding``
+    (an int, one per axis, four sides, ``same`` or ``valid``), ``choice``, ``matrix`` (nested
+    lists of numbers, for fixed kernels).
+    """
+
+    kind: str
+    default: Any = REQUIRED
+    aliases: tuple[str, ...] = ()
+    choices: tuple[str, ...] = ()
+    doc: str = ""
+
+    def check(self, value: Any) -> Any:
+        """Validate and normalise a user-given value; raise OpError on a wrong type or range."""
+        kind = self.kind
+        if kind in ("posint", "nonneg", "int"):
+            if isinstance(value, bool) or not isinstance(value, int):
+                raise OpError(f"expected an integer, got {_describe(value)}")
+            low = {"posint": 1, "nonneg": 0}.get(kind)
+            if low is not None and value < low:
+                raise OpError(f"must be {'positive' if low else 'zero or more'}, got {value}")
+            return value
+        if kind in ("float", "prob"):
+            if isinstance(value, bool) or not isinstance(value, (int, float)):
+                raise OpError(f"expected a number, got {_describe(value)}")
+            if kind == "prob" and not 0 <= value < 1:
+                raise OpError(f"must be a probability in [0, 1), got {value}")
+            return float(value)
+        if kind == "bool":
+            if not isinstance(value, bool):
+                raise OpError(f"expected true or false, got {_describe(value)}")
+            return value
+        if kind == "window":
+            return _ints(value, 1, "a positive integer or one per spatial axis, such as [3, 5]")
+        if kind == "padding":
+            if isinstance(value, str):
+                if value.lower() in ("same", "valid"):
+                    return value.lower()
+                raise OpError(
+                    f"expected an integer, a pair, four sides, 'same' or 'valid', got '{value}'"
+                )
+            if isinstance(value, list) and value and all(isinstance(v, list) for v in value):
+                pairs = tuple(_ints(v, 0, "a pair [before, after]") for v in value)
+                if any(not isinstance(p, tuple) or len(p) != 2 for p in pairs):
+                    raise OpError("each per-axis padding must be a pair [before, after]")
+                return pairs
+            return _ints(
+                value, 0, "an integer, one per axis, or four sides [top, bottom, left, right]"
+            )
+        if kind == "choice":
+            if not isinstance(value, str) or value.lower() not in self.choices:
+                raise OpError(f"expected one of {', '.join(self.choices)}, got {_describe(value)}")
+            return value.lower()
+        if kind == "matrix":
+            return _matrix(value)
+        raise AssertionError(f"unknown attribute kind {kind}")
+
+
+def _describe(value: Any) -> str:
+    if isinstance(value, str):
+        return f"the text '{value}'"
+    if value is None:
+        return "nothing"
+    if isinstance(value, bool):
+        return str(value).lower()
+    if isinstance(value, (list, dict)):
+        return f"a {'list' if isinstance(value, list) else 'mapping'}"
+    return repr(value)
+
+
+def _ints(value: Any, low: int, what: str) -> int | tuple[int, ...]:
+    items = value if isinstance(value, list) else [value]
+    if not items or any(isinstance(v, bool) or not isinstance(v, int) for v in items):
+        raise OpError(f"expected {what}, got {_describe(value)}")
+    for v in items:
+        if v < low:
+            raise OpError(f"sizes must be {'positive' if low else 'zero or more'}, got {v}")
+    return tuple(items) if isinstance(value, list) else value
+
+
+def _matrix(value: Any) -> Any:
+    def ok(v: Any) -> bool:
+        if isinstance(v, list):
+            return bool(v) and all(ok(x) for x in v)
+        return isinstance(v, (int, float)) and not isinstance(v, bool)
+
+    if not isinstance(value, list) or not ok(value):
+        raise OpError("expected a matrix of numbers, such as [[0, 1, 0], [1, -4, 1], [0, 1, 0]]")
+    return value
+
+
+@dataclass
+class AxisFit:
+    """How a sliding window fits one spatial axis (the stride-fit analysis)."""
+
+    axis: int
+    size: int  # input length along the axis
+    span: int  # effective kernel extent, d*(k-1)+1
+    stride: int
+    pad_before: int
+    pad_after: int
+    out: int  # output length the framework produces
+    remainder: int  # positions after the last window that no window starts over
+    ceil_mode: bool = False
+
+    @property
+    def exact(self) -> Fraction:
+        """The course's (N + 2P - F)/S + 1, unrounded."""
+        return Fraction(self.size + self.pad_before + self.pad_after - self.span, self.stride) + 1
+
+    @property
+    def lost_real(self) -> int:
+        """Input rows/columns (not padding) that no window ever covers."""
+        return 0 if self.ceil_mode else max(0, self.remainder - self.pad_after)
+
+
+@dataclass(frozen=True)
+class Window:
+    """One axis of a sliding window, for the receptive-field walk."""
+
+    span: int
+    stride: int
+    pad_before: int
+
+
+GLOBAL = "global"  # the output sees the whole input (global pooling, dense on a flat vector)
+UNDEFINED = "undefined"  # no integer window describes it (transposed conv, upsampling)
+
+
+@dataclass
+class Layer:
+    """What an op's rules see of one node: its attributes and its input/output shapes."""
+
+    name: str
+    attrs: dict[str, Any]
+    inputs: list[Shape]
+    output: Shape = ()
+    fits: list[AxisFit] = field(default_factory=list)
+
+    @property
+    def input(self) -> Shape:
+        return self.inputs[0]
+
+    @property
+    def rank(self) -> int:
+        """Number of spatial axes of the (first) input."""
+        return len(self.inputs[0]) - 1
+
+    def per_axis(self, attr: str) -> tuple[int, ...]:
+        """An int-or-tuple attribute expanded to one value per spatial axis."""
+        value = self.attrs[attr]
+        if isinstance(value, int):
+            return (value,) * self.rank
+        if len(value) != self.rank:
+            raise OpError(
+                f"{attr} has {len(value)} values but the input {format_shape(self.input)} has "
+                f"{self.rank} spatial ax{'is' if self.rank == 1 else 'es'}",
+                f"give one {attr} per spatial axis, or a single integer",
+                attr=attr,
+            )
+        return tuple(value)
+
+    def padding(
+        self, kernel: tuple[int, ...], stride: tuple[int, ...], dilation: tuple[int, ...]
+    ) -> list[tuple[int, int]]:
+        """Per-axis (before, after) padding, resolving ``same``/``valid`` and four-side forms."""
+        value = self.attrs.get("padding", 0)
+        rank = self.rank
+        if value == "valid":
+            return [(0, 0)] * rank
+        if value == "same":
+            # TensorFlow's rule: output = ceil(N / S); any odd total puts the extra after.
+            pads = []
+            for n, k, s, d in zip(self.input[:-1], kernel, stride, dilation):
+                total = max((-(-n // s) - 1) * s + d * (k - 1) + 1 - n, 0)
+                pads.append((total // 2, total - total // 2))
+            return pads
+        if isinstance(value, int):
+            return [(value, value)] * rank
+        if value and isinstance(value[0], tuple):
+            if len(value) != rank:
+                raise OpError(
+                    f"padding gives {len(value)} axes for a {rank}-D input", attr="padding"
+                )
+            return [(p[0], p[1]) for p in value]
+        if len(value) == rank:
+            return [(p, p) for p in value]
+        if len(value) == 2 * rank:
+            return [(value[2 * i], value[2 * i + 1]) for i in range(rank)]
+        raise OpError(
+            f"padding has {len(value)} values for a {rank}-D input",
+            "give one per axis, or two per axis in the order before, after (for 2-D: "
+            "[top, bottom, left, right])",
+            attr="padding",
+        )
+
+    def slide(
+        self,
+        kernel: tuple[int, ...],
+        stride: tuple[int, ...],
+        dilation: tuple[int, ...],
+        pads: list[tuple[int, int]],
+        ceil_mode: bool = False,
+    ) -> tuple[int, ...]:
+        """Output spatial sizes of a sliding window, recording how it fits each axis."""
+        out = []
+        for axis, (n, k, s, d, (pb, pa)) in enumerate(
+            zip(self.input[:-1], kernel, stride, dilation, pads)
+        ):
+            span = d * (k - 1) + 1
+            room = n + pb + pa - span
+            if room < 0:
+                raise OpError(
+                    f"the {span}-wide window does not fit the {n}-long axis {axis}"
+                    + (f" even with padding {pb}+{pa}" if pb or pa else "")
+                    + f": ({n} + {pb + pa} − {span})/{s} + 1 = {Fraction(room, s) + 1}, no output",
+                    "use a smaller kernel, more padding, or a larger input",
+                    code="stride-fit",
+                )
+            q, r = divmod(room, s)
+            size = q + 1
+            if ceil_mode and r:
+                size += 1
+                # PyTorch drops a last window that would start in the right padding.
+                if (size - 1) * s >= n + pb:
+                    size -= 1
+            self.fits.append(AxisFit(axis, n, span, s, pb, pa, size, r, ceil_mode))
+            out.append(size)
+        return tuple(out)
+
+
+class Op:
+    """Base of every layer type. Subclasses override what differs from a parameter-free,
+    shape-preserving, zero-cost, pointwise op."""
+
+    name: ClassVar[str]
+    aliases: ClassVar[tuple[str, ...]] = ()
+    family: ClassVar[str] = "other"  # conv, pool, dense, norm, activation, merge, reshape
+    summary: ClassVar[str] = ""
+    attrs: ClassVar[dict[str, Attr]] = {}
+    shorthand: ClassVar[str | None] = None  # `dense: 4096` sets this attribute
+    min_inputs: ClassVar[int] = 1
+    max_inputs: ClassVar[int | None] = 1
+    min_rank: ClassVar[int] = 0  # spatial axes the input needs
+
+    def output_shape(self, layer: Layer) -> Shape:
+        return layer.input
+
+    def weights(self, layer: Layer) -> dict[str, Shape]:
+        """Learnable arrays by name; ``params`` is the sum of their sizes."""
+        return {}
+
+    def buffers(self, layer: Layer) -> dict[str, Shape]:
+        """Stored arrays that are not learned (batchnorm's running statistics)."""
+        return {}
+
+    def macs(self, layer: Layer) -> int:
+        return 0
+
+    def flops(self, layer: Layer) -> int:
+        return 0
+
+    def windows(self, layer: Layer) -> list[Window] | str | None:
+        """Receptive-field rule: per-axis windows, ``GLOBAL``, ``UNDEFINED``, or ``None`` for
+        pointwise ops."""
+        return None
+
+    def forward(self, layer: Layer, xs: list[Array], params: dict[str, Array]) -> Array:
+        raise NotImplementedError(f"{self.name} has no NumPy forward yet")
+
+    def describe(self, layer: Layer) -> str:
+        """Key hyperparameters in the course's notation, for tables and diagrams."""
+        return ""
+
+
+REGISTRY: dict[str, Op] = {}
+ALIASES: dict[str, str] = {}
+
+
+def register(cls: type[Op]) -> type[Op]:
+    op = cls()
+    for word in (cls.name, *cls.aliases):
+        if word in ALIASES:
+            raise AssertionError(f"op name {word} registered twice")
+        ALIASES[word] = cls.name
+    REGISTRY[cls.name] = op
+    return cls
+
+
+def out_elements(layer: Layer) -> int:
+    return numel(layer.output)
+
+
+def spatial(shape: Shape) -> Shape:
+    return shape[:-1]

@@ -1,0 +1,211 @@
+"""Convolutions: ``conv`` (1-D/2-D/3-D, strided, dilated, grouped, depthwise) and ``conv_transpose``."""
+
+from __future__ import annotations
+
+from archcalc.ops.base import UNDEFINED, Attr, Layer, Op, OpError, Window, out_elements, register
+from archcalc.shapes import Shape, format_shape, numel
+
+_FILTERS = Attr(
+    "posint", aliases=("out_channels", "channels", "num_filters", "out"), doc="number of filters K"
+)
+_KERNEL = Attr(
+    "window", aliases=("kernel_size", "size", "k", "f"), doc="filter size F (int or per axis)"
+)
+_STRIDE = Attr("window", 1, aliases=("strides", "s"), doc="stride S")
+_DILATION = Attr("window", 1, aliases=("dilation_rate", "d"), doc="dilation D")
+_GROUPS = Attr("posint", 1, aliases=("group",), doc="groups; equal to input channels = depthwise")
+
+
+def _check_groups(layer: Layer, filters: int) -> int:
+    channels, groups = layer.input[-1], layer.attrs["groups"]
+    if channels % groups:
+        raise OpError(
+            f"groups={groups} does not divide the {channels} input channels",
+            f"use a divisor of {channels}"
+            + (" (depthwise: groups = input channels)" if groups > channels else ""),
+            attr="groups",
+        )
+    if filters % groups:
+        raise OpError(f"groups={groups} does not divide the {filters} filters", attr="groups")
+    return groups
+
+
+def _needs_spatial(layer: Layer, what: str) -> None:
+    if layer.rank == 0:
+        raise OpError(
+            f"{what} needs spatial axes, but its input {format_shape(layer.input)} is a flat vector",
+            "move it before the flatten/dense layers, or give the input as HxWxC",
+        )
+
+
+def _notation(layer: Layer, kernel: str = "kernel") -> str:
+    k = layer.attrs[kernel]
+    ks = "×".join(str(v) for v in (k if isinstance(k, tuple) else (k,) * max(layer.rank, 1)))
+    s = layer.attrs.get("stride", 1)
+    stride = "" if s == 1 else "/" + ("×".join(map(str, s)) if isinstance(s, tuple) else str(s))
+    return ks + stride
+
+
+@register
+class Conv(Op):
+    name = "conv"
+    aliases = ("conv1d", "conv2d", "conv3d", "convolution", "convolve")
+    family = "conv"
+    summary = "convolution (cross-correlation, as frameworks compute it)"
+    attrs = {
+        "filters": _FILTERS,
+        "kernel": _KERNEL,
+        "stride": _STRIDE,
+        "padding": Attr(
+            "padding",
+            0,
+            aliases=("pad", "p"),
+            doc="zero padding P: int, per axis, four sides, same, valid",
+        ),
+        "dilation": _DILATION,
+        "groups": _GROUPS,
+        "bias": Attr("bool", True, aliases=("use_bias",), doc="learn a bias per filter"),
+    }
+
+    def output_shape(self, layer: Layer) -> Shape:
+        _needs_spatial(layer, "conv")
+        filters = layer.attrs["filters"]
+        _check_groups(layer, filters)
+        kernel, stride, dilation = (
+            layer.per_axis("kernel"),
+            layer.per_axis("stride"),
+            layer.per_axis("dilation"),
+        )
+        return (
+            *layer.slide(kernel, stride, dilation, layer.padding(kernel, stride, dilation)),
+            filters,
+        )
+
+    def weights(self, layer: Layer) -> dict[str, Shape]:
+        a = layer.attrs
+        w = {"kernel": (*layer.per_axis("kernel"), layer.input[-1] // a["groups"], a["filters"])}
+        if a["bias"]:
+            w["bias"] = (a["filters"],)
+        return w
+
+    def macs(self, layer: Layer) -> int:
+        # One multiply-accumulate per output element per filter tap and input channel of its group
+        # (fvcore's conv counting; torchvision's "GFLOPS" column is this figure).
+        return (
+            out_elements(layer)
+            * (layer.input[-1] // layer.attrs["groups"])
+            * numel(layer.per_axis("kernel"))
+        )
+
+    def flops(self, layer: Layer) -> int:
+        # A MAC is a multiply and an add; the bias adds one more per output element.
+        return 2 * self.macs(layer) + (out_elements(layer) if layer.attrs["bias"] else 0)
+
+    def windows(self, layer: Layer) -> list[Window]:
+        kernel, stride, dilation = (
+            layer.per_axis("kernel"),
+            layer.per_axis("stride"),
+            layer.per_axis("dilation"),
+        )
+        pads = layer.padding(kernel, stride, dilation)
+        return [
+            Window(d * (k - 1) + 1, s, p[0]) for k, s, d, p in zip(kernel, stride, dilation, pads)
+        ]
+
+    def describe(self, layer: Layer) -> str:
+        a = layer.attrs
+        extra = (
+            ""
+            if a["groups"] == 1
+            else (", depthwise" if a["groups"] == layer.input[-1] else f", g{a['groups']}")
+        )
+        return f"{_notation(layer)}, {a['filters']}{extra}"
+
+
+@register
+class ConvTranspose(Op):
+    name = "conv_transpose"
+    aliases = (
+        "deconv",
+        "convtranspose",
+        "conv2d_transpose",
+        "conv_transpose2d",
+        "transposed_conv",
+        "upconv",
+    )
+    family = "conv"
+    summary = "transposed convolution (PyTorch ConvTranspose semantics)"
+    attrs = {
+        "filters": _FILTERS,
+        "kernel": _KERNEL,
+        "stride": _STRIDE,
+        "padding": Attr(
+            "padding", 0, aliases=("pad", "p"), doc="implicit padding removed from the output"
+        ),
+        "output_padding": Attr("window", 0, doc="extra rows/columns added on one side"),
+        "dilation": _DILATION,
+        "groups": _GROUPS,
+        "bias": Attr("bool", True, aliases=("use_bias",), doc="learn a bias per filter"),
+    }
+
+    def output_shape(self, layer: Layer) -> Shape:
+        _needs_spatial(layer, "conv_transpose")
+        a = layer.attrs
+        _check_groups(layer, a["filters"])
+        if a["padding"] in ("same", "valid"):
+            raise OpError(
+                "conv_transpose takes a numeric padding",
+                "give padding as an integer",
+                attr="padding",
+            )
+        kernel, stride, dilation = (
+            layer.per_axis("kernel"),
+            layer.per_axis("stride"),
+            layer.per_axis("dilation"),
+        )
+        extra = (
+            (a["output_padding"],) * layer.rank
+            if isinstance(a["output_padding"], int)
+            else a["output_padding"]
+        )
+        pads = layer.padding(kernel, stride, dilation)
+        sizes = []
+        for n, k, s, d, (pb, pa), op in zip(
+            layer.input[:-1], kernel, stride, dilation, pads, extra
+        ):
+            if op >= max(s, d):
+                raise OpError(
+                    f"output_padding {op} must be smaller than the stride or the dilation",
+                    attr="output_padding",
+                )
+            size = (n - 1) * s - pb - pa + d * (k - 1) + op + 1
+            if size <= 0:
+                raise OpError(
+                    f"output size {size} along an axis is not positive",
+                    "reduce the padding",
+                    attr="padding",
+                )
+            sizes.append(size)
+        return (*sizes, a["filters"])
+
+    def weights(self, layer: Layer) -> dict[str, Shape]:
+        a = layer.attrs
+        w = {"kernel": (*layer.per_axis("kernel"), layer.input[-1], a["filters"] // a["groups"])}
+        if a["bias"]:
+            w["bias"] = (a["filters"],)
+        return w
+
+    def macs(self, layer: Layer) -> int:
+        # Every input element is scattered through every tap to the filters of its group
+        # (fvcore's conv-transpose counting).
+        a = layer.attrs
+        return numel(layer.input) * (a["filters"] // a["groups"]) * numel(layer.per_axis("kernel"))
+
+    def flops(self, layer: Layer) -> int:
+        return 2 * self.macs(layer) + (out_elements(layer) if layer.attrs["bias"] else 0)
+
+    def windows(self, layer: Layer) -> str:
+        return UNDEFINED
+
+    def describe(self, layer: Layer) -> str:
+        return f"{_notation(layer)}, {layer.attrs['filters']}"

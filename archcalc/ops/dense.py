@@ -1,0 +1,57 @@
+"""Fully connected layers and flattening."""
+
+from __future__ import annotations
+
+from archcalc.ops.base import GLOBAL, Attr, Layer, Op, out_elements, register
+from archcalc.shapes import Shape, numel
+
+
+@register
+class Dense(Op):
+    name = "dense"
+    aliases = ("fc", "linear", "fully_connected", "innerproduct")
+    family = "dense"
+    summary = "fully connected layer (applied to the last axis)"
+    shorthand = "units"
+    attrs = {
+        "units": Attr("posint", aliases=("out_features", "outputs", "neurons", "filters", "out")),
+        "bias": Attr("bool", True, aliases=("use_bias",), doc="learn a bias per unit"),
+    }
+
+    def output_shape(self, layer: Layer) -> Shape:
+        return (*layer.input[:-1], layer.attrs["units"])
+
+    def weights(self, layer: Layer) -> dict[str, Shape]:
+        units = layer.attrs["units"]
+        w: dict[str, Shape] = {"kernel": (layer.input[-1], units)}
+        if layer.attrs["bias"]:
+            w["bias"] = (units,)
+        return w
+
+    def macs(self, layer: Layer) -> int:
+        # One multiply-accumulate per input feature per output unit (a matrix-vector product).
+        return out_elements(layer) * layer.input[-1]
+
+    def flops(self, layer: Layer) -> int:
+        return 2 * self.macs(layer) + (out_elements(layer) if layer.attrs["bias"] else 0)
+
+    def windows(self, layer: Layer) -> str | None:
+        # On a flat vector every unit sees everything; on a feature map it acts per position.
+        return GLOBAL if layer.rank == 0 else None
+
+    def describe(self, layer: Layer) -> str:
+        return str(layer.attrs["units"])
+
+
+@register
+class Flatten(Op):
+    name = "flatten"
+    aliases = ("reshape_flat",)
+    family = "reshape"
+    summary = "flatten to a vector (H·W·C)"
+
+    def output_shape(self, layer: Layer) -> Shape:
+        return (numel(layer.input),)
+
+    def windows(self, layer: Layer) -> str | None:
+        return GLOBAL if layer.rank else None

@@ -1,0 +1,56 @@
+"""Ops that join branches: element-wise ``add`` (residual) and channel ``concat`` (Inception)."""
+
+from __future__ import annotations
+
+from archcalc.ops.base import Layer, Op, OpError, out_elements, register
+from archcalc.shapes import Shape, format_shape
+
+
+def _shapes_listed(layer: Layer) -> str:
+    return ", ".join(format_shape(s) for s in layer.inputs)
+
+
+@register
+class Add(Op):
+    name = "add"
+    aliases = ("sum", "residual_add", "elementwise_add")
+    family = "merge"
+    summary = "element-wise sum of branches (residual connection)"
+    min_inputs, max_inputs = 2, None
+
+    def output_shape(self, layer: Layer) -> Shape:
+        first = layer.inputs[0]
+        for other in layer.inputs[1:]:
+            if other != first:
+                channels = len(other) == len(first) and other[:-1] == first[:-1]
+                raise OpError(
+                    f"add needs equal shapes, got {_shapes_listed(layer)}"
+                    + (" (the channels differ)" if channels else ""),
+                    "project the shortcut with a 1x1 conv to the same channels and stride, "
+                    "or use concat to stack channels instead",
+                    code="channel-mismatch" if channels else "shape-mismatch",
+                )
+        return first
+
+    def flops(self, layer: Layer) -> int:
+        return (len(layer.inputs) - 1) * out_elements(layer)
+
+
+@register
+class Concat(Op):
+    name = "concat"
+    aliases = ("concatenate", "cat", "depth_concat")
+    family = "merge"
+    summary = "stack branches along channels"
+    min_inputs, max_inputs = 1, None
+
+    def output_shape(self, layer: Layer) -> Shape:
+        first = layer.inputs[0]
+        for other in layer.inputs[1:]:
+            if len(other) != len(first) or other[:-1] != first[:-1]:
+                raise OpError(
+                    f"concat needs equal spatial sizes, got {_shapes_listed(layer)}",
+                    "give every branch the same stride and padding, or crop/pad one of them",
+                    code="shape-mismatch",
+                )
+        return (*first[:-1], sum(s[-1] for s in layer.inputs))

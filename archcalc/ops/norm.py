@@ -1,0 +1,67 @@
+"""Normalisation and regularisation: batchnorm, local response normalisation, dropout."""
+
+from __future__ import annotations
+
+from archcalc.ops.base import Attr, Layer, Op, out_elements, register
+from archcalc.shapes import Shape
+
+
+@register
+class BatchNorm(Op):
+    name = "batchnorm"
+    aliases = ("bn", "batch_norm", "batchnorm1d", "batchnorm2d", "batchnormalization")
+    family = "norm"
+    summary = "batch normalisation (inference form)"
+    attrs = {
+        "eps": Attr("float", 1e-5, aliases=("epsilon",)),
+        "momentum": Attr("float", 0.1),
+        "affine": Attr("bool", True, aliases=("scale",), doc="learn a scale and shift per channel"),
+    }
+
+    def weights(self, layer: Layer) -> dict[str, Shape]:
+        c = layer.input[-1]
+        return {"gamma": (c,), "beta": (c,)} if layer.attrs["affine"] else {}
+
+    def buffers(self, layer: Layer) -> dict[str, Shape]:
+        c = layer.input[-1]
+        return {"running_mean": (c,), "running_var": (c,)}
+
+    def flops(self, layer: Layer) -> int:
+        # At inference the statistics fold into one scale and one shift per element.
+        return 2 * out_elements(layer)
+
+
+@register
+class LRN(Op):
+    name = "lrn"
+    aliases = ("local_response_norm", "localresponsenorm", "norm")
+    family = "norm"
+    summary = "local response normalisation across channels (AlexNet)"
+    shorthand = "size"
+    attrs = {
+        "size": Attr("posint", 5, aliases=("n", "depth_radius")),
+        "alpha": Attr("float", 1e-4),
+        "beta": Attr("float", 0.75),
+        "k": Attr("float", 2.0, aliases=("bias",)),
+    }
+
+    def flops(self, layer: Layer) -> int:
+        # Per element: `size` squares and `size - 1` adds over the channel window, then scale by
+        # alpha/size, add k, raise to beta and divide: 2·size + 3.
+        return out_elements(layer) * (2 * layer.attrs["size"] + 3)
+
+    def describe(self, layer: Layer) -> str:
+        return f"n={layer.attrs['size']}"
+
+
+@register
+class Dropout(Op):
+    name = "dropout"
+    aliases = ("drop",)
+    family = "regularization"
+    summary = "dropout (identity at inference)"
+    shorthand = "rate"
+    attrs = {"rate": Attr("prob", 0.5, aliases=("p",))}
+
+    def describe(self, layer: Layer) -> str:
+        return f"p={layer.attrs['rate']:g}"

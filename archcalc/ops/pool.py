@@ -1,0 +1,177 @@
+"""Pooling: windowed max/average, adaptive average, and global max/average."""
+
+from __future__ import annotations
+
+from archcalc.ops.base import (
+    GLOBAL,
+    UNDEFINED,
+    Attr,
+    Layer,
+    Op,
+    OpError,
+    Window,
+    out_elements,
+    register,
+    spatial,
+)
+from archcalc.ops.conv import _needs_spatial
+from archcalc.shapes import Shape, numel
+
+_POOL_ATTRS = {
+    "kernel": Attr(
+        "window", aliases=("kernel_size", "pool_size", "size", "k", "f"), doc="window size F"
+    ),
+    "stride": Attr(
+        "window", 0, aliases=("strides", "s"), doc="stride S (default: the window size)"
+    ),
+    "padding": Attr("padding", 0, aliases=("pad", "p"), doc="implicit padding"),
+    "ceil_mode": Attr("bool", False, doc="round the output size up, as PyTorch's ceil_mode"),
+}
+
+
+class _WindowPool(Op):
+    family = "pool"
+    shorthand = "kernel"
+
+    def _geometry(self, layer: Layer) -> tuple[tuple[int, ...], tuple[int, ...], tuple[int, ...]]:
+        kernel = layer.per_axis("kernel")
+        stride = layer.per_axis("stride") if layer.attrs["stride"] else kernel
+        dilation = layer.per_axis("dilation") if "dilation" in layer.attrs else (1,) * layer.rank
+        return kernel, stride, dilation
+
+    def output_shape(self, layer: Layer) -> Shape:
+        _needs_spatial(layer, self.name)
+        kernel, stride, dilation = self._geometry(layer)
+        pads = layer.padding(kernel, stride, dilation)
+        for k, (pb, pa) in zip(kernel, pads):
+            if max(pb, pa) > k // 2:
+                raise OpError(
+                    f"pooling padding {max(pb, pa)} is more than half the {k}-wide window",
+                    "PyTorch rejects this too; use padding of at most kernel // 2",
+                    attr="padding",
+                )
+        return (
+            *layer.slide(kernel, stride, dilation, pads, layer.attrs["ceil_mode"]),
+            layer.input[-1],
+        )
+
+    def windows(self, layer: Layer) -> list[Window]:
+        kernel, stride, dilation = self._geometry(layer)
+        pads = layer.padding(kernel, stride, dilation)
+        return [
+            Window(d * (k - 1) + 1, s, p[0]) for k, s, d, p in zip(kernel, stride, dilation, pads)
+        ]
+
+    def describe(self, layer: Layer) -> str:
+        kernel, stride, _ = self._geometry(layer)
+        ks = "×".join(map(str, kernel))
+        return (
+            ks
+            if stride == kernel
+            else f"{ks}/{'×'.join(map(str, stride)) if len(set(stride)) > 1 else stride[0]}"
+        )
+
+
+@register
+class MaxPool(_WindowPool):
+    name = "maxpool"
+    aliases = ("max_pool", "maxpool1d", "maxpool2d", "max_pooling2d", "maxpooling2d", "pool")
+    summary = "max pooling"
+    attrs = {**_POOL_ATTRS, "dilation": Attr("window", 1, aliases=("d",), doc="dilation")}
+
+    def flops(self, layer: Layer) -> int:
+        # A window of n values needs n - 1 comparisons.
+        return out_elements(layer) * (numel(self._geometry(layer)[0]) - 1)
+
+
+@register
+class AvgPool(_WindowPool):
+    name = "avgpool"
+    aliases = (
+        "avg_pool",
+        "avgpool1d",
+        "avgpool2d",
+        "average_pooling2d",
+        "averagepooling2d",
+        "meanpool",
+    )
+    summary = "average pooling"
+    attrs = {
+        **_POOL_ATTRS,
+        "count_include_pad": Attr("bool", True, doc="padding zeros count in the mean"),
+    }
+
+    def flops(self, layer: Layer) -> int:
+        # n - 1 additions and one division per window.
+        return out_elements(layer) * numel(self._geometry(layer)[0])
+
+
+def _adaptive_bins(n: int, out: int) -> list[tuple[int, int]]:
+    """PyTorch's adaptive pooling bins: [floor(i*n/out), ceil((i+1)*n/out))."""
+    return [((i * n) // out, -(-((i + 1) * n) // out)) for i in range(out)]
+
+
+@register
+class AdaptiveAvgPool(Op):
+    name = "adaptive_avgpool"
+    aliases = ("adaptive_avg_pool", "adaptiveavgpool2d", "adaptive_avg_pool2d")
+    family = "pool"
+    summary = "adaptive average pooling to a fixed output size"
+    shorthand = "size"
+    attrs = {"size": Attr("window", aliases=("output_size", "out"), doc="output size per axis")}
+
+    def output_shape(self, layer: Layer) -> Shape:
+        _needs_spatial(layer, self.name)
+        return (*layer.per_axis("size"), layer.input[-1])
+
+    def flops(self, layer: Layer) -> int:
+        # Each output sums its bin and divides once: the bin's size in FLOPs. Bins may overlap.
+        total = layer.input[-1]
+        for n, out in zip(spatial(layer.input), layer.per_axis("size")):
+            total *= sum(end - start for start, end in _adaptive_bins(n, out))
+        return total
+
+    def windows(self, layer: Layer) -> list[Window] | str:
+        sizes = layer.per_axis("size")
+        if all(out == 1 for out in sizes):
+            return GLOBAL
+        if any(n % out for n, out in zip(spatial(layer.input), sizes)):
+            return UNDEFINED  # bins of unequal width: no single window describes them
+        return [Window(n // out, n // out, 0) for n, out in zip(spatial(layer.input), sizes)]
+
+    def describe(self, layer: Layer) -> str:
+        return "→" + "×".join(map(str, layer.per_axis("size")))
+
+
+class _GlobalPool(Op):
+    family = "pool"
+    attrs = {"keepdims": Attr("bool", False, aliases=("keep_dims",), doc="keep 1x1 spatial axes")}
+
+    def output_shape(self, layer: Layer) -> Shape:
+        _needs_spatial(layer, self.name)
+        c = layer.input[-1]
+        return (*(1,) * layer.rank, c) if layer.attrs["keepdims"] else (c,)
+
+    def windows(self, layer: Layer) -> str:
+        return GLOBAL
+
+
+@register
+class GlobalAvgPool(_GlobalPool):
+    name = "global_avgpool"
+    aliases = ("global_avg_pool", "globalavgpool", "global_average_pooling2d", "gap")
+    summary = "global average pooling"
+
+    def flops(self, layer: Layer) -> int:
+        # Sum of H·W values (H·W − 1 adds) and one division, per channel.
+        return numel(layer.input)
+
+
+@register
+class GlobalMaxPool(_GlobalPool):
+    name = "global_maxpool"
+    aliases = ("global_max_pool", "globalmaxpool", "global_max_pooling2d")
+    summary = "global max pooling"
+
+    def flops(self, layer: Layer) -> int:
+        return numel(layer.input) - layer.input[-1]
