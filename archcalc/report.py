@@ -26,6 +26,7 @@ class LayerRow:
     buffers: int = 0
     macs: int = 0
     flops: int = 0
+    counted: int = 0  # what the report's counting convention counts for this layer
     activation_bytes: int = 0
     receptive_field: Field | None = None
     describe: str = ""
@@ -45,6 +46,7 @@ class LayerRow:
             "buffers": self.buffers,
             "macs": self.macs,
             "flops": self.flops,
+            "counted": self.counted,
             "activation_bytes": self.activation_bytes,
             "receptive_field": self.receptive_field.to_json() if self.receptive_field else None,
             "weights": {k: list(v) for k, v in self.weights.items()},
@@ -60,6 +62,7 @@ class Totals:
     buffers: int = 0
     macs: int = 0
     flops: int = 0
+    counted: int = 0
     param_bytes: int = 0
     buffer_bytes: int = 0
     input_bytes: int = 0
@@ -104,6 +107,7 @@ class Report:
     layers: list[LayerRow]
     totals: Totals
     diagnostics: list[Diagnostic]
+    count: str = "archcalc"  # the counting convention of `counted` (archcalc/counting.py)
 
     @property
     def has_errors(self) -> bool:
@@ -119,5 +123,6 @@ class Report:
             "strict": self.strict,
             "layers": [row.to_json() for row in self.layers],
             "totals": self.totals.to_json(),
+            "count": {"convention": self.count, "total": self.totals.counted},
             "diagnostics": [d.to_json() for d in self.diagnostics],
         }

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from archcalc.analysis.rf import receptive_fields
 from archcalc.analysis.shapes import infer_shapes
+from archcalc.counting import DEFAULT, convention
 from archcalc.diagnostics import Diagnostics, UsageError
 from archcalc.graph import INPUT, Graph
 from archcalc.report import LayerRow, Report, Totals
@@ -27,13 +28,16 @@ def analyze(
     dtype: str = "float32",
     strict: bool | None = None,
     diagnostics: Diagnostics | None = None,
+    count: str = DEFAULT,
 ) -> Report:
-    """Shapes, parameters, MACs/FLOPs, memory, receptive fields and stride fit for every layer."""
+    """Shapes, parameters, MACs/FLOPs, memory, receptive fields and stride fit for every layer,
+    and what the counting convention ``count`` (archcalc/counting.py) counts for each."""
     if batch < 1:
         raise UsageError(f"batch must be a positive integer, got {batch}")
     if dtype not in DTYPE_BYTES:
         raise UsageError(f"unknown dtype '{dtype}'", f"choose one of {', '.join(DTYPE_BYTES)}")
     width = DTYPE_BYTES[dtype]
+    counting = convention(count)
     strict = graph.strict if strict is None else strict
     diags = Diagnostics(diagnostics or [])
     layers = infer_shapes(graph, diags, strict)
@@ -72,6 +76,7 @@ def analyze(
             row.buffers = sum(numel(shape) for shape in node.op.buffers(layer).values())
             row.macs = node.op.macs(layer) * batch
             row.flops = node.op.flops(layer) * batch
+            row.counted = counting.count(node.op, layer) * batch
             row.activation_bytes = numel(layer.output) * batch * width
             row.receptive_field = fields.get(node.name)
             row.describe = node.op.describe(layer)
@@ -81,6 +86,7 @@ def analyze(
         totals.buffers += row.buffers
         totals.macs += row.macs
         totals.flops += row.flops
+        totals.counted += row.counted
         totals.activation_bytes += row.activation_bytes
     totals.param_bytes = totals.params * width
     totals.buffer_bytes = totals.buffers * width
@@ -96,6 +102,7 @@ def analyze(
         rows,
         totals,
         list(diags),
+        counting.name,
     )
 
 
