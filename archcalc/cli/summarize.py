@@ -26,6 +26,21 @@ from archcalc.cli.common import (
 @click.option(
     "--quiet-info", "-q", is_flag=True, help="Do not print info-level diagnostics on stderr."
 )
+@click.option(
+    "--count",
+    "-c",
+    default="archcalc",
+    show_default=True,
+    type=click.Choice(["archcalc", "fvcore", "ptflops", "thop", "torchinfo"]),
+    help="Counting convention: also give each layer's and the network's count as that tool "
+    "totals it (see docs/counting.md). MACs and FLOPs keep their meaning.",
+)
+@click.option(
+    "--by-type",
+    "types",
+    is_flag=True,
+    help="Group parameters, MACs and FLOPs by layer type, with each type's share of the total.",
+)
 @guarded
 def summarize(
     spec: str,
@@ -35,6 +50,8 @@ def summarize(
     strict: bool | None,
     fmt: str,
     quiet_info: bool,
+    count: str,
+    types: bool,
 ) -> None:
     """Per-layer output shapes, parameters, MACs, receptive fields and stride fit, with totals.
 
@@ -42,7 +59,7 @@ def summarize(
     stdout; diagnostics (file:line:column, the source line, a hint) go to stderr. Exit status is
     1 when the architecture has errors, 2 when the spec cannot be read.
     """
-    report, sources = load_and_analyze(spec, input_shape, batch, dtype, strict)
+    report, sources = load_and_analyze(spec, input_shape, batch, dtype, strict, count)
     if fmt == "table":
         from rich.console import Console
 
@@ -54,14 +71,17 @@ def summarize(
         )
         from archcalc.render.table import print_table
 
-        print_table(report, console)
+        print_table(report, console, types)
     else:
         from archcalc.render import formats
 
-        render = {"json": formats.to_json, "csv": formats.to_csv, "markdown": formats.to_markdown}[
-            fmt
-        ]
-        click.echo(render(report), nl=fmt == "json")
+        if fmt == "json":
+            text = formats.to_json(report, types)
+        elif fmt == "csv":
+            text = formats.to_csv_by_type(report) if types else formats.to_csv(report)
+        else:
+            text = formats.to_markdown(report, types)
+        click.echo(text, nl=fmt == "json")
     echo_diagnostics(report.diagnostics, sources, quiet_info)
     sys.exit(EXIT_ERRORS if report.has_errors else EXIT_OK)
 
