@@ -25,7 +25,7 @@ import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
-from archcalc.ops import REGISTRY, Layer, Op
+from archcalc.ops import Layer, Op
 from archcalc.shapes import numel
 
 Count = Callable[[Op, Layer], int]
@@ -51,7 +51,12 @@ class Convention:
     def rule(self, op: Op) -> Rule:
         rule = self.rules.get(op.name, self.fallback)
         if rule is None:
-            raise KeyError(f"the {self.name} convention has no rule for {op.name}")
+            from archcalc.diagnostics import UsageError
+
+            raise UsageError(
+                f"the {self.name} counting convention has no rule for '{op.name}' layers",
+                "use another --count, or add the rule to archcalc/counting.py",
+            )
         return rule
 
     def count(self, op: Op, layer: Layer) -> int:
@@ -91,9 +96,9 @@ def _macs(source: str) -> Rule:
     return Rule(lambda op, layer: op.macs(layer), "MACs", source)
 
 
-def _with_zeros(rules: dict[str, Rule], zero: Rule) -> dict[str, Rule]:
-    """The table completed with ``zero`` for every registered op type it does not list."""
-    return {name: rules.get(name, zero) for name in sorted(REGISTRY)} | rules
+def _zeros(names: str, source: str) -> dict[str, Rule]:
+    """Rules counting nothing for the space-separated op types ``names``, all for one reason."""
+    return dict.fromkeys(names.split(), _zero(source))
 
 
 # --- archcalc ---------------------------------------------------------------------------------
@@ -114,8 +119,8 @@ FVCORE = Convention(
     "fvcore.nn.FlopCountAnalysis(model.eval(), x).total()",
     "one fused multiply-add is one flop; adds batchnorm, 2-D adaptive average pooling and "
     "2-D upsampling; bias, activations, max/average pooling and adds are skipped",
-    _with_zeros(
-        {
+    {
+        **{
             "conv": _macs(f"{_FV} conv_flop_jit → conv_flop_count: batch·∏w_shape·∏out spatial"),
             "conv_transpose": _macs(
                 f"{_FV} conv_flop_count(transposed=True): batch·∏w_shape·∏input spatial"
@@ -148,25 +153,26 @@ FVCORE = Convention(
                 " aten::upsample_bilinear2d → (0, 4)",
             ),
         },
-        _zero("no handle in fvcore/nn/flop_count.py _DEFAULT_SUPPORTED_OPS: skipped"),
-    ),
+        **_zeros(
+            "maxpool avgpool global_maxpool flatten lrn dropout relu relu6 leaky_relu sigmoid "
+            "tanh gelu silu softmax add concat zeropad identity",
+            "no handle in fvcore/nn/flop_count.py _DEFAULT_SUPPORTED_OPS: skipped",
+        ),
+    },
 )
 
 # --- ptflops ----------------------------------------------------------------------------------
 
 _PT = "ptflops/pytorch_ops.py"
-_TWICE = (
-    "; the module's forward calls a torch.nn.functional op that pytorch_engine.patch_functional"
-    " also counts (_numel_functional_flops_hook), so it is counted twice"
-)
+_TWICE = ", which pytorch_engine.patch_functional also counts: counted twice"
 PTFLOPS = Convention(
     "ptflops",
     "ptflops.get_model_complexity_info(model, (C, H, W), as_strings=False) (backend 'pytorch')",
     "MACs plus bias, batchnorm, upsampling and one per element of ReLU-like activations, "
     "softmax and pooling inputs; ReLU, GELU and pooling are counted twice (module hook and "
     "patched functional)",
-    _with_zeros(
-        {
+    {
+        **{
             "conv": Rule(
                 lambda op, layer: op.macs(layer) + _bias(layer),
                 "MACs + output elements if bias",
@@ -190,12 +196,12 @@ PTFLOPS = Convention(
             "relu": Rule(
                 lambda op, layer: 2 * _out(layer),
                 "2 × output elements",
-                f"{_PT} relu_flops_counter_hook + F.relu{_TWICE}",
+                f"{_PT} relu_flops_counter_hook; forward calls F.relu{_TWICE}",
             ),
             "gelu": Rule(
                 lambda op, layer: 2 * _out(layer),
                 "2 × output elements",
-                f"{_PT} relu_flops_counter_hook + F.gelu{_TWICE}",
+                f"{_PT} relu_flops_counter_hook; forward calls F.gelu{_TWICE}",
             ),
             "relu6": Rule(
                 lambda op, layer: _out(layer),
@@ -221,7 +227,7 @@ PTFLOPS = Convention(
                 name: Rule(
                     lambda op, layer: 2 * _in(layer),
                     "2 × input elements",
-                    f"{_PT} pool_flops_counter_hook + F.{fn}{_TWICE}",
+                    f"{_PT} pool_flops_counter_hook; forward calls F.{fn}{_TWICE}",
                 )
                 for name, fn in (
                     ("maxpool", "max_pool2d"),
@@ -247,11 +253,12 @@ PTFLOPS = Convention(
                 "(_interpolate_functional_flops_hook): counted twice",
             ),
         },
-        _zero(
+        **_zeros(
+            "dropout sigmoid tanh add concat flatten identity zeropad",
             f"no hook in {_PT} MODULES_MAPPING and no patched functional call "
-            "(`a + b` is not torch.add): zero"
+            "(`a + b` is not torch.add): zero",
         ),
-    ),
+    },
 )
 
 # --- thop -------------------------------------------------------------------------------------
@@ -271,8 +278,8 @@ THOP = Convention(
     "thop.profile(model, inputs=(x,))[0]",
     "MACs without bias; 4 per batchnorm element; average pooling and softmax; "
     "activations and max pooling are zero",
-    _with_zeros(
-        {
+    {
+        **{
             "conv": _macs(
                 f"{_TH} count_convNd → calc_func.calculate_conv2d_flops: "
                 "∏output·(C_in/groups)·∏kernel"
@@ -320,14 +327,17 @@ THOP = Convention(
                 "output elements × 1 (nearest), 5 (linear), 11 (bilinear), 0 (trilinear)",
                 f"{_TH} count_upsample → calc_func.calculate_upsample",
             ),
-            **{
-                name: _zero(f"{_TH} zero_ops (register_hooks in thop/profile.py)")
-                for name in ("relu", "relu6", "maxpool", "global_maxpool", "dropout", "zeropad")
-            },
-            "leaky_relu": _zero(f"{_TH} count_relu → calculate_relu_flops, which returns 0"),
         },
-        _zero("no hook in thop/profile.py register_hooks: zero"),
-    ),
+        **_zeros(
+            "relu relu6 maxpool global_maxpool dropout zeropad",
+            f"{_TH} zero_ops (register_hooks in thop/profile.py)",
+        ),
+        **_zeros("leaky_relu", f"{_TH} count_relu → calculate_relu_flops, which returns 0"),
+        **_zeros(
+            "lrn gelu sigmoid silu tanh add concat flatten identity",
+            "no hook in thop/profile.py register_hooks: zero",
+        ),
+    },
 )
 
 # --- torchinfo --------------------------------------------------------------------------------
@@ -348,15 +358,19 @@ TORCHINFO = Convention(
     'torchinfo.summary(model, input_size=(1, C, H, W)).total_mult_adds ("Total mult-adds")',
     "parameters × output positions for convolutions, parameters once for other layers "
     "(bias and batchnorm scale/shift included); layers without parameters are zero",
-    _with_zeros(
-        {
-            "conv": _TI_CONV,
-            "conv_transpose": _TI_CONV,
-            "dense": _TI_OTHER,
-            "batchnorm": _TI_OTHER,
-        },
-        _zero(f"{_TI}: no parameters, nothing counted"),
-    ),
+    {
+        "conv": _TI_CONV,
+        "conv_transpose": _TI_CONV,
+        "dense": _TI_OTHER,
+        "batchnorm": _TI_OTHER,
+        **_zeros(
+            "maxpool avgpool adaptive_avgpool global_avgpool global_maxpool flatten lrn dropout "
+            "relu relu6 leaky_relu sigmoid tanh gelu silu softmax add concat zeropad upsample "
+            "identity",
+            f"{_TI}: a layer without parameters counts nothing",
+        ),
+    },
+    fallback=_TI_OTHER,  # torchinfo decides by class name: only Conv classes scale by positions
 )
 
 CONVENTIONS: dict[str, Convention] = {

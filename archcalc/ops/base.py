@@ -280,6 +280,8 @@ class Op:
     min_inputs: ClassVar[int] = 1
     max_inputs: ClassVar[int | None] = 1
     min_rank: ClassVar[int] = 0  # spatial axes the input needs
+    macs_rule: ClassVar[str] = "0"  # macs() in words, one line, for docs/counting.md
+    flops_rule: ClassVar[str] = "0"  # flops() in words, one line
 
     def output_shape(self, layer: Layer) -> Shape:
         return layer.input

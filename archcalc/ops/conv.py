@@ -52,6 +52,8 @@ class Conv(Op):
     aliases = ("conv1d", "conv2d", "conv3d", "convolution", "convolve")
     family = "conv"
     summary = "convolution (cross-correlation, as frameworks compute it)"
+    macs_rule = "output elements × (C_in / groups) × kernel size"
+    flops_rule = "2 × MACs + output elements if bias"
     attrs = {
         "filters": _FILTERS,
         "kernel": _KERNEL,
@@ -135,6 +137,8 @@ class ConvTranspose(Op):
     )
     family = "conv"
     summary = "transposed convolution (PyTorch ConvTranspose semantics)"
+    macs_rule = "input elements × (filters / groups) × kernel size"
+    flops_rule = "2 × MACs + output elements if bias"
     attrs = {
         "filters": _FILTERS,
         "kernel": _KERNEL,

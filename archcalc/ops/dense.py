@@ -12,6 +12,8 @@ class Dense(Op):
     aliases = ("fc", "linear", "fully_connected", "innerproduct")
     family = "dense"
     summary = "fully connected layer (applied to the last axis)"
+    macs_rule = "output elements × input features"
+    flops_rule = "2 × MACs + output elements if bias"
     shorthand = "units"
     attrs = {
         "units": Attr("posint", aliases=("out_features", "outputs", "neurons", "filters", "out")),

@@ -16,6 +16,7 @@ class Add(Op):
     aliases = ("sum", "residual_add", "elementwise_add")
     family = "merge"
     summary = "element-wise sum of branches (residual connection)"
+    flops_rule = "(inputs − 1) × output elements"
     min_inputs, max_inputs = 2, None
 
     def output_shape(self, layer: Layer) -> Shape:

@@ -77,6 +77,7 @@ class MaxPool(_WindowPool):
     name = "maxpool"
     aliases = ("max_pool", "maxpool1d", "maxpool2d", "max_pooling2d", "maxpooling2d", "pool")
     summary = "max pooling"
+    flops_rule = "(window size − 1) comparisons per output element"
     attrs = {**_POOL_ATTRS, "dilation": Attr("window", 1, aliases=("d",), doc="dilation")}
 
     def flops(self, layer: Layer) -> int:
@@ -96,6 +97,7 @@ class AvgPool(_WindowPool):
         "meanpool",
     )
     summary = "average pooling"
+    flops_rule = "window size per output element (n − 1 adds and a division)"
     attrs = {
         **_POOL_ATTRS,
         "count_include_pad": Attr("bool", True, doc="padding zeros count in the mean"),
@@ -117,6 +119,7 @@ class AdaptiveAvgPool(Op):
     aliases = ("adaptive_avg_pool", "adaptiveavgpool2d", "adaptive_avg_pool2d")
     family = "pool"
     summary = "adaptive average pooling to a fixed output size"
+    flops_rule = "its bin's size per output element (bin − 1 adds and a division)"
     shorthand = "size"
     attrs = {"size": Attr("window", aliases=("output_size", "out"), doc="output size per axis")}
 
@@ -161,6 +164,7 @@ class GlobalAvgPool(_GlobalPool):
     name = "global_avgpool"
     aliases = ("global_avg_pool", "globalavgpool", "global_average_pooling2d", "gap")
     summary = "global average pooling"
+    flops_rule = "input elements (H·W − 1 adds and a division per channel)"
 
     def flops(self, layer: Layer) -> int:
         # Sum of H·W values (H·W − 1 adds) and one division, per channel.
@@ -172,6 +176,7 @@ class GlobalMaxPool(_GlobalPool):
     name = "global_maxpool"
     aliases = ("global_max_pool", "globalmaxpool", "global_max_pooling2d")
     summary = "global max pooling"
+    flops_rule = "input elements − C (H·W − 1 comparisons per channel)"
 
     def flops(self, layer: Layer) -> int:
         return numel(layer.input) - layer.input[-1]

@@ -35,6 +35,7 @@ class Upsample(Op):
     aliases = ("upsampling2d", "upsampling", "interpolate", "resize")
     family = "reshape"
     summary = "upsampling by an integer factor (nearest or bilinear)"
+    flops_rule = "0 nearest; linear: 3 × spatial axes × output elements (a + t·(b − a) per axis)"
     shorthand = "scale"
     attrs = {
         "scale": Attr("window", 2, aliases=("scale_factor", "factor", "size")),
