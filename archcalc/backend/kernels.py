@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import itertools
 import math
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from types import TracebackType
 from typing import Any
 
@@ -121,7 +121,8 @@ def _matmul(a: Array, b: Array) -> Array:
     m, k = a.shape[-2:]
     n = b.shape[-1]
     _record("matmul", (a.shape, b.shape), math.prod(batch) * m * k * n)
-    return np.matmul(a, b)
+    result: Array = np.matmul(a, b)
+    return result
 
 
 def _mul_acc(acc: Array, a: Array, b: Array, first: bool, tmp: Array | None) -> None:
@@ -156,11 +157,11 @@ def _tuple(value: IntArg, nd: int, name: str) -> tuple[int, ...]:
 def _pairs(value: PadArg, nd: int) -> tuple[tuple[int, int], ...]:
     if isinstance(value, (int, np.integer)):
         return ((int(value), int(value)),) * nd
-    items = list(value)
+    items: list[Any] = list(value)
     if all(isinstance(v, (int, np.integer)) for v in items):
-        flat = _tuple([int(v) for v in items], nd, "padding")  # type: ignore[arg-type]
+        flat = _tuple([int(v) for v in items], nd, "padding")
         return tuple((p, p) for p in flat)
-    pairs = tuple((int(p[0]), int(p[1])) for p in items)  # type: ignore[index]
+    pairs = tuple((int(p[0]), int(p[1])) for p in items)
     if len(pairs) != nd:
         raise ValueError(f"padding needs {nd} (before, after) pairs, got {value!r}")
     if any(p < 0 for pair in pairs for p in pair):
@@ -186,9 +187,7 @@ def _out_len(length: int, k: int, s: int, d: int, pb: int, pa: int) -> int:
     return (length + pb + pa - d * (k - 1) - 1) // s + 1
 
 
-def _pool_out_len(
-    length: int, k: int, s: int, d: int, pb: int, pa: int, ceil_mode: bool
-) -> int:
+def _pool_out_len(length: int, k: int, s: int, d: int, pb: int, pa: int, ceil_mode: bool) -> int:
     span = length + pb + pa - d * (k - 1) - 1
     if span < 0:
         raise ValueError("pooling window larger than the padded input")
@@ -258,9 +257,7 @@ def conv(
     w = w.astype(x.dtype, copy=False)
     if flip:
         w = w[(slice(None, None, -1),) * nd]
-    out = tuple(
-        _out_len(x.shape[1 + i], kernel[i], s[i], d[i], *pads[i]) for i in range(nd)
-    )
+    out = tuple(_out_len(x.shape[1 + i], kernel[i], s[i], d[i], *pads[i]) for i in range(nd))
     if any(o <= 0 for o in out):
         raise ValueError(f"convolution output would be empty: {out}")
 
@@ -283,7 +280,7 @@ def _conv_pointwise(
     """1x1 kernels: no im2col, just a (strided) view flattened into a matmul operand."""
     nd = len(s)
     if any(st != 1 for st in s):
-        sl = (slice(None), *(slice(0, (o - 1) * st + 1, st) for o, st in zip(out, s)))
+        sl = (slice(None), *(slice(0, (o - 1) * st + 1, st) for o, st in zip(out, s, strict=True)))
         xp = xp[sl]
     cin = xp.shape[-1]
     rows = xp.reshape(-1, cin)  # a view when xp is contiguous (stride 1, no padding)
@@ -314,12 +311,12 @@ def _conv_im2col(
     patch_bytes = math.prod(out) * kk * cin * xp.itemsize
     chunk = max(1, _IM2COL_LIMIT_BYTES // max(patch_bytes, 1))
     if groups == 1:
-        wm = w.reshape(kk * cin, cout)  # rows ordered (*kernel, C_in), as the patches
+        wm: Array = w.reshape(kk * cin, cout)  # rows ordered (*kernel, C_in), as the patches
     else:
         cout_g = cout // groups
         # (*k, Cin_g, G, Cout_g) -> (G, *k, Cin_g, Cout_g) -> (G, K, Cout_g)
-        wm = np.moveaxis(w.reshape(*kernel, cin_g, groups, cout_g), nd + 1, 0)
-        wm = wm.reshape(groups, kk * cin_g, cout_g)
+        wg = np.moveaxis(w.reshape(*kernel, cin_g, groups, cout_g), nd + 1, 0)
+        wm = wg.reshape(groups, kk * cin_g, cout_g)
     parts = []
     for start in range(0, n, chunk):
         cols = _im2col(xp[start : start + chunk], kernel, s, d, out, groups)
@@ -345,11 +342,11 @@ def _im2col(
     """
     nd = len(kernel)
     n, cin = xp.shape[0], xp.shape[-1]
-    eff = tuple(di * (k - 1) + 1 for k, di in zip(kernel, d))
+    eff = tuple(di * (k - 1) + 1 for k, di in zip(kernel, d, strict=True))
     v = sliding_window_view(xp, eff, axis=tuple(range(1, nd + 1)))  # (N, *P, C, *eff)
     sl = (
         slice(None),
-        *(slice(0, (o - 1) * st + 1, st) for o, st in zip(out, s)),
+        *(slice(0, (o - 1) * st + 1, st) for o, st in zip(out, s, strict=True)),
         slice(None),
         *(slice(None, None, di) for di in d),
     )
@@ -425,9 +422,9 @@ def conv_transpose(
     in_sp = tuple(x.shape[1 : nd + 1])
     full = tuple(
         (ln - 1) * st + di * (k - 1) + 1 + o
-        for ln, st, di, k, o in zip(in_sp, s, d, kernel, op)
+        for ln, st, di, k, o in zip(in_sp, s, d, kernel, op, strict=True)
     )
-    out = tuple(f - pb - pa for f, (pb, pa) in zip(full, pads))
+    out = tuple(f - pb - pa for f, (pb, pa) in zip(full, pads, strict=True))
     if any(o <= 0 for o in out):
         raise ValueError(f"transposed convolution output would be empty: {out}")
     w = w.astype(x.dtype, copy=False)
@@ -449,7 +446,7 @@ def conv_transpose(
     for taps in itertools.product(*(range(k) for k in kernel)):
         dst = _tap_slices(taps, s, d, in_sp)
         y[dst] += cols[(slice(None),) * (nd + 1) + taps].reshape(n, *in_sp, cout)
-    crop = (slice(None), *(slice(pb, f - pa) for f, (pb, pa) in zip(full, pads)))
+    crop = (slice(None), *(slice(pb, f - pa) for f, (pb, pa) in zip(full, pads, strict=True)))
     y = y[crop]
     if b is not None:
         y = y + b.astype(x.dtype, copy=False)
@@ -518,12 +515,12 @@ def avg_pool(
         pb, pa = pads[i]
         start = np.arange(out[i]) * s[i] - pb
         end = np.minimum(start + k[i], length + pa)
-        if count_include_pad:
-            count = end - start
-        else:
-            count = np.minimum(end, length) - np.maximum(start, 0)
+        # With count_include_pad the divisor counts padding but not ceil-mode overhang.
+        valid = np.minimum(end, length) - np.maximum(start, 0)
+        count = end - start if count_include_pad else valid
         divisor = np.multiply.outer(divisor, count)
-    return total / divisor[None, ..., None].astype(x.dtype)
+    result: Array = total / divisor[None, ..., None].astype(x.dtype)
+    return result
 
 
 def _separable_reduce(
@@ -583,13 +580,15 @@ def adaptive_avg_pool(x: Array, out_size: IntArg) -> Array:
 def global_avg_pool(x: Array) -> Array:
     """Mean over all spatial axes: ``(N, *spatial, C) -> (N, C)``."""
     _spatial_ndim(x)
-    return x.mean(axis=tuple(range(1, x.ndim - 1)), dtype=x.dtype)
+    result: Array = x.mean(axis=tuple(range(1, x.ndim - 1)), dtype=x.dtype)
+    return result
 
 
 def global_max_pool(x: Array) -> Array:
     """Max over all spatial axes: ``(N, *spatial, C) -> (N, C)``."""
     _spatial_ndim(x)
-    return x.max(axis=tuple(range(1, x.ndim - 1)))
+    result: Array = x.max(axis=tuple(range(1, x.ndim - 1)))
+    return result
 
 
 # ---------------------------------------------------------------------------------------
@@ -627,7 +626,7 @@ def add(*xs: Array) -> Array:
     """Element-wise sum of any number of same-shaped tensors (residual joins)."""
     if not xs:
         raise ValueError("add needs at least one input")
-    y = xs[0].copy()
+    y: Array = xs[0].copy()
     for other in xs[1:]:
         y += other
     return y
@@ -689,7 +688,7 @@ def batchnorm(
     """Inference batch norm over the channel axis, folded into one scale and shift."""
     scale = (gamma / np.sqrt(var + eps)).astype(x.dtype)
     shift = (beta - mean * scale).astype(x.dtype)
-    y = x * scale
+    y: Array = x * scale
     y += shift
     return y
 
@@ -707,7 +706,8 @@ def lrn(x: Array, size: int, alpha: float = 1e-4, beta: float = 0.75, k: float =
     for t in range(1, size):  # loop over the window taps, `size` is small
         acc += sqp[..., t : t + c]
     denom = acc * x.dtype.type(alpha / size) + x.dtype.type(k)
-    return x / np.power(denom, x.dtype.type(beta))
+    result: Array = x / np.power(denom, x.dtype.type(beta))
+    return result
 
 
 # ---------------------------------------------------------------------------------------
@@ -746,7 +746,8 @@ def gelu(x: Array) -> Array:
 
 
 def relu(x: Array) -> Array:
-    return np.maximum(x, x.dtype.type(0))
+    result: Array = np.maximum(x, x.dtype.type(0))
+    return result
 
 
 def relu6(x: Array) -> Array:
@@ -773,4 +774,5 @@ def silu(x: Array) -> Array:
 
 def softmax(x: Array, axis: int = -1) -> Array:
     e = np.exp(x - x.max(axis=axis, keepdims=True))
-    return e / e.sum(axis=axis, keepdims=True)
+    result: Array = e / e.sum(axis=axis, keepdims=True)
+    return result

@@ -96,9 +96,7 @@ def test_correlation_vs_convolution_non_symmetric_kernel() -> None:
     )
     # Convolution by hand at one position: sum x[i+a, j+b] * w[2-a, 2-b].
     i, j = 2, 3
-    by_hand = sum(
-        x[0, i + a, j + b, 0] * w[2 - a, 2 - b, 0, 0] for a in range(3) for b in range(3)
-    )
+    by_hand = sum(x[0, i + a, j + b, 0] * w[2 - a, 2 - b, 0, 0] for a in range(3) for b in range(3))
     assert convo[0, i, j, 0] == pytest.approx(by_hand, rel=1e-5)
 
 
@@ -160,7 +158,11 @@ def test_conv_mac_count_matches_formula(case: tuple[Any, ...]) -> None:
 
 @pytest.mark.parametrize(
     "spatial,cin,cout,kernel,stride,groups",
-    [((5, 6), 8, 6, (3, 3), (2, 2), 1), ((5, 6), 8, 6, (4, 3), (2, 1), 2), ((7,), 4, 8, (3,), (3,), 4)],
+    [
+        ((5, 6), 8, 6, (3, 3), (2, 2), 1),
+        ((5, 6), 8, 6, (4, 3), (2, 1), 2),
+        ((7,), 4, 8, (3,), (3,), 4),
+    ],
 )
 def test_conv_transpose_mac_count(
     spatial: tuple[int, ...],
@@ -353,7 +355,10 @@ def test_conv_transpose_vs_torch(case: tuple[Any, ...]) -> None:
     conv_t = fn.conv_transpose2d if nd == 2 else fn.conv_transpose1d
     # torch only pads symmetrically: run unpadded, then crop (before, after) by hand.
     full = from_torch(conv_t(to_torch(x), wt, torch.from_numpy(b), stride, 0, opad, groups, dil))
-    crop = (slice(None), *(slice(pb, n - pa) for (pb, pa), n in zip(pad, full.shape[1:])))
+    crop = (
+        slice(None),
+        *(slice(pb, n - pa) for (pb, pa), n in zip(pad, full.shape[1:], strict=True)),
+    )
     close(got, full[crop])
     if all(pb == pa for pb, pa in pad):
         sym = tuple(pb for pb, _ in pad)
@@ -405,7 +410,7 @@ def test_max_pool_asymmetric_padding_vs_torch() -> None:
 def test_avg_pool_vs_torch(case: tuple[Any, ...], include_pad: bool) -> None:
     torch = require("torch")
     fn = torch.nn.functional
-    spatial, k, s, p, d, ceil = case
+    spatial, k, s, p, _, ceil = case
     nd = len(spatial)
     rng = np.random.default_rng(15)
     x = rng.standard_normal((2, *spatial, 3)).astype(np.float32)
@@ -427,7 +432,8 @@ def test_avg_pool_asymmetric_padding_vs_torch() -> None:
 
 
 @pytest.mark.parametrize(
-    "spatial,out", [((7, 9), (3, 4)), ((5, 5), (5, 5)), ((6, 10), (1, 3)), ((13,), (5,)), ((4,), (7,))]
+    "spatial,out",
+    [((7, 9), (3, 4)), ((5, 5), (5, 5)), ((6, 10), (1, 3)), ((13,), (5,)), ((4,), (7,))],
 )
 def test_adaptive_avg_pool_vs_torch(spatial: tuple[int, ...], out: tuple[int, ...]) -> None:
     torch = require("torch")
@@ -456,7 +462,9 @@ def test_dense_vs_torch() -> None:
     x = rng.standard_normal((5, 12)).astype(np.float32)
     w = rng.standard_normal((12, 7)).astype(np.float32)
     b = rng.standard_normal(7).astype(np.float32)
-    ref = torch.nn.functional.linear(torch.from_numpy(x), torch.from_numpy(w.T.copy()), torch.from_numpy(b))
+    ref = torch.nn.functional.linear(
+        torch.from_numpy(x), torch.from_numpy(w.T.copy()), torch.from_numpy(b)
+    )
     close(K.dense(x, w, b), ref.numpy())
 
 
