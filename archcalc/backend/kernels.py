@@ -379,12 +379,29 @@ def _conv_depthwise(
     n, cin = xp.shape[0], xp.shape[-1]
     cout = w.shape[-1]
     mult = cout // groups  # depth multiplier; output channel = c * mult + j
-    acc = np.empty((n, *out, cin, mult), dtype=xp.dtype)
+    if mult > 1:
+        # Repeat each input channel so every output channel reads its own contiguous
+        # lane; a trailing length-`mult` broadcast axis would make numpy's inner loop tiny.
+        xp = np.repeat(xp, mult, axis=-1)
+    acc = np.empty((n, *out, cout), dtype=xp.dtype)
     tmp = np.empty_like(acc)
+    if s[-1] == 1:
+        # Unit stride on the last spatial axis: fuse it with channels, so each tap reads
+        # long contiguous runs against a tiled weight row instead of C-wide inner loops.
+        xp = np.ascontiguousarray(xp)
+        xf = xp.reshape(*xp.shape[:-2], -1)
+        accf = acc.reshape(*acc.shape[:-2], -1)
+        tmpf = tmp.reshape(accf.shape)
+        run = out[-1] * cout
+        for i, taps in enumerate(itertools.product(*(range(k) for k in kernel))):
+            sl = _tap_slices(taps[:-1], s[:-1], d[:-1], out[:-1])
+            lo = taps[-1] * d[-1] * cout
+            xt = xf[(*sl[:-1], slice(lo, lo + run))]
+            _mul_acc(accf, xt, np.tile(w[taps][0], out[-1]), first=i == 0, tmp=tmpf)
+        return acc.reshape(-1, cout)
     for i, taps in enumerate(itertools.product(*(range(k) for k in kernel))):
-        xt = xp[_tap_slices(taps, s, d, out)][..., None]  # (N, *out, C, 1)
-        wt = w[taps].reshape(cin, mult)
-        _mul_acc(acc, xt, wt, first=i == 0, tmp=tmp)
+        xt = xp[_tap_slices(taps, s, d, out)]  # (N, *out, C_out), a strided view
+        _mul_acc(acc, xt, w[taps][0], first=i == 0, tmp=tmp)
     return acc.reshape(-1, cout)
 
 

@@ -282,6 +282,8 @@ CONV_CASES = [
     ((13, 11), 6, 6, (3, 3), (1, 1), (1, 1), ((1, 1), (1, 1)), 6),
     ((13, 11), 6, 12, (5, 5), (2, 2), (1, 1), ((2, 2), (2, 1)), 6),
     ((13, 11), 6, 6, (3, 3), (1, 1), (3, 2), ((3, 3), (2, 2)), 6),
+    ((13, 11), 6, 18, (3, 3), (2, 1), (1, 1), ((1, 0), (1, 1)), 6),
+    ((13, 11), 6, 6, (2, 3), (1, 2), (1, 1), ((0, 1), (1, 1)), 6),
     ((13, 11), 6, 8, (1, 1), (1, 1), (1, 1), ((0, 0), (0, 0)), 1),
     ((13, 11), 6, 8, (1, 1), (2, 2), (1, 1), ((0, 0), (0, 0)), 1),
     ((13, 11), 6, 8, (1, 1), (1, 1), (1, 1), ((1, 0), (0, 1)), 2),
@@ -289,6 +291,7 @@ CONV_CASES = [
     ((19,), 4, 6, (5,), (1,), (1,), ((2, 2),), 1),
     ((19,), 4, 6, (3,), (2,), (2,), ((0, 3),), 2),
     ((19,), 4, 4, (3,), (1,), (1,), ((1, 1),), 4),
+    ((19,), 4, 8, (3,), (1,), (2,), ((2, 1),), 4),
     ((19,), 4, 8, (1,), (3,), (1,), ((0, 0),), 1),
 ]
 
@@ -316,6 +319,17 @@ def test_conv_vs_torch(case: tuple[Any, ...], batch: int) -> None:
     got = K.conv(x, w, b, stride, dil, pad, groups)
     assert got.dtype == np.float32
     close(got, _torch_conv(x, w, b, stride, dil, pad, groups))
+
+
+def test_conv_non_contiguous_input_vs_torch() -> None:
+    rng = np.random.default_rng(9)
+    base = rng.standard_normal((2, 6, 9, 10)).astype(np.float32)
+    x = np.moveaxis(base, 1, -1)  # (2, 9, 10, 6) view with channels not innermost
+    for groups, cout in ((1, 4), (6, 6), (2, 4)):
+        w = rng.standard_normal((3, 3, 6 // groups, cout)).astype(np.float32)
+        b = rng.standard_normal(cout).astype(np.float32)
+        got = K.conv(x, w, b, 1, 1, 0, groups)
+        close(got, _torch_conv(np.ascontiguousarray(x), w, b, 1, 1, ((0, 0), (0, 0)), groups))
 
 
 def test_conv_flip_vs_torch() -> None:
