@@ -219,7 +219,9 @@ def main() -> None:
         reps = max(3, args.repeats // 4)
         t_np = median_time(lambda: forward(x), reps)
         t_t = median_time(run_torch, reps)
-        print(f"{'resnet50 224x224x3 b1':30s} {t_np * 1e3:10.1f} {t_t * 1e3:10.1f} {t_np / t_t:7.2f}")
+        print(
+            f"{'resnet50 224x224x3 b1':30s} {t_np * 1e3:10.1f} {t_t * 1e3:10.1f} {t_np / t_t:7.2f}"
+        )
 
 
 if __name__ == "__main__":

@@ -578,3 +578,31 @@ def test_add_concat_vs_torch() -> None:
     close(K.add(a, b), (torch.from_numpy(a) + torch.from_numpy(b)).numpy())
     ref = torch.cat([to_torch(a), to_torch(b)], dim=1)
     close(K.concat([a, b]), from_torch(ref))
+
+
+def test_conv_im2col_batch_chunking(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A tiny im2col budget forces one chunk per sample: same result, same MAC count."""
+    rng = np.random.default_rng(28)
+    x = rng.standard_normal((3, 10, 9, 4)).astype(np.float32)
+    w = rng.standard_normal((3, 3, 2, 6)).astype(np.float32)
+    with K.count_macs() as whole:
+        expected = K.conv(x, w, None, 1, 1, 1, 2)
+    monkeypatch.setattr(K, "_IM2COL_LIMIT_BYTES", 1)
+    with K.count_macs() as chunked:
+        got = K.conv(x, w, None, 1, 1, 1, 2)
+    np.testing.assert_allclose(got, expected, rtol=1e-6, atol=1e-6)
+    assert len(chunked.records) == 3
+    assert chunked.total == whole.total == got.size * 2 * 9
+
+
+def test_conv_3d_is_generic_vs_torch() -> None:
+    torch = require("torch")
+    rng = np.random.default_rng(29)
+    x = rng.standard_normal((1, 5, 6, 7, 4)).astype(np.float32)
+    w = rng.standard_normal((3, 2, 3, 2, 6)).astype(np.float32)
+    b = rng.standard_normal(6).astype(np.float32)
+    got = K.conv(x, w, b, (1, 2, 1), (1, 1, 2), ((1, 1), (0, 1), (2, 2)), 2)
+    wt = torch.from_numpy(np.ascontiguousarray(np.moveaxis(w, (3, 4), (1, 0))))
+    xt = torch.nn.functional.pad(to_torch(x), [2, 2, 0, 1, 1, 1])
+    ref = torch.nn.functional.conv3d(xt, wt, torch.from_numpy(b), (1, 2, 1), 0, (1, 1, 2), 2)
+    close(got, from_torch(ref))
