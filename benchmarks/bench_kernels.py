@@ -28,7 +28,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from archcalc.backend import kernels as K  # noqa: E402
+from archcalc.backend import kernels as K
 
 try:
     import torch

@@ -376,7 +376,7 @@ def _conv_depthwise(
     Per-group matmuls would be ``groups`` tiny GEMMs; this is ``prod(kernel)`` large
     element-wise passes instead.
     """
-    n, cin = xp.shape[0], xp.shape[-1]
+    n = xp.shape[0]
     cout = w.shape[-1]
     mult = cout // groups  # depth multiplier; output channel = c * mult + j
     if mult > 1:
@@ -396,7 +396,8 @@ def _conv_depthwise(
         for i, taps in enumerate(itertools.product(*(range(k) for k in kernel))):
             sl = _tap_slices(taps[:-1], s[:-1], d[:-1], out[:-1])
             lo = taps[-1] * d[-1] * cout
-            xt = xf[(*sl[:-1], slice(lo, lo + run))]
+            index = (*sl[:-1], slice(lo, lo + run))
+            xt = xf[index]
             _mul_acc(accf, xt, np.tile(w[taps][0], out[-1]), first=i == 0, tmp=tmpf)
         return acc.reshape(-1, cout)
     for i, taps in enumerate(itertools.product(*(range(k) for k in kernel))):
