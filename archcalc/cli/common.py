@@ -114,7 +114,7 @@ def load_and_analyze(
 ) -> tuple[Any, dict[str, str]]:
     """Load SPEC and analyse it; returns the report and the source texts for diagnostics."""
     from archcalc.analysis import analyze
-    from archcalc.shapes import parse_shape
+    from archcalc.shapes import format_shape, parse_shape
     from archcalc.spec import load
 
     try:
@@ -123,7 +123,16 @@ def load_and_analyze(
         err.sources = _texts_for(err.diagnostics)  # type: ignore[attr-defined]
         raise
     if input_shape is not None:
-        loaded.graph.input_shape = parse_shape(input_shape)
+        given = parse_shape(input_shape)
+        spec_shape = loaded.graph.input_shape
+        if len(given) != len(spec_shape):
+            loaded.diagnostics.warning(
+                "input-rank",
+                f"--input {format_shape(given)} has {len(given) - 1} spatial ax{'i' if len(given) == 2 else 'e'}s but the spec's input {format_shape(spec_shape)} has {len(spec_shape) - 1}",
+                loaded.graph.input_pos,
+                "write all axes: H x W x C for images (224x224x3), length x channels for signals",
+            )
+        loaded.graph.input_shape = given
     report = analyze(
         loaded.graph, batch=batch, dtype=dtype, strict=strict, diagnostics=loaded.diagnostics
     )
@@ -136,8 +145,10 @@ def _texts_for(diagnostics: list[Diagnostic]) -> dict[str, str]:
     for d in diagnostics:
         if d.pos and d.pos.file not in texts:
             try:
-                with open(d.pos.file, encoding="utf-8", errors="replace") as fh:
-                    texts[d.pos.file] = fh.read()
+                with open(d.pos.file, "rb") as fh:
+                    data = fh.read(1 << 20)
+                if b"\x00" not in data:  # never echo a binary file's bytes
+                    texts[d.pos.file] = data.decode("utf-8", errors="replace")
             except OSError:
                 pass
     return texts

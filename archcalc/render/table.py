@@ -64,7 +64,7 @@ def print_table(report: Report, console: Console) -> None:
     totals.add_row(
         "",
         human(t.activation_bytes, "B"),
-        f"all activations; peak live {human(t.peak_activation_bytes, 'B')}",
+        f"all layer outputs; peak live with input {human(t.peak_activation_bytes, 'B')}",
     )
     console.print()
     console.print(totals)
