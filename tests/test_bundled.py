@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from archcalc.analysis import analyze
@@ -62,6 +64,6 @@ def test_resnet50_buffers_give_keras_count() -> None:
 
 
 def test_resnet50_is_written_with_blocks() -> None:
-    text = open("specs/resnet50.yaml", encoding="utf-8").read()
+    text = Path("specs/resnet50.yaml").read_text(encoding="utf-8")
     assert text.count("- conv:") < 12  # not unrolled: 53 convs from a handful of lines
     assert "repeat:" in text
