@@ -15,6 +15,7 @@ from archcalc.report import Report
 from archcalc.shapes import format_shape
 
 Style = Callable[..., str]
+CellStyles = list[dict[str, object] | None]  # click.style keywords per cell
 _FIT_COLOUR = {"": None, "info": "cyan", "warning": "yellow", "error": "red"}
 
 
@@ -26,7 +27,7 @@ def columns(
     header: list[str],
     rows: list[list[str]],
     right: set[int],
-    paint: list[dict[str, object] | None] | None = None,
+    paint: list[CellStyles | None] | None = None,
     style: Style = _plain,
 ) -> list[str]:
     """Align cells into lines; ``right`` holds the indices of right-aligned columns."""
@@ -41,13 +42,14 @@ def columns(
         return "  ".join(out).rstrip()
 
     lines = [line(header, [{"bold": True}] * len(header))]
-    lines += [line(row, paint[i] if paint and paint[i] else []) for i, row in enumerate(rows)]  # type: ignore[arg-type]
+    lines += [line(row, (paint[i] if paint else None) or []) for i, row in enumerate(rows)]
     return lines
 
 
 def render_table(report: Report, style: Style = _plain) -> str:
     header = ["layer", "type", "output", "params", "MACs", "RF", "fit"]
-    rows, paint = [], []
+    rows: list[list[str]] = []
+    paint: list[CellStyles | None] = []
     for row in report.layers:
         rows.append(
             [
@@ -61,7 +63,8 @@ def render_table(report: Report, style: Style = _plain) -> str:
             ]
         )
         colour = _FIT_COLOUR[row.fit]
-        paint.append([None] * 6 + [{"fg": colour, "bold": True}] if colour else None)
+        cells: CellStyles = [None] * 6 + [{"fg": colour, "bold": True}]
+        paint.append(cells if colour else None)
     title = f"{report.name} — input {format_shape(report.input_shape)}" + (
         f", batch {report.batch}" if report.batch > 1 else ""
     )
@@ -91,7 +94,7 @@ def render_table(report: Report, style: Style = _plain) -> str:
         ["", "", ""],
         totals,
         right={1},
-        paint=[[{"bold": True}, None, {"dim": True}]] * len(totals),
+        paint=[[{"bold": True}, None, {"dim": True}] for _ in totals],
         style=style,
     )[1:]
     return (
