@@ -281,6 +281,11 @@ def test_channel_slice_out_of_range_points_at_the_attribute():
     assert (error.pos.line, error.pos.column) == (3, column)  # type: ignore[union-attr]
 
 
+def test_channel_slice_shorthand():
+    report = report_of("t.yaml", "input: 6x6x4\nlayers: [channel_slice: [2, 3]]\n")
+    assert report.layers[0].output_shape == (6, 6, 2)
+
+
 def test_channel_slice_repeated_channel():
     report = report_of("t.yaml", SLICE % "[1, 1]")
     assert any("listed twice" in d.message for d in report.diagnostics)

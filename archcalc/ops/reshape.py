@@ -78,6 +78,7 @@ class ChannelSlice(Op):
     aliases = ("select_channels", "channel_select", "take_channels")
     family = "reshape"
     summary = "keep the listed channels, in the order listed (LeNet-5's C3 connection table)"
+    shorthand = "channels"  # channel_slice: [0, 1, 2]
     attrs = {
         "channels": Attr(
             "indices", aliases=("indices", "keep"), doc="channel indices to keep, from 0"
