@@ -475,7 +475,7 @@ class _Builder:
         elif value is not None:
             if op.shorthand is None or (
                 isinstance(value, YList)
-                and op.attrs[op.shorthand].kind not in ("window", "padding")
+                and op.attrs[op.shorthand].kind not in ("window", "padding", "indices")
             ):
                 example = (
                     f"{op.name}: {{{', '.join(list(op.attrs)[:2])}: ...}}" if op.attrs else op.name
