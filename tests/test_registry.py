@@ -119,6 +119,8 @@ ROWS = [
     ("upsample", "upsample: 2", "3x3x4", (6, 6, 4), 0, 0, 0, 0),
     ("upsample", "upsample: {scale: 2, mode: bilinear}", "3x3x4", (6, 6, 4), 0, 0, 0, 3 * 2 * 144),
     ("identity", "identity", "3x3x4", (3, 3, 4), 0, 0, 0, 0),
+    # keeps channels 0 and 2 of 3, in that order; moves data, computes nothing
+    ("channel_slice", "channel_slice: [2, 0]", "4x4x3", (4, 4, 2), 0, 0, 0, 0),
 ]
 
 # Merges take two branches; the row's layer is applied to `relu` and `sigmoid` of the input.
