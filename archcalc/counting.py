@@ -155,7 +155,7 @@ FVCORE = Convention(
         },
         **_zeros(
             "maxpool avgpool global_maxpool flatten lrn dropout relu relu6 leaky_relu sigmoid "
-            "tanh gelu silu softmax add concat zeropad identity",
+            "tanh gelu silu softmax add concat zeropad identity channel_slice",
             "no handle in fvcore/nn/flop_count.py _DEFAULT_SUPPORTED_OPS: skipped",
         ),
     },
@@ -254,7 +254,7 @@ PTFLOPS = Convention(
             ),
         },
         **_zeros(
-            "dropout sigmoid tanh add concat flatten identity zeropad",
+            "dropout sigmoid tanh add concat flatten identity zeropad channel_slice",
             f"no hook in {_PT} MODULES_MAPPING and no patched functional call "
             "(`a + b` is not torch.add): zero",
         ),
@@ -334,7 +334,7 @@ THOP = Convention(
         ),
         **_zeros("leaky_relu", f"{_TH} count_relu → calculate_relu_flops, which returns 0"),
         **_zeros(
-            "lrn gelu sigmoid silu tanh add concat flatten identity",
+            "lrn gelu sigmoid silu tanh add concat flatten identity channel_slice",
             "no hook in thop/profile.py register_hooks: zero",
         ),
     },
@@ -366,7 +366,7 @@ TORCHINFO = Convention(
         **_zeros(
             "maxpool avgpool adaptive_avgpool global_avgpool global_maxpool flatten lrn dropout "
             "relu relu6 leaky_relu sigmoid tanh gelu silu softmax add concat zeropad upsample "
-            "identity",
+            "identity channel_slice",
             f"{_TI}: a layer without parameters counts nothing",
         ),
     },
@@ -405,6 +405,7 @@ TORCH_EQUIVALENT: dict[str, str] = {
     "zeropad": "nn.ZeroPad2d",
     "upsample": "nn.Upsample(scale_factor, mode)",
     "identity": "nn.Identity",
+    "channel_slice": "x[:, channels] (indexing)",
 }
 
 

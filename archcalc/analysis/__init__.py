@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from archcalc.analysis.rf import receptive_fields
 from archcalc.analysis.shapes import infer_shapes
-from archcalc.counting import DEFAULT, convention
+from archcalc.counting import DEFAULT, Convention, convention
 from archcalc.diagnostics import Diagnostics, UsageError
 from archcalc.graph import INPUT, Graph
+from archcalc.perf import paused_gc
 from archcalc.report import LayerRow, Report, Totals
 from archcalc.shapes import numel
 
@@ -36,10 +37,29 @@ def analyze(
         raise UsageError(f"batch must be a positive integer, got {batch}")
     if dtype not in DTYPE_BYTES:
         raise UsageError(f"unknown dtype '{dtype}'", f"choose one of {', '.join(DTYPE_BYTES)}")
-    width = DTYPE_BYTES[dtype]
     counting = convention(count)
     strict = graph.strict if strict is None else strict
-    diags = Diagnostics(diagnostics or [])
+    with paused_gc():
+        return _analyze(
+            graph,
+            batch,
+            DTYPE_BYTES[dtype],
+            dtype,
+            strict,
+            Diagnostics(diagnostics or []),
+            counting,
+        )
+
+
+def _analyze(
+    graph: Graph,
+    batch: int,
+    width: int,
+    dtype: str,
+    strict: bool,
+    diags: Diagnostics,
+    counting: Convention,
+) -> Report:
     layers = infer_shapes(graph, diags, strict)
     fields = receptive_fields(graph, layers, diags)
 

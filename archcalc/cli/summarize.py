@@ -61,17 +61,11 @@ def summarize(
     """
     report, sources = load_and_analyze(spec, input_shape, batch, dtype, strict, count)
     if fmt == "table":
-        from rich.console import Console
+        from archcalc.render.table import render_table
 
-        console = Console(
-            no_color=not use_colour(sys.stdout),
-            highlight=False,
-            soft_wrap=False,
-            width=None if sys.stdout.isatty() else 160,
-        )
-        from archcalc.render.table import print_table
-
-        print_table(report, console, types)
+        colour = use_colour(sys.stdout)
+        style = click.style if colour else None
+        click.echo(render_table(report, style, types), nl=False, color=colour)
     else:
         from archcalc.render import formats
 

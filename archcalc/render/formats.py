@@ -36,7 +36,7 @@ def share(value: float) -> str:
     return f"{value:.1f}%"
 
 
-def _rf(row: LayerRow) -> str:
+def rf_text(row: LayerRow) -> str:
     if row.receptive_field is None:
         return ""
     size = row.receptive_field.to_json()["size"]
@@ -56,14 +56,16 @@ CSV_COLUMNS = [
     "activation_bytes",
     "receptive_field",
     "stride_fit",
-    "counted",
 ]
 
 
 def to_csv(report: Report) -> str:
+    """One line per layer and a TOTAL line; with a --count convention other than archcalc's,
+    a last ``counted`` column."""
+    counted = shows_counted(report)
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(CSV_COLUMNS)
+    writer.writerow(CSV_COLUMNS + ["counted"] * counted)
     for row in report.layers:
         writer.writerow(
             [
@@ -77,9 +79,9 @@ def to_csv(report: Report) -> str:
                 row.macs,
                 row.flops,
                 row.activation_bytes,
-                _rf(row),
+                rf_text(row),
                 row.fit or "exact",
-                row.counted,
+                *[row.counted] * counted,
             ]
         )
     t = report.totals
@@ -97,7 +99,7 @@ def to_csv(report: Report) -> str:
             t.activation_bytes,
             "",
             "",
-            t.counted,
+            *[t.counted] * counted,
         ]
     )
     return out.getvalue()
@@ -130,7 +132,7 @@ def to_csv_by_type(report: Report) -> str:
     return out.getvalue()
 
 
-_FIT_MARK = {"": "", "info": "≈", "warning": "⚠", "error": "✗"}
+FIT_MARK = {"": "", "info": "≈", "warning": "⚠", "error": "✗"}
 
 
 def to_markdown(report: Report, types: bool = False) -> str:
@@ -173,7 +175,7 @@ def to_markdown(report: Report, types: bool = False) -> str:
             lines.append(
                 f"| {row.name} | {kind} | {format_shape(row.output_shape)} | {grouped(row.params)} | {grouped(row.macs)} |"
                 + (f" {grouped(row.counted)} |" if counted else "")
-                + f" {_rf(row)} | {_FIT_MARK[row.fit]} |"
+                + f" {rf_text(row)} | {FIT_MARK[row.fit]} |"
             )
     lines += [
         "",

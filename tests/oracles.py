@@ -1,0 +1,37 @@
+"""Optional independent oracles (PyTorch, Graphviz's dot) for the tests.
+
+``require(name)`` returns the imported module — or, for ``"dot"``, the binary's path. When the
+oracle is missing the test is skipped with the reason, unless ``ARCHCALC_REQUIRE_ORACLES=1`` is
+set (CI does), in which case it fails, so a missing oracle can never pass silently.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+import shutil
+from typing import Any
+
+import pytest
+
+BINARIES = {"dot": "Graphviz's 'dot'"}
+
+
+def oracles_required() -> bool:
+    return os.environ.get("ARCHCALC_REQUIRE_ORACLES", "") == "1"
+
+
+def require(name: str) -> Any:
+    if name in BINARIES:
+        found = shutil.which(name)
+        if found:
+            return found
+        reason = f"oracle {BINARIES[name]} is not on PATH"
+    else:
+        try:
+            return importlib.import_module(name)
+        except Exception as exc:  # ImportError, or a broken install raising OSError
+            reason = f"oracle {name!r} unavailable: {type(exc).__name__}: {exc}"
+    if oracles_required():
+        pytest.fail(f"{reason} (ARCHCALC_REQUIRE_ORACLES=1)")
+    pytest.skip(reason)
