@@ -110,7 +110,12 @@ def guarded(func: F) -> F:
 
 
 def load_and_analyze(
-    spec: str, input_shape: str | None, batch: int, dtype: str, strict: bool | None
+    spec: str,
+    input_shape: str | None,
+    batch: int,
+    dtype: str,
+    strict: bool | None,
+    explain: bool = False,
 ) -> tuple[Any, dict[str, str]]:
     """Load SPEC and analyse it; returns the report and the source texts for diagnostics."""
     from archcalc.analysis import analyze
@@ -125,7 +130,12 @@ def load_and_analyze(
     if input_shape is not None:
         loaded.graph.input_shape = parse_shape(input_shape)
     report = analyze(
-        loaded.graph, batch=batch, dtype=dtype, strict=strict, diagnostics=loaded.diagnostics
+        loaded.graph,
+        batch=batch,
+        dtype=dtype,
+        strict=strict,
+        diagnostics=loaded.diagnostics,
+        explain=explain,
     )
     return report, {loaded.graph.file: loaded.text}
 
