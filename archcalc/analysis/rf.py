@@ -148,7 +148,7 @@ def _apply(field: Field, rule: list[Window]) -> tuple[Field, Explained]:
         size_text.append(f"{num(r)} + ({w.span} − 1)·{num(j)} = {num(sizes[-1])}")
         stride_text.append(f"{num(j)}·{w.stride} = {num(strides[-1])}")
         offset_text.append(
-            f"{num(c)} + (({w.span} − 1)/2 − {w.pad_before})·{num(j)} = {num(offsets[-1])}"
+            f"{_term(c)} + (({w.span} − 1)/2 − {_term(w.pad_before)})·{num(j)} = {num(offsets[-1])}"
         )
     return Field(tuple(sizes), tuple(strides), tuple(offsets)), [
         *per_axis_figures("RF", size_text),
@@ -223,10 +223,15 @@ def _union(
         )
     spans = [
         " ∪ ".join(f"[{num(a[k])}, {num(b[k])}]" for a, b in zip(lows, highs))
-        + f" = [{num(lo[k])}, {num(hi[k])}]: {num(hi[k])} − {num(lo[k])} + 1 = {num(union.size[k])}"
+        + f" = [{num(lo[k])}, {num(hi[k])}]: {_term(hi[k])} − {_term(lo[k])} + 1 = {num(union.size[k])}"
         for k in range(len(lo))
     ]
     return union, per_axis_figures("RF", spans)
+
+
+def _term(value: int | Fraction) -> str:
+    """An operand in a formula: negatives in parentheses, with a proper minus sign."""
+    return f"(−{num(-value)})" if value < 0 else num(value)
 
 
 def _fmt(values: tuple[Fraction, ...]) -> str:

@@ -202,7 +202,7 @@ def _print_table(report: Any, rows: list[Any]) -> None:
         kind = f"{row.type} {row.describe}".strip()
         field = row.receptive_field
         if field is None:
-            cells = ["", "", "", row.rf_note]
+            cells = ["", "", "", row.rf_note.split(";")[0]]  # the full reason is in the diagnostic
         else:
             data = field.to_json()
             cells = [
