@@ -6,6 +6,7 @@ from archcalc.analysis.rf import receptive_fields
 from archcalc.analysis.shapes import infer_shapes
 from archcalc.diagnostics import Diagnostics, UsageError
 from archcalc.graph import INPUT, Graph
+from archcalc.perf import paused_gc
 from archcalc.report import LayerRow, Report, Totals
 from archcalc.shapes import numel
 
@@ -37,9 +38,22 @@ def analyze(
         raise UsageError(f"batch must be a positive integer, got {batch}")
     if dtype not in DTYPE_BYTES:
         raise UsageError(f"unknown dtype '{dtype}'", f"choose one of {', '.join(DTYPE_BYTES)}")
-    width = DTYPE_BYTES[dtype]
     strict = graph.strict if strict is None else strict
-    diags = Diagnostics(diagnostics or [])
+    with paused_gc():
+        return _analyze(
+            graph, batch, DTYPE_BYTES[dtype], dtype, strict, Diagnostics(diagnostics or []), explain
+        )
+
+
+def _analyze(
+    graph: Graph,
+    batch: int,
+    width: int,
+    dtype: str,
+    strict: bool,
+    diags: Diagnostics,
+    explain: bool = False,
+) -> Report:
     layers = infer_shapes(graph, diags, strict)
     notes: dict[str, str] = {}
     rf_explain: dict[str, list[tuple[str, str]]] | None = {} if explain else None

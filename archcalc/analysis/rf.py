@@ -43,15 +43,13 @@ class Field:
     offset: tuple[Fraction, ...]
     whole: bool = False  # sees the whole input (after global pooling or flattening)
 
-    def to_json(self) -> dict[str, object]:
-        found: dict[str, object] = {
+    def to_json(self) -> dict[str, list[int | float]]:
+        # The JSON contract's three keys; ``whole`` shows as size = stride = the input size.
+        return {
             "size": _nums(self.size),
             "stride": _nums(self.stride),
             "offset": _nums(self.offset),
         }
-        if self.whole:
-            found["whole"] = True
-        return found
 
     def window(self, unit: tuple[int, ...]) -> list[tuple[Fraction, Fraction]]:
         """First and last input pixel seen by ``unit``, per axis (on an aligned graph)."""

@@ -8,6 +8,7 @@ import click
 from archcalc import __version__
 from archcalc.cli.rf import rf
 from archcalc.cli.summarize import check, summarize
+from archcalc.cli.zoo import zoo
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
@@ -29,4 +30,5 @@ def main() -> None:
 
 main.add_command(summarize)
 main.add_command(check)
+main.add_command(zoo)
 main.add_command(rf)

@@ -120,6 +120,7 @@ def rf(
                     "type": r.type,
                     "output_shape": list(r.output_shape) if r.output_shape else None,
                     "receptive_field": r.receptive_field.to_json() if r.receptive_field else None,
+                    "whole_input": bool(r.receptive_field and r.receptive_field.whole),
                     **({"receptive_field_note": r.rf_note} if r.rf_note else {}),
                 }
                 for r in rows

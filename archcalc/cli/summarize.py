@@ -58,17 +58,11 @@ def summarize(
         )
     report, sources = load_and_analyze(spec, input_shape, batch, dtype, strict, explain)
     if fmt == "table":
-        from rich.console import Console
+        from archcalc.render.table import render_table
 
-        console = Console(
-            no_color=not use_colour(sys.stdout),
-            highlight=False,
-            soft_wrap=False,
-            width=None if sys.stdout.isatty() else 160,
-        )
-        from archcalc.render.table import print_table
-
-        print_table(report, console)
+        colour = use_colour(sys.stdout)
+        text = render_table(report, click.style) if colour else render_table(report)
+        click.echo(text, nl=False, color=colour)
         if explain:
             # After the table, not instead of it: the table is the overview a reader scans,
             # the arithmetic (several lines per layer) is what they look up a row in.

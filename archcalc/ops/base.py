@@ -39,7 +39,7 @@ class Attr:
     ``kind`` is one of: ``posint`` (>= 1), ``nonneg`` (>= 0), ``int``, ``float``, ``prob``
     (0 <= p < 1), ``bool``, ``window`` (a positive int or one per spatial axis), ``padding``
     (an int, one per axis, four sides, ``same`` or ``valid``), ``choice``, ``matrix`` (nested
-    lists of numbers, for fixed kernels).
+    lists of numbers, for fixed kernels), ``indices`` (one or more integers >= 0, as a tuple).
     """
 
     kind: str
@@ -91,6 +91,9 @@ class Attr:
             return value.lower()
         if kind == "matrix":
             return _matrix(value)
+        if kind == "indices":
+            items = _ints(value, 0, "an index or a list of indices, such as [0, 1, 2]")
+            return items if isinstance(items, tuple) else (items,)
         raise AssertionError(f"unknown attribute kind {kind}")
 
 

@@ -1,12 +1,12 @@
-"""Ops that move data without learning anything: padding, upsampling, identity."""
+"""Ops that move data without learning anything: padding, upsampling, identity, channel slice."""
 
 from __future__ import annotations
 
 from fractions import Fraction
 
-from archcalc.ops.base import UNDEFINED, Attr, Layer, Op, Window, out_elements, register
+from archcalc.ops.base import UNDEFINED, Attr, Layer, Op, OpError, Window, out_elements, register
 from archcalc.ops.conv import _needs_spatial
-from archcalc.shapes import Shape
+from archcalc.shapes import Shape, format_shape
 
 
 @register
@@ -97,3 +97,34 @@ class Identity(Op):
     aliases = ("noop", "passthrough")
     family = "reshape"
     summary = "passes its input through"
+
+
+@register
+class ChannelSlice(Op):
+    name = "channel_slice"
+    aliases = ("select_channels", "channel_select", "take_channels")
+    family = "reshape"
+    summary = "keep the listed channels, in the order listed (LeNet-5's C3 connection table)"
+    shorthand = "channels"  # channel_slice: [0, 1, 2]
+    attrs = {
+        "channels": Attr(
+            "indices", aliases=("indices", "keep"), doc="channel indices to keep, from 0"
+        )
+    }
+
+    def output_shape(self, layer: Layer) -> Shape:
+        picked, depth = layer.attrs["channels"], layer.input[-1]
+        outside = [i for i in picked if i >= depth]
+        if outside:
+            raise OpError(
+                f"channel {outside[0]} does not exist: the input "
+                f"{format_shape(layer.input)} has channels 0 to {depth - 1}",
+                f"list indices below {depth}",
+                attr="channels",
+            )
+        if len(set(picked)) != len(picked):
+            raise OpError("a channel is listed twice", "list each channel once", attr="channels")
+        return (*layer.input[:-1], len(picked))
+
+    def describe(self, layer: Layer) -> str:
+        return "ch " + ",".join(map(str, layer.attrs["channels"]))

@@ -15,7 +15,7 @@ def to_json(report: Report) -> str:
     return json.dumps(report.to_json(), indent=2)
 
 
-def _rf(row: LayerRow) -> str:
+def rf_text(row: LayerRow) -> str:
     if row.receptive_field is None:
         return ""
     return "x".join(f"{float(v):g}" for v in row.receptive_field.size)
@@ -54,7 +54,7 @@ def to_csv(report: Report) -> str:
                 row.macs,
                 row.flops,
                 row.activation_bytes,
-                _rf(row),
+                rf_text(row),
                 row.fit or "exact",
             ]
         )
@@ -78,7 +78,7 @@ def to_csv(report: Report) -> str:
     return out.getvalue()
 
 
-_FIT_MARK = {"": "", "info": "≈", "warning": "⚠", "error": "✗"}
+FIT_MARK = {"": "", "info": "≈", "warning": "⚠", "error": "✗"}
 
 
 def to_markdown(report: Report) -> str:
@@ -94,7 +94,7 @@ def to_markdown(report: Report) -> str:
     for row in report.layers:
         kind = f"{row.type} {row.describe}".strip()
         lines.append(
-            f"| {row.name} | {kind} | {format_shape(row.output_shape)} | {grouped(row.params)} | {grouped(row.macs)} | {_rf(row)} | {_FIT_MARK[row.fit]} |"
+            f"| {row.name} | {kind} | {format_shape(row.output_shape)} | {grouped(row.params)} | {grouped(row.macs)} | {rf_text(row)} | {FIT_MARK[row.fit]} |"
         )
     lines += [
         "",

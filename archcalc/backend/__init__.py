@@ -1,0 +1,1 @@
+"""NumPy execution backend: channels-last numeric kernels used to verify archcalc's numbers."""

@@ -1,0 +1,796 @@
+"""Vectorised NumPy kernels for running a convolutional network, channels-last.
+
+Layout: 2-D feature maps are ``(N, H, W, C)``, 1-D ones ``(N, L, C)``. Every spatial
+kernel is written over an arbitrary number of spatial axes (the axes between batch and
+channels), so the same code serves 1-D and 2-D layers.
+
+Per-axis arguments (``stride``, ``dilation``, ``kernel`` ...) take one entry per spatial
+axis; a bare int is broadcast to every axis. ``padding`` is one ``(before, after)`` pair
+per spatial axis (a bare int or a flat sequence of ints means symmetric padding).
+
+All kernels keep the floating dtype of their input (float32 in practice): weights and
+constants are cast to ``x.dtype`` so nothing is silently promoted to float64.
+
+Every multiply-accumulate performed by :func:`conv`, :func:`conv_transpose` and
+:func:`dense` goes through :func:`_matmul` or :func:`_mul_acc`, which record the operand
+sizes they were actually given in all active :class:`MacCounter` objects
+(see :func:`count_macs`).
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+from collections.abc import Sequence
+from types import TracebackType
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+from numpy.lib.stride_tricks import sliding_window_view
+
+Array = npt.NDArray[Any]
+IntArg = int | Sequence[int]
+PadArg = int | Sequence[int] | Sequence[tuple[int, int]] | Sequence[Sequence[int]]
+
+__all__ = [
+    "MacCounter",
+    "adaptive_avg_pool",
+    "add",
+    "avg_pool",
+    "batchnorm",
+    "concat",
+    "conv",
+    "conv_transpose",
+    "count_macs",
+    "dense",
+    "erf",
+    "flatten",
+    "flatten_order_from_chw",
+    "gelu",
+    "global_avg_pool",
+    "global_max_pool",
+    "leaky_relu",
+    "lrn",
+    "max_pool",
+    "relu",
+    "relu6",
+    "sigmoid",
+    "silu",
+    "softmax",
+    "tanh",
+    "upsample",
+    "zeropad",
+]
+
+# ---------------------------------------------------------------------------------------
+# MAC accounting
+# ---------------------------------------------------------------------------------------
+
+
+class MacCounter:
+    """Accumulates multiply-accumulates performed by the kernels while it is active.
+
+    Use through :func:`count_macs`. Counters nest: every active counter sees every MAC.
+    The bookkeeping is a plain module-level stack, so it is not meant to be shared
+    between threads.
+    """
+
+    def __init__(self) -> None:
+        self.total = 0
+        #: One ``(operation, operand shapes, macs)`` entry per recorded call.
+        self.records: list[tuple[str, tuple[tuple[int, ...], ...], int]] = []
+
+    def add(self, op: str, shapes: tuple[tuple[int, ...], ...], macs: int) -> None:
+        self.total += macs
+        self.records.append((op, shapes, macs))
+
+    def __enter__(self) -> MacCounter:
+        _ACTIVE_COUNTERS.append(self)
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        _ACTIVE_COUNTERS.remove(self)
+
+
+_ACTIVE_COUNTERS: list[MacCounter] = []
+
+
+def count_macs() -> MacCounter:
+    """Return a fresh counter to use as a context manager: ``with count_macs() as c: ...``."""
+    return MacCounter()
+
+
+def _record(op: str, shapes: tuple[tuple[int, ...], ...], macs: int) -> None:
+    for counter in _ACTIVE_COUNTERS:
+        counter.add(op, shapes, macs)
+
+
+def _matmul(a: Array, b: Array) -> Array:
+    """``a @ b`` (with numpy broadcasting of leading axes) that records m*k*n per batch."""
+    if a.ndim < 2 or b.ndim < 2:
+        raise ValueError("_matmul needs operands with at least 2 dimensions")
+    if a.shape[-1] != b.shape[-2]:
+        raise ValueError(f"matmul shape mismatch {a.shape} @ {b.shape}")
+    batch = np.broadcast_shapes(a.shape[:-2], b.shape[:-2])
+    m, k = a.shape[-2:]
+    n = b.shape[-1]
+    _record("matmul", (a.shape, b.shape), math.prod(batch) * m * k * n)
+    result: Array = np.matmul(a, b)
+    return result
+
+
+def _mul_acc(acc: Array, a: Array, b: Array, first: bool, tmp: Array | None) -> None:
+    """``acc += a * b`` element-wise (broadcasting); records one MAC per product."""
+    shape = np.broadcast_shapes(a.shape, b.shape)
+    _record("mul_acc", (a.shape, b.shape), math.prod(shape))
+    if first:
+        np.multiply(a, b, out=acc)
+    elif tmp is not None:
+        np.multiply(a, b, out=tmp)
+        acc += tmp
+    else:
+        acc += a * b
+
+
+# ---------------------------------------------------------------------------------------
+# Argument normalisation
+# ---------------------------------------------------------------------------------------
+
+
+def _tuple(value: IntArg, nd: int, name: str) -> tuple[int, ...]:
+    if isinstance(value, (int, np.integer)):
+        return (int(value),) * nd
+    out = tuple(int(v) for v in value)
+    if len(out) == 1 and nd > 1:
+        out = out * nd
+    if len(out) != nd:
+        raise ValueError(f"{name} needs {nd} entries, got {value!r}")
+    return out
+
+
+def _pairs(value: PadArg, nd: int) -> tuple[tuple[int, int], ...]:
+    if isinstance(value, (int, np.integer)):
+        return ((int(value), int(value)),) * nd
+    items: list[Any] = list(value)
+    if all(isinstance(v, (int, np.integer)) for v in items):
+        flat = _tuple([int(v) for v in items], nd, "padding")
+        return tuple((p, p) for p in flat)
+    pairs = tuple((int(p[0]), int(p[1])) for p in items)
+    if len(pairs) != nd:
+        raise ValueError(f"padding needs {nd} (before, after) pairs, got {value!r}")
+    if any(p < 0 for pair in pairs for p in pair):
+        raise ValueError("negative padding is not supported")
+    return pairs
+
+
+def _spatial_ndim(x: Array) -> int:
+    if x.ndim < 3:
+        raise ValueError(f"expected (N, *spatial, C), got shape {x.shape}")
+    return x.ndim - 2
+
+
+def _pad_spatial(x: Array, pads: Sequence[tuple[int, int]], value: float = 0.0) -> Array:
+    """Pad the spatial axes; returns ``x`` itself (no copy) when there is nothing to pad."""
+    if all(p == (0, 0) for p in pads):
+        return x
+    width = [(0, 0), *pads, (0, 0)]
+    return np.pad(x, width, mode="constant", constant_values=value)
+
+
+def _out_len(length: int, k: int, s: int, d: int, pb: int, pa: int) -> int:
+    return (length + pb + pa - d * (k - 1) - 1) // s + 1
+
+
+def _pool_out_len(length: int, k: int, s: int, d: int, pb: int, pa: int, ceil_mode: bool) -> int:
+    span = length + pb + pa - d * (k - 1) - 1
+    if span < 0:
+        raise ValueError("pooling window larger than the padded input")
+    if not ceil_mode:
+        return span // s + 1
+    out = -(-span // s) + 1
+    # PyTorch: the last window must start inside the input or the left padding.
+    if (out - 1) * s >= length + pb:
+        out -= 1
+    return out
+
+
+def _tap_slices(
+    taps: Sequence[int],
+    stride: Sequence[int],
+    dilation: Sequence[int],
+    out: Sequence[int],
+) -> tuple[slice, ...]:
+    """Index selecting, for each output position, the input element under one kernel tap."""
+    spatial = tuple(
+        slice(t * d, t * d + (o - 1) * s + 1, s)
+        for t, s, d, o in zip(taps, stride, dilation, out, strict=True)
+    )
+    return (slice(None), *spatial, slice(None))
+
+
+# ---------------------------------------------------------------------------------------
+# Convolutions
+# ---------------------------------------------------------------------------------------
+
+# im2col buffers above this size are built one batch slice at a time.
+_IM2COL_LIMIT_BYTES = 256 * 1024 * 1024
+
+
+def conv(
+    x: Array,
+    w: Array,
+    b: Array | None,
+    stride: IntArg = 1,
+    dilation: IntArg = 1,
+    padding: PadArg = 0,
+    groups: int = 1,
+    flip: bool = False,
+) -> Array:
+    """Convolution layer (cross-correlation, as frameworks define it).
+
+    ``x`` is ``(N, *spatial, C_in)``, ``w`` is ``(*kernel, C_in // groups, C_out)`` and
+    ``b`` is ``(C_out,)`` or None. ``flip=True`` flips the kernel along every spatial axis,
+    giving true mathematical convolution. Output length per axis is
+    ``floor((L + pb + pa - d*(k-1) - 1) / s) + 1``.
+
+    Output channel ``o`` belongs to group ``o // (C_out // groups)`` (PyTorch's order).
+    """
+    nd = _spatial_ndim(x)
+    if w.ndim != nd + 2:
+        raise ValueError(f"weight shape {w.shape} does not match input {x.shape}")
+    kernel = tuple(w.shape[:nd])
+    cin = x.shape[-1]
+    cin_g, cout = w.shape[nd], w.shape[nd + 1]
+    if cin % groups or cout % groups or cin // groups != cin_g:
+        raise ValueError(
+            f"channels {cin}->{cout} with groups={groups} do not match weight {w.shape}"
+        )
+    s = _tuple(stride, nd, "stride")
+    d = _tuple(dilation, nd, "dilation")
+    pads = _pairs(padding, nd)
+    w = w.astype(x.dtype, copy=False)
+    if flip:
+        w = w[(slice(None, None, -1),) * nd]
+    out = tuple(_out_len(x.shape[1 + i], kernel[i], s[i], d[i], *pads[i]) for i in range(nd))
+    if any(o <= 0 for o in out):
+        raise ValueError(f"convolution output would be empty: {out}")
+
+    xp = _pad_spatial(x, pads)
+    n = x.shape[0]
+    if cin_g == 1 and groups > 1:
+        y = _conv_depthwise(xp, w, kernel, s, d, out, groups)
+    elif all(k == 1 for k in kernel):
+        y = _conv_pointwise(xp, w, s, out, groups)
+    else:
+        y = _conv_im2col(xp, w, kernel, s, d, out, groups)
+    if b is not None:
+        y += b.astype(x.dtype, copy=False)
+    return y.reshape(n, *out, cout)
+
+
+def _conv_pointwise(
+    xp: Array, w: Array, s: tuple[int, ...], out: tuple[int, ...], groups: int
+) -> Array:
+    """1x1 kernels: no im2col, just a (strided) view flattened into a matmul operand."""
+    nd = len(s)
+    if any(st != 1 for st in s):
+        sl = (slice(None), *(slice(0, (o - 1) * st + 1, st) for o, st in zip(out, s, strict=True)))
+        xp = xp[sl]
+    cin = xp.shape[-1]
+    rows = xp.reshape(-1, cin)  # a view when xp is contiguous (stride 1, no padding)
+    wm = w.reshape(w.shape[nd], w.shape[nd + 1])
+    if groups == 1:
+        return _matmul(rows, wm)
+    cin_g, cout_g = cin // groups, wm.shape[1] // groups
+    a = rows.reshape(-1, groups, cin_g).transpose(1, 0, 2)  # (G, M, Cin_g)
+    wg = wm.reshape(cin_g, groups, cout_g).transpose(1, 0, 2)  # (G, Cin_g, Cout_g)
+    y = _matmul(a, wg)  # (G, M, Cout_g)
+    return np.ascontiguousarray(y.transpose(1, 0, 2)).reshape(-1, groups * cout_g)
+
+
+def _conv_im2col(
+    xp: Array,
+    w: Array,
+    kernel: tuple[int, ...],
+    s: tuple[int, ...],
+    d: tuple[int, ...],
+    out: tuple[int, ...],
+    groups: int,
+) -> Array:
+    nd = len(kernel)
+    n, cin = xp.shape[0], xp.shape[-1]
+    cout = w.shape[-1]
+    kk = math.prod(kernel)
+    cin_g = cin // groups
+    patch_bytes = math.prod(out) * kk * cin * xp.itemsize
+    chunk = max(1, _IM2COL_LIMIT_BYTES // max(patch_bytes, 1))
+    if groups == 1:
+        wm: Array = w.reshape(kk * cin, cout)  # rows ordered (*kernel, C_in), as the patches
+    else:
+        cout_g = cout // groups
+        # (*k, Cin_g, G, Cout_g) -> (G, *k, Cin_g, Cout_g) -> (G, K, Cout_g)
+        wg = np.moveaxis(w.reshape(*kernel, cin_g, groups, cout_g), nd + 1, 0)
+        wm = wg.reshape(groups, kk * cin_g, cout_g)
+    parts = []
+    for start in range(0, n, chunk):
+        cols = _im2col(xp[start : start + chunk], kernel, s, d, out, groups)
+        y = _matmul(cols, wm)
+        if groups > 1:  # (G, M, Cout_g) -> (M, G*Cout_g)
+            y = np.ascontiguousarray(y.transpose(1, 0, 2)).reshape(-1, cout)
+        parts.append(y)
+    return parts[0] if len(parts) == 1 else np.concatenate(parts, axis=0)
+
+
+def _im2col(
+    xp: Array,
+    kernel: tuple[int, ...],
+    s: tuple[int, ...],
+    d: tuple[int, ...],
+    out: tuple[int, ...],
+    groups: int,
+) -> Array:
+    """Patch matrix ``(M, K)`` (or ``(G, M, K_g)``), K ordered ``(*kernel, C)``.
+
+    The window view costs nothing; the single copy happens when it is made contiguous,
+    with channels innermost so the copy reads contiguous runs.
+    """
+    nd = len(kernel)
+    n, cin = xp.shape[0], xp.shape[-1]
+    eff = tuple(di * (k - 1) + 1 for k, di in zip(kernel, d, strict=True))
+    v = sliding_window_view(xp, eff, axis=tuple(range(1, nd + 1)))  # (N, *P, C, *eff)
+    sl = (
+        slice(None),
+        *(slice(0, (o - 1) * st + 1, st) for o, st in zip(out, s, strict=True)),
+        slice(None),
+        *(slice(None, None, di) for di in d),
+    )
+    v = v[sl]  # (N, *out, C, *kernel)
+    m = n * math.prod(out)
+    kk = math.prod(kernel)
+    if groups == 1:
+        order = (0, *range(1, nd + 1), *range(nd + 2, 2 * nd + 2), nd + 1)
+        return np.ascontiguousarray(v.transpose(order)).reshape(m, kk * cin)
+    cin_g = cin // groups
+    v = v.reshape(n, *out, groups, cin_g, *kernel)  # splitting an axis keeps it a view
+    order = (nd + 1, 0, *range(1, nd + 1), *range(nd + 3, 2 * nd + 3), nd + 2)
+    return np.ascontiguousarray(v.transpose(order)).reshape(groups, m, kk * cin_g)
+
+
+def _conv_depthwise(
+    xp: Array,
+    w: Array,
+    kernel: tuple[int, ...],
+    s: tuple[int, ...],
+    d: tuple[int, ...],
+    out: tuple[int, ...],
+    groups: int,
+) -> Array:
+    """One input channel per group: accumulate one broadcast multiply per kernel tap.
+
+    Per-group matmuls would be ``groups`` tiny GEMMs; this is ``prod(kernel)`` large
+    element-wise passes instead.
+    """
+    n = xp.shape[0]
+    cout = w.shape[-1]
+    mult = cout // groups  # depth multiplier; output channel = c * mult + j
+    if mult > 1:
+        # Repeat each input channel so every output channel reads its own contiguous
+        # lane; a trailing length-`mult` broadcast axis would make numpy's inner loop tiny.
+        xp = np.repeat(xp, mult, axis=-1)
+    acc = np.empty((n, *out, cout), dtype=xp.dtype)
+    tmp = np.empty_like(acc)
+    if s[-1] == 1:
+        # Unit stride on the last spatial axis: fuse it with channels, so each tap reads
+        # long contiguous runs against a tiled weight row instead of C-wide inner loops.
+        xp = np.ascontiguousarray(xp)
+        xf = xp.reshape(*xp.shape[:-2], -1)
+        accf = acc.reshape(*acc.shape[:-2], -1)
+        tmpf = tmp.reshape(accf.shape)
+        run = out[-1] * cout
+        for i, taps in enumerate(itertools.product(*(range(k) for k in kernel))):
+            sl = _tap_slices(taps[:-1], s[:-1], d[:-1], out[:-1])
+            lo = taps[-1] * d[-1] * cout
+            index = (*sl[:-1], slice(lo, lo + run))
+            xt = xf[index]
+            _mul_acc(accf, xt, np.tile(w[taps][0], out[-1]), first=i == 0, tmp=tmpf)
+        return acc.reshape(-1, cout)
+    for i, taps in enumerate(itertools.product(*(range(k) for k in kernel))):
+        xt = xp[_tap_slices(taps, s, d, out)]  # (N, *out, C_out), a strided view
+        _mul_acc(acc, xt, w[taps][0], first=i == 0, tmp=tmp)
+    return acc.reshape(-1, cout)
+
+
+def conv_transpose(
+    x: Array,
+    w: Array,
+    b: Array | None,
+    stride: IntArg = 1,
+    dilation: IntArg = 1,
+    padding: PadArg = 0,
+    output_padding: IntArg = 0,
+    groups: int = 1,
+) -> Array:
+    """Transposed convolution with PyTorch ``ConvTranspose`` semantics.
+
+    ``w`` is ``(*kernel, C_in, C_out // groups)``. Output length per axis is
+    ``(L - 1)*s - pb - pa + d*(k-1) + output_padding + 1``; ``padding`` may be asymmetric
+    (it crops the full output). Computed as one GEMM of every input pixel against the
+    whole kernel, then a scatter-add (col2im) of each kernel tap.
+    """
+    nd = _spatial_ndim(x)
+    if w.ndim != nd + 2:
+        raise ValueError(f"weight shape {w.shape} does not match input {x.shape}")
+    kernel = tuple(w.shape[:nd])
+    n, cin = x.shape[0], x.shape[-1]
+    if w.shape[nd] != cin or cin % groups:
+        raise ValueError(f"weight {w.shape} does not match {cin} input channels / {groups}")
+    cout_g = w.shape[nd + 1]
+    cout = cout_g * groups
+    cin_g = cin // groups
+    s = _tuple(stride, nd, "stride")
+    d = _tuple(dilation, nd, "dilation")
+    op = _tuple(output_padding, nd, "output_padding")
+    pads = _pairs(padding, nd)
+    in_sp = tuple(x.shape[1 : nd + 1])
+    full = tuple(
+        (ln - 1) * st + di * (k - 1) + 1 + o
+        for ln, st, di, k, o in zip(in_sp, s, d, kernel, op, strict=True)
+    )
+    out = tuple(f - pb - pa for f, (pb, pa) in zip(full, pads, strict=True))
+    if any(o <= 0 for o in out):
+        raise ValueError(f"transposed convolution output would be empty: {out}")
+    w = w.astype(x.dtype, copy=False)
+    kk = math.prod(kernel)
+    m = n * math.prod(in_sp)
+
+    # (*k, Cin, Cout_g) -> (Cin, *k, Cout_g) -> per group (Cin_g, K*Cout_g)
+    wm = np.moveaxis(w, nd, 0).reshape(groups, cin_g, kk * cout_g)
+    if groups == 1:
+        cols = _matmul(x.reshape(m, cin), wm[0])[None]
+    else:
+        xg = x.reshape(m, groups, cin_g).transpose(1, 0, 2)
+        cols = _matmul(xg, wm)  # (G, M, K*Cout_g)
+    # -> (N, *in, *k, G, Cout_g): each tap then reads an (N, *in, Cout) block.
+    cols = cols.reshape(groups, n, *in_sp, *kernel, cout_g)
+    cols = np.moveaxis(cols, 0, -2)
+
+    y = np.zeros((n, *full, cout), dtype=x.dtype)
+    for taps in itertools.product(*(range(k) for k in kernel)):
+        dst = _tap_slices(taps, s, d, in_sp)
+        y[dst] += cols[(slice(None),) * (nd + 1) + taps].reshape(n, *in_sp, cout)
+    crop = (slice(None), *(slice(pb, f - pa) for f, (pb, pa) in zip(full, pads, strict=True)))
+    y = y[crop]
+    if b is not None:
+        y = y + b.astype(x.dtype, copy=False)
+    elif any(p != (0, 0) for p in pads):
+        y = np.ascontiguousarray(y)
+    return y
+
+
+def dense(x: Array, w: Array, b: Array | None) -> Array:
+    """Fully connected layer: ``x (N, in) @ w (in, out) + b``."""
+    y = _matmul(x, w.astype(x.dtype, copy=False))
+    if b is not None:
+        y += b.astype(x.dtype, copy=False)
+    return y
+
+
+# ---------------------------------------------------------------------------------------
+# Pooling
+# ---------------------------------------------------------------------------------------
+
+
+def max_pool(
+    x: Array,
+    kernel: IntArg,
+    stride: IntArg | None = None,
+    padding: PadArg = 0,
+    dilation: IntArg = 1,
+    ceil_mode: bool = False,
+) -> Array:
+    """Max pooling with PyTorch semantics; padding counts as ``-inf``.
+
+    ``stride`` defaults to ``kernel``. Computed separably (max over each axis in turn),
+    which is exact for a rectangular window and costs ``sum(kernel)`` passes.
+    """
+    nd = _spatial_ndim(x)
+    k = _tuple(kernel, nd, "kernel")
+    s = k if stride is None else _tuple(stride, nd, "stride")
+    d = _tuple(dilation, nd, "dilation")
+    pads = _pairs(padding, nd)
+    return _separable_reduce(x, k, s, d, pads, ceil_mode, -np.inf, np.maximum)
+
+
+def avg_pool(
+    x: Array,
+    kernel: IntArg,
+    stride: IntArg | None = None,
+    padding: PadArg = 0,
+    ceil_mode: bool = False,
+    count_include_pad: bool = True,
+) -> Array:
+    """Average pooling with PyTorch semantics (divisor rules included).
+
+    With ``count_include_pad`` the divisor counts padding but never the extra cells a
+    ``ceil_mode`` window hangs past the padding; without it only real input cells count.
+    """
+    nd = _spatial_ndim(x)
+    k = _tuple(kernel, nd, "kernel")
+    s = k if stride is None else _tuple(stride, nd, "stride")
+    pads = _pairs(padding, nd)
+    ones = (1,) * nd
+    total = _separable_reduce(x, k, s, ones, pads, ceil_mode, 0.0, np.add)
+    out = total.shape[1:-1]
+    divisor = np.ones((), dtype=np.float64)
+    for i in range(nd):
+        length = x.shape[1 + i]
+        pb, pa = pads[i]
+        start = np.arange(out[i]) * s[i] - pb
+        end = np.minimum(start + k[i], length + pa)
+        # With count_include_pad the divisor counts padding but not ceil-mode overhang.
+        valid = np.minimum(end, length) - np.maximum(start, 0)
+        count = end - start if count_include_pad else valid
+        divisor = np.multiply.outer(divisor, count)
+    result: Array = total / divisor[None, ..., None].astype(x.dtype)
+    return result
+
+
+def _separable_reduce(
+    x: Array,
+    k: tuple[int, ...],
+    s: tuple[int, ...],
+    d: tuple[int, ...],
+    pads: tuple[tuple[int, int], ...],
+    ceil_mode: bool,
+    fill: float,
+    ufunc: np.ufunc,
+) -> Array:
+    """Reduce sliding windows with ``ufunc`` one spatial axis at a time."""
+    nd = len(k)
+    y = x
+    for ax in range(nd):
+        length = x.shape[1 + ax]
+        pb, pa = pads[ax]
+        o = _pool_out_len(length, k[ax], s[ax], d[ax], pb, pa, ceil_mode)
+        need = (o - 1) * s[ax] + d[ax] * (k[ax] - 1) + 1  # padded extent actually read
+        after = max(need - length - pb, 0)
+        axis_pads = [(0, 0)] * nd
+        axis_pads[ax] = (pb, after)
+        yp = _pad_spatial(y, axis_pads, fill)
+        acc: Array | None = None
+        for t in range(k[ax]):
+            idx = [slice(None)] * y.ndim
+            idx[1 + ax] = slice(t * d[ax], t * d[ax] + (o - 1) * s[ax] + 1, s[ax])
+            part = yp[tuple(idx)]
+            if acc is None:
+                acc = part.copy()
+            else:
+                ufunc(acc, part, out=acc)
+        assert acc is not None
+        y = acc
+    return y
+
+
+def adaptive_avg_pool(x: Array, out_size: IntArg) -> Array:
+    """PyTorch adaptive average pooling: bin i spans ``[floor(i*L/o), ceil((i+1)*L/o))``."""
+    nd = _spatial_ndim(x)
+    outs = _tuple(out_size, nd, "out_size")
+    y = x
+    for ax in range(nd):
+        length, o = x.shape[1 + ax], outs[ax]
+        i = np.arange(o)
+        start = (i * length) // o
+        end = -((-(i + 1) * length) // o)
+        # Averaging matrix (o, L); applying it is a small contraction, not a layer MAC.
+        cols = np.arange(length)
+        mask = (cols[None, :] >= start[:, None]) & (cols[None, :] < end[:, None])
+        avg = (mask / (end - start)[:, None]).astype(x.dtype)
+        y = np.moveaxis(np.tensordot(avg, y, axes=([1], [1 + ax])), 0, 1 + ax)
+    return np.ascontiguousarray(y)
+
+
+def global_avg_pool(x: Array) -> Array:
+    """Mean over all spatial axes: ``(N, *spatial, C) -> (N, C)``."""
+    _spatial_ndim(x)
+    result: Array = x.mean(axis=tuple(range(1, x.ndim - 1)), dtype=x.dtype)
+    return result
+
+
+def global_max_pool(x: Array) -> Array:
+    """Max over all spatial axes: ``(N, *spatial, C) -> (N, C)``."""
+    _spatial_ndim(x)
+    result: Array = x.max(axis=tuple(range(1, x.ndim - 1)))
+    return result
+
+
+# ---------------------------------------------------------------------------------------
+# Reshaping and padding
+# ---------------------------------------------------------------------------------------
+
+
+def flatten(x: Array) -> Array:
+    """Flatten all but the batch axis, in channels-last (``H, W, C``) order.
+
+    PyTorch flattens ``(C, H, W)``, so a ``Linear`` weight imported from torch that
+    follows a flatten must have its input columns permuted: with
+    ``idx = flatten_order_from_chw(x.shape[1:])``, use ``w = w_torch[:, idx].T``.
+    """
+    return x.reshape(x.shape[0], -1)
+
+
+def flatten_order_from_chw(shape: Sequence[int]) -> npt.NDArray[np.intp]:
+    """Permutation from PyTorch's flatten order to ours.
+
+    ``shape`` is one sample's channels-last shape ``(*spatial, C)``. The result ``idx``
+    satisfies ``flatten(x_cl) == x_chw.reshape(N, -1)[:, idx]``.
+    """
+    *spatial, c = (int(v) for v in shape)
+    chw = np.arange(c * math.prod(spatial)).reshape(c, *spatial)
+    return np.moveaxis(chw, 0, -1).ravel()
+
+
+def zeropad(x: Array, padding: PadArg) -> Array:
+    """Zero padding of the spatial axes."""
+    return _pad_spatial(x, _pairs(padding, _spatial_ndim(x)))
+
+
+def add(*xs: Array) -> Array:
+    """Element-wise sum of any number of same-shaped tensors (residual joins)."""
+    if not xs:
+        raise ValueError("add needs at least one input")
+    y: Array = xs[0].copy()
+    for other in xs[1:]:
+        y += other
+    return y
+
+
+def concat(xs: Sequence[Array]) -> Array:
+    """Concatenate along the channel (last) axis."""
+    return np.concatenate(list(xs), axis=-1)
+
+
+def upsample(x: Array, scale: float | Sequence[float], mode: str = "nearest") -> Array:
+    """PyTorch ``interpolate(scale_factor=...)`` with ``align_corners=False``.
+
+    ``mode`` is ``nearest`` or ``bilinear`` (``linear`` is accepted as an alias: the
+    interpolation is applied per axis, so it is linear/bilinear by dimension).
+    Output length per axis is ``floor(L * scale)``.
+    """
+    nd = _spatial_ndim(x)
+    scales = (
+        (float(scale),) * nd
+        if isinstance(scale, (int, float, np.integer, np.floating))
+        else tuple(float(v) for v in scale)
+    )
+    if len(scales) != nd:
+        raise ValueError(f"scale needs {nd} entries")
+    if mode not in ("nearest", "bilinear", "linear"):
+        raise ValueError(f"unsupported upsample mode {mode!r}")
+    y = x
+    for ax, sc in enumerate(scales):
+        length = x.shape[1 + ax]
+        o = math.floor(length * sc)
+        dst = np.arange(o, dtype=np.float64)
+        if mode == "nearest":
+            # PyTorch uses 1/scale directly when a scale factor is given.
+            src = np.minimum(np.floor(dst * (1.0 / sc)).astype(np.intp), length - 1)
+            y = np.take(y, src, axis=1 + ax)
+            continue
+        pos = np.maximum((dst + 0.5) / sc - 0.5, 0.0)
+        i0 = np.minimum(np.floor(pos).astype(np.intp), length - 1)
+        i1 = np.minimum(i0 + 1, length - 1)
+        lam = (pos - i0).astype(x.dtype)
+        shape = [1] * y.ndim
+        shape[1 + ax] = o
+        lam = lam.reshape(shape)
+        a = np.take(y, i0, axis=1 + ax)
+        c = np.take(y, i1, axis=1 + ax)
+        y = a + (c - a) * lam
+    return y
+
+
+# ---------------------------------------------------------------------------------------
+# Normalisation
+# ---------------------------------------------------------------------------------------
+
+
+def batchnorm(
+    x: Array, gamma: Array, beta: Array, mean: Array, var: Array, eps: float = 1e-5
+) -> Array:
+    """Inference batch norm over the channel axis, folded into one scale and shift."""
+    scale = (gamma / np.sqrt(var + eps)).astype(x.dtype)
+    shift = (beta - mean * scale).astype(x.dtype)
+    y: Array = x * scale
+    y += shift
+    return y
+
+
+def lrn(x: Array, size: int, alpha: float = 1e-4, beta: float = 0.75, k: float = 1.0) -> Array:
+    """PyTorch ``LocalResponseNorm``: ``x / (k + alpha/size * sum_window(x^2))^beta``.
+
+    The window over channels covers ``[c - size//2, c + (size-1)//2]``, zero padded.
+    """
+    c = x.shape[-1]
+    sq = np.square(x)
+    width = [(0, 0)] * (x.ndim - 1) + [(size // 2, (size - 1) // 2)]
+    sqp = np.pad(sq, width)
+    acc = sqp[..., 0:c].copy()
+    for t in range(1, size):  # loop over the window taps, `size` is small
+        acc += sqp[..., t : t + c]
+    denom = acc * x.dtype.type(alpha / size) + x.dtype.type(k)
+    result: Array = x / np.power(denom, x.dtype.type(beta))
+    return result
+
+
+# ---------------------------------------------------------------------------------------
+# Activations
+# ---------------------------------------------------------------------------------------
+
+# Abramowitz & Stegun 7.1.26: |error| <= 1.5e-7 for erf/erfc on the whole real line.
+_ERF_P = 0.3275911
+_ERF_A = (0.254829592, -0.284496736, 1.421413741, -1.453152027, 1.061405429)
+
+
+def _erfc_abs(z: Array) -> Array:
+    """``erfc(|z|)``, computed directly so small tails keep relative accuracy."""
+    a = np.abs(z).astype(np.float64)
+    t = 1.0 / (1.0 + _ERF_P * a)
+    poly = t * (_ERF_A[0] + t * (_ERF_A[1] + t * (_ERF_A[2] + t * (_ERF_A[3] + t * _ERF_A[4]))))
+    result: Array = poly * np.exp(-a * a)
+    return result
+
+
+def erf(x: Array) -> Array:
+    """Vectorised error function (max absolute error 1.5e-7), keeps ``x.dtype``."""
+    q = _erfc_abs(x)
+    return np.where(x >= 0, 1.0 - q, q - 1.0).astype(x.dtype)
+
+
+def gelu(x: Array) -> Array:
+    """Exact GELU ``x/2 * (1 + erf(x/sqrt(2)))``.
+
+    ``1 + erf`` is formed from ``erfc`` so negative inputs do not lose precision to
+    cancellation.
+    """
+    q = _erfc_abs(x / math.sqrt(2.0))
+    one_plus_erf = np.where(x >= 0, 2.0 - q, q)
+    return (0.5 * x * one_plus_erf).astype(x.dtype)
+
+
+def relu(x: Array) -> Array:
+    result: Array = np.maximum(x, x.dtype.type(0))
+    return result
+
+
+def relu6(x: Array) -> Array:
+    return np.clip(x, x.dtype.type(0), x.dtype.type(6))
+
+
+def leaky_relu(x: Array, slope: float = 0.01) -> Array:
+    return np.where(x >= 0, x, x * x.dtype.type(slope))
+
+
+def sigmoid(x: Array) -> Array:
+    # exp of a non-positive number only, so large |x| never overflows.
+    e = np.exp(-np.abs(x))
+    return np.where(x >= 0, 1 / (1 + e), e / (1 + e)).astype(x.dtype)
+
+
+def tanh(x: Array) -> Array:
+    return np.tanh(x)
+
+
+def silu(x: Array) -> Array:
+    return x * sigmoid(x)
+
+
+def softmax(x: Array, axis: int = -1) -> Array:
+    e = np.exp(x - x.max(axis=axis, keepdims=True))
+    result: Array = e / e.sum(axis=axis, keepdims=True)
+    return result
