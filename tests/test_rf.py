@@ -481,3 +481,38 @@ def test_field_window_formula_matches_unit_walk() -> None:
         closed = row.receptive_field.window(unit)
         walked = window_of(MEASURED, "d", unit).window
         assert [(Fraction(a), Fraction(b)) for a, b in walked] == closed  # type: ignore[misc]
+
+
+def test_measured_skip_connection_window() -> None:
+    # A tiny U-Net: a strided path and a skip path meet at a concat; the exact window of a
+    # unit is the union of both paths' windows (which differ in stride and size from unit to
+    # unit after the transposed conv).
+    torch = require("torch")
+    nn = torch.nn
+    spec = """
+        input: 16x14x1
+        layers:
+          - conv: {name: e1, filters: 1, kernel: 3, pad: 1}
+          - avgpool: {name: down, kernel: 2}
+          - conv: {name: e2, filters: 1, kernel: 3, pad: 1}
+          - conv_transpose: {name: up, filters: 1, kernel: 2, stride: 2}
+          - concat: {name: cat, inputs: [up, e1]}
+          - conv: {name: out, filters: 1, kernel: 3, dilation: 2, pad: 2}
+    """
+    e1, e2 = nn.Conv2d(1, 1, 3, padding=1), nn.Conv2d(1, 1, 3, padding=1)
+    up = nn.ConvTranspose2d(1, 1, 2, stride=2)
+    out = nn.Conv2d(2, 1, 3, dilation=2, padding=2)
+    for m in (e1, e2, up, out):
+        nn.init.ones_(m.weight)
+        nn.init.zeros_(m.bias)
+
+    def net(x: Any) -> Any:
+        skip = e1(x)
+        deep = up(e2(nn.functional.avg_pool2d(skip, 2)))
+        return out(torch.cat([deep, skip], dim=1))
+
+    report = report_of(spec)
+    assert tuple(net(torch.ones(1, 1, 16, 14)).shape[2:]) == report.layers[-1].output_shape[:2]
+    for unit in [(0, 0), (1, 1), (2, 5), (7, 8), (15, 13)]:
+        grad = _measured(torch, net, (16, 14), unit)
+        assert _support(grad) == window_of(spec, "out", unit).inside, unit

@@ -96,7 +96,7 @@ def receptive_fields(
             if rule == GLOBAL:
                 field = _whole_input(graph)
                 lines = per_axis_figures("RF", [f"the whole input = {num(n)}" for n in field.size])
-            elif rule == UNDEFINED:
+            elif rule == UNDEFINED and not after:
                 origin[node.name] = node.name
                 reason = node.op.why_undefined(layer)
                 if notes is not None:
