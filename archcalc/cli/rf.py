@@ -15,6 +15,7 @@ from archcalc.cli.common import (
     echo_diagnostics,
     format_option,
     guarded,
+    load_and_analyze,
     spec_options,
     use_colour,
 )
@@ -62,27 +63,15 @@ def rf(
       archcalc rf alexnet --layer pool3
       archcalc rf alexnet --layer conv2 --unit 0,0
     """
-    from archcalc.analysis import analyze
     from archcalc.analysis.rf import unit_window
     from archcalc.analysis.shapes import infer_shapes
-    from archcalc.diagnostics import Diagnostics, SpecError, UsageError, did_you_mean
+    from archcalc.diagnostics import Diagnostics, UsageError, did_you_mean
     from archcalc.shapes import parse_shape
     from archcalc.spec import load
 
     if unit is not None and layer is None:
         raise UsageError("--unit needs --layer NAME: which layer's unit?")
-    try:
-        loaded = load(spec)
-    except SpecError as err:
-        from archcalc.cli.common import _texts_for
-
-        err.sources = _texts_for(err.diagnostics)  # type: ignore[attr-defined]
-        raise
-    graph = loaded.graph
-    if input_shape is not None:
-        graph.input_shape = parse_shape(input_shape)
-    report = analyze(graph, batch=batch, dtype=dtype, strict=strict, diagnostics=loaded.diagnostics)
-    sources = {graph.file: loaded.text}
+    report, sources = load_and_analyze(spec, input_shape, batch, dtype, strict)
     rows = report.layers
     if layer is not None:
         names = [r.name for r in rows]
@@ -107,6 +96,9 @@ def rf(
             )
             sys.exit(EXIT_ERRORS)
         index = _parse_unit(unit, row.name, row.output_shape)
+        graph = load(spec).graph  # read again: the report keeps rows, not the graph
+        if input_shape is not None:
+            graph.input_shape = parse_shape(input_shape)
         layers = infer_shapes(graph, Diagnostics(), report.strict)
         window = unit_window(graph, layers, row.name, index)
 
