@@ -18,6 +18,7 @@ from archcalc.cli import main
 from archcalc.diagnostics import Diagnostics
 from archcalc.report import Report
 from archcalc.spec import load
+from archcalc.zoo import bundled_names
 from tests.oracles import require
 
 
@@ -286,6 +287,7 @@ def test_identity_shortcut_is_named() -> None:
     spec = """
         input: 8x8x4
         layers:
+          - conv: {name: c0, filters: 4, kernel: 3, pad: 1}
           - residual:
               name: res
               body:
@@ -293,8 +295,10 @@ def test_identity_shortcut_is_named() -> None:
     """
     report = report_of(spec)
     (diag,) = [d for d in report.diagnostics if d.code == "rf-misaligned"]
-    assert "identity shortcut (from input)" in diag.message or "the network input" in diag.message
-    assert "body (via res.c1)" in diag.message
+    # body: 3 + 1 = 4 wide, centre 0 + (½ − 1) = −½; the shortcut keeps c0's 3, centre 0.
+    assert "body (via res.c1) has stride 1×1, centre -0.5×-0.5, size 4×4" in diag.message
+    assert "identity shortcut (from c0) has stride 1×1, centre 0×0, size 3×3" in diag.message
+    assert "union: size 4×4, centre -0.5×-0.5" in diag.message
 
 
 def test_aligned_resnet_has_no_rf_diagnostics() -> None:
@@ -335,6 +339,11 @@ TORCHVISION_ALEXNET = """
 def test_torchvision_alexnet_last_pool_195_stride_32() -> None:
     got = field(report_of(TORCHVISION_ALEXNET), "last")
     assert got["size"] == [195, 195] and got["stride"] == [32, 32]
+    if "alexnet-torchvision" in bundled_names():  # the bundled spec must agree
+        report = analyze(load("alexnet-torchvision").graph)
+        pools = [r for r in report.layers if r.type == "maxpool"]
+        assert pools[-1].receptive_field is not None
+        assert pools[-1].receptive_field.to_json()["size"] == [195, 195]
 
 
 # --- the `rf` command -----------------------------------------------------------------------------
