@@ -111,7 +111,12 @@ def guarded(func: F) -> F:
 
 
 def load_and_analyze(
-    spec: str, input_shape: str | None, batch: int, dtype: str, strict: bool | None
+    spec: str,
+    input_shape: str | None,
+    batch: int,
+    dtype: str,
+    strict: bool | None,
+    explain: bool = False,
 ) -> tuple[Any, dict[str, str]]:
     """Load SPEC and analyse it; returns the report and the source texts for diagnostics."""
     from archcalc.analysis import analyze
@@ -135,7 +140,12 @@ def load_and_analyze(
             )
         loaded.graph.input_shape = given
     report = analyze(
-        loaded.graph, batch=batch, dtype=dtype, strict=strict, diagnostics=loaded.diagnostics
+        loaded.graph,
+        batch=batch,
+        dtype=dtype,
+        strict=strict,
+        diagnostics=loaded.diagnostics,
+        explain=explain,
     )
     return report, {loaded.graph.file: loaded.text}
 

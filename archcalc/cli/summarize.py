@@ -26,6 +26,12 @@ from archcalc.cli.common import (
 @click.option(
     "--quiet-info", "-q", is_flag=True, help="Do not print info-level diagnostics on stderr."
 )
+@click.option(
+    "--explain",
+    is_flag=True,
+    help="Show the arithmetic behind every figure (after the table; an 'explain' list per "
+    "layer in JSON).",
+)
 @guarded
 def summarize(
     spec: str,
@@ -35,6 +41,7 @@ def summarize(
     strict: bool | None,
     fmt: str,
     quiet_info: bool,
+    explain: bool,
 ) -> None:
     """Per-layer output shapes, parameters, MACs, receptive fields and stride fit, with totals.
 
@@ -42,20 +49,39 @@ def summarize(
     stdout; diagnostics (file:line:column, the source line, a hint) go to stderr. Exit status is
     1 when the architecture has errors, 2 when the spec cannot be read.
     """
-    report, sources = load_and_analyze(spec, input_shape, batch, dtype, strict)
+    if explain and fmt == "csv":
+        from archcalc.diagnostics import UsageError
+
+        raise UsageError(
+            "--explain has no CSV form (one row per layer cannot hold the formulas)",
+            "use --format table, json or markdown with --explain",
+        )
+    report, sources = load_and_analyze(spec, input_shape, batch, dtype, strict, explain)
     if fmt == "table":
         from archcalc.render.table import render_table
 
         colour = use_colour(sys.stdout)
         text = render_table(report, click.style) if colour else render_table(report)
         click.echo(text, nl=False, color=colour)
+        if explain:
+            # After the table, not instead of it: the table is the overview a reader scans,
+            # the arithmetic (several lines per layer) is what they look up a row in.
+            from archcalc.render.explain import explain_text
+
+            click.echo("\nThe arithmetic, layer by layer:\n")
+            click.echo(explain_text(report), nl=False)
     else:
         from archcalc.render import formats
 
         render = {"json": formats.to_json, "csv": formats.to_csv, "markdown": formats.to_markdown}[
             fmt
         ]
-        click.echo(render(report), nl=fmt == "json")
+        text = render(report)
+        if explain and fmt == "markdown":
+            from archcalc.render.explain import explain_text
+
+            text += "\n### The arithmetic\n\n```\n" + explain_text(report) + "```\n"
+        click.echo(text, nl=fmt == "json")
     echo_diagnostics(report.diagnostics, sources, quiet_info)
     sys.exit(EXIT_ERRORS if report.has_errors else EXIT_OK)
 
