@@ -34,9 +34,11 @@ class LayerRow:
     weights: dict[str, Shape] = field(default_factory=dict)
     scope: tuple[str, ...] = ()
     pos: Pos | None = None
+    rf_note: str = ""  # why the receptive field is not defined, when it is not
+    explain: list[tuple[str, str]] | None = None  # (figure, formula), with --explain only
 
     def to_json(self) -> dict[str, Any]:
-        return {
+        found: dict[str, Any] = {
             "name": self.name,
             "type": self.type,
             "inputs": self.inputs,
@@ -53,6 +55,11 @@ class LayerRow:
             "stride_fit": self.fit or "exact",
             "scope": list(self.scope),
         }
+        if self.rf_note:
+            found["receptive_field_note"] = self.rf_note
+        if self.explain is not None:
+            found["explain"] = [{"figure": f, "formula": text} for f, text in self.explain]
+        return found
 
 
 @dataclass

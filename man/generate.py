@@ -48,7 +48,7 @@ def options(command: click.Command, ctx: click.Context) -> str:
 
 
 def render() -> str:
-    ctx = click.Context(main, info_name="archcalc")
+    ctx = main.make_context("archcalc", [], resilient_parsing=True)
     parts = [
         f'.TH ARCHCALC 1 "" "archcalc {__version__}" "User Commands"',
         ".SH NAME",
@@ -62,7 +62,7 @@ def render() -> str:
     ]
     for name in sorted(main.commands):
         command = main.commands[name]
-        sub = click.Context(command, info_name=name, parent=ctx)
+        sub = command.make_context(name, [], parent=ctx, resilient_parsing=True)
         usage = " ".join(command.collect_usage_pieces(sub))
         parts += [
             f'.SS "archcalc {name} {roff(usage)}"',

@@ -30,9 +30,13 @@ def analyze(
     strict: bool | None = None,
     diagnostics: Diagnostics | None = None,
     count: str = DEFAULT,
+    explain: bool = False,
 ) -> Report:
     """Shapes, parameters, MACs/FLOPs, memory, receptive fields and stride fit for every layer,
-    and what the counting convention ``count`` (archcalc/counting.py) counts for each."""
+    and what the counting convention ``count`` (archcalc/counting.py) counts for each.
+
+    With ``explain``, every row also carries the arithmetic behind its figures (``row.explain``):
+    the op's own formulas (``Op.explain``) and the receptive-field recurrence."""
     if batch < 1:
         raise UsageError(f"batch must be a positive integer, got {batch}")
     if dtype not in DTYPE_BYTES:
@@ -48,6 +52,7 @@ def analyze(
             strict,
             Diagnostics(diagnostics or []),
             counting,
+            explain,
         )
 
 
@@ -59,9 +64,12 @@ def _analyze(
     strict: bool,
     diags: Diagnostics,
     counting: Convention,
+    explain: bool = False,
 ) -> Report:
     layers = infer_shapes(graph, diags, strict)
-    fields = receptive_fields(graph, layers, diags)
+    notes: dict[str, str] = {}
+    rf_explain: dict[str, list[tuple[str, str]]] | None = {} if explain else None
+    fields = receptive_fields(graph, layers, diags, notes, rf_explain)
 
     worst_fit: dict[str, str] = {}
     for d in diags:
@@ -100,6 +108,11 @@ def _analyze(
             row.activation_bytes = numel(layer.output) * batch * width
             row.receptive_field = fields.get(node.name)
             row.describe = node.op.describe(layer)
+            row.rf_note = notes.get(node.name, "")
+            if rf_explain is not None:
+                row.explain = _per_batch(node.op.explain(layer), batch, row) + rf_explain.get(
+                    node.name, []
+                )
         rows.append(row)
         totals.params += row.params
         totals.trainable_params += row.trainable_params
@@ -122,8 +135,19 @@ def _analyze(
         rows,
         totals,
         list(diags),
-        counting.name,
+        count=counting.name,
     )
+
+
+def _per_batch(lines: list[tuple[str, str]], batch: int, row: LayerRow) -> list[tuple[str, str]]:
+    """The ops explain one sample; a larger batch multiplies MACs and FLOPs."""
+    if batch == 1:
+        return lines
+    totals = {"MACs": row.macs, "FLOPs": row.flops}
+    return [
+        (figure, f"{text}; × batch {batch} = {totals[figure]:,}" if figure in totals else text)
+        for figure, text in lines
+    ]
 
 
 def _peak_live_bytes(graph: Graph, rows: list[LayerRow], input_bytes: int) -> int:

@@ -117,6 +117,7 @@ def load_and_analyze(
     dtype: str,
     strict: bool | None,
     count: str = "archcalc",
+    explain: bool = False,
 ) -> tuple[Any, dict[str, str]]:
     """Load SPEC and analyse it; returns the report and the source texts for diagnostics."""
     from archcalc.analysis import analyze
@@ -146,6 +147,7 @@ def load_and_analyze(
         strict=strict,
         diagnostics=loaded.diagnostics,
         count=count,
+        explain=explain,
     )
     return report, {loaded.graph.file: loaded.text}
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from archcalc.ops.base import GLOBAL, Attr, Layer, Op, out_elements, register
+from archcalc.ops.base import GLOBAL, Attr, Layer, Op, num, out_elements, product, register
 from archcalc.shapes import Shape, numel
 
 
@@ -41,6 +41,15 @@ class Dense(Op):
         # On a flat vector every unit sees everything; on a feature map it acts per position.
         return GLOBAL if layer.rank == 0 else None
 
+    def explain(self, layer: Layer) -> list[tuple[str, str]]:
+        macs = self.macs(layer)
+        bias = f" + {num(out_elements(layer))}" if layer.attrs["bias"] else ""
+        return [
+            *super().explain(layer),
+            ("MACs", f"{product(layer.output)} · {layer.input[-1]} = {num(macs)}"),
+            ("FLOPs", f"2·{num(macs)}{bias} = {num(self.flops(layer))}"),
+        ]
+
     def describe(self, layer: Layer) -> str:
         return str(layer.attrs["units"])
 
@@ -57,3 +66,6 @@ class Flatten(Op):
 
     def windows(self, layer: Layer) -> str | None:
         return GLOBAL if layer.rank else None
+
+    def explain(self, layer: Layer) -> list[tuple[str, str]]:
+        return [("output", f"{product(layer.input)} = {num(numel(layer.input))}")]

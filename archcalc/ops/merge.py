@@ -55,3 +55,7 @@ class Concat(Op):
                     code="shape-mismatch",
                 )
         return (*first[:-1], sum(s[-1] for s in layer.inputs))
+
+    def explain(self, layer: Layer) -> list[tuple[str, str]]:
+        channels = " + ".join(str(s[-1]) for s in layer.inputs)
+        return [("channels", f"{channels} = {layer.output[-1]:,}")]

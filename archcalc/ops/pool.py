@@ -10,7 +10,9 @@ from archcalc.ops.base import (
     Op,
     OpError,
     Window,
+    num,
     out_elements,
+    product,
     register,
     spatial,
 )
@@ -84,6 +86,13 @@ class MaxPool(_WindowPool):
         # A window of n values needs n - 1 comparisons.
         return out_elements(layer) * (numel(self._geometry(layer)[0]) - 1)
 
+    def explain(self, layer: Layer) -> list[tuple[str, str]]:
+        window = product(self._geometry(layer)[0])
+        return [
+            *super().explain(layer),
+            ("FLOPs", f"{product(layer.output)} · ({window} − 1) = {num(self.flops(layer))}"),
+        ]
+
 
 @register
 class AvgPool(_WindowPool):
@@ -106,6 +115,13 @@ class AvgPool(_WindowPool):
     def flops(self, layer: Layer) -> int:
         # n - 1 additions and one division per window.
         return out_elements(layer) * numel(self._geometry(layer)[0])
+
+    def explain(self, layer: Layer) -> list[tuple[str, str]]:
+        window = product(self._geometry(layer)[0])
+        return [
+            *super().explain(layer),
+            ("FLOPs", f"{product(layer.output)} · {window} = {num(self.flops(layer))}"),
+        ]
 
 
 def _adaptive_bins(n: int, out: int) -> list[tuple[int, int]]:
@@ -141,6 +157,17 @@ class AdaptiveAvgPool(Op):
         if any(n % out for n, out in zip(spatial(layer.input), sizes)):
             return UNDEFINED  # bins of unequal width: no single window describes them
         return [Window(n // out, n // out, 0) for n, out in zip(spatial(layer.input), sizes)]
+
+    def input_span(self, layer: Layer, axis: int, lo: int, hi: int) -> tuple[int, int] | None:
+        bins = _adaptive_bins(layer.input[axis], layer.per_axis("size")[axis])
+        return bins[lo][0], bins[hi][1] - 1
+
+    def why_undefined(self, layer: Layer) -> str:
+        return (
+            "adaptive pooling to a size that does not divide the input uses bins of unequal "
+            "width, so no single size and stride describe the layer (each unit's exact window: "
+            "archcalc rf --unit)"
+        )
 
     def describe(self, layer: Layer) -> str:
         return "→" + "×".join(map(str, layer.per_axis("size")))

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from fractions import Fraction
+
 from archcalc.ops.base import UNDEFINED, Attr, Layer, Op, OpError, Window, out_elements, register
 from archcalc.ops.conv import _needs_spatial
 from archcalc.shapes import Shape, format_shape
@@ -58,8 +60,33 @@ class Upsample(Op):
         # Nearest copies. Linear interpolation a + t·(b − a) costs 3 per output element per axis.
         return 0 if layer.attrs["mode"] == "nearest" else 3 * layer.rank * out_elements(layer)
 
-    def windows(self, layer: Layer) -> str:
-        return UNDEFINED
+    def windows(self, layer: Layer) -> str | None:
+        # Output o reads input ⌊o/s⌋ (nearest) or its two neighbours around (o + ½)/s − ½
+        # (linear): windows move by 0 or 1 input units from one output to the next, so no
+        # uniform stride exists beyond scale 1. input_span() answers exactly per unit.
+        return None if all(s == 1 for s in layer.per_axis("scale")) else UNDEFINED
+
+    def input_span(self, layer: Layer, axis: int, lo: int, hi: int) -> tuple[int, int] | None:
+        scale, n = layer.per_axis("scale")[axis], layer.input[axis]
+        if layer.attrs["mode"] == "nearest":
+            return lo // scale, hi // scale
+
+        def taps(o: int) -> tuple[int, int]:
+            # PyTorch's align_corners=False source coordinate, clamped at 0; the upper
+            # neighbour only counts when its weight is not zero.
+            x = max(Fraction(2 * o + 1, 2 * scale) - Fraction(1, 2), Fraction(0))
+            base = x.numerator // x.denominator
+            return base, min(base + 1, n - 1) if x != base else base
+
+        return taps(lo)[0], taps(hi)[1]
+
+    def why_undefined(self, layer: Layer) -> str:
+        return (
+            f"upsampling by {layer.attrs['scale']} repeats (or interpolates) each input unit "
+            "over several outputs; neighbouring output units see windows that move by 0 or 1 "
+            "input units in turn, so no single stride and offset describe the layer (each "
+            "unit's exact window: archcalc rf --unit)"
+        )
 
     def describe(self, layer: Layer) -> str:
         return f"×{layer.attrs['scale']} {layer.attrs['mode']}"

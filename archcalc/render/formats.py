@@ -39,8 +39,7 @@ def share(value: float) -> str:
 def rf_text(row: LayerRow) -> str:
     if row.receptive_field is None:
         return ""
-    size = row.receptive_field.to_json()["size"]
-    return "x".join(f"{v:g}" for v in size)
+    return "x".join(f"{float(v):g}" for v in row.receptive_field.size)
 
 
 CSV_COLUMNS = [
