@@ -61,6 +61,19 @@ def _matrix() -> list[str]:
         "that convention as a column, and its total; `macs` and `flops` keep their meaning. "
         '"MACs" is archcalc\'s MAC formula above; elements are per sample.',
         "",
+        "- Each rule counts one sample and archcalc multiplies by `--batch`, as fvcore, thop and "
+        "torchinfo do; ptflops reports per image (its `get_model_complexity_info` runs a batch "
+        "of one).",
+        "- The model is in eval mode: in training mode fvcore counts batchnorm as 4 or 5 per "
+        "element.",
+        "- ptflops is reproduced with its default `backend='pytorch'` (0.7.5); its "
+        "`backend='aten'` counts aten operations instead (ResNet-18: 1,814,074,344, the MACs "
+        "plus the classifier's bias) and is not a convention here.",
+        "- The rules mirror the versions named in archcalc/counting.py; other releases (such as "
+        "the `ultralytics-thop` fork) may count differently.",
+        "- A tool that traces the model (fvcore) or hooks modules (the others) sees `add` as "
+        "`a + b`; code that calls `torch.add` instead is counted by ptflops.",
+        "",
         "| type | PyTorch | " + " | ".join(c.name for c in tools) + " |",
         "|---|---|" + "---|" * len(tools),
     ]
