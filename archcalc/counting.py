@@ -36,7 +36,7 @@ class Rule:
     """How one convention counts one op type."""
 
     count: Count
-    formula: str  # the rule in words, for docs and --help
+    formula: str  # the rule in words, for docs/counting.md
     source: str  # the file/function of the tool that this mirrors
 
 

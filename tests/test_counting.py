@@ -663,3 +663,10 @@ def torch_net(graph: Any) -> tuple[Any, tuple[int, ...]]:
 
     shape = graph.input_shape
     return Net().eval(), (shape[-1], *shape[:-1])
+
+
+def test_cli_offers_every_convention() -> None:
+    from archcalc.cli.summarize import summarize
+
+    option = next(p for p in summarize.params if p.name == "count")
+    assert list(option.type.choices) == list(CONVENTIONS)  # type: ignore[attr-defined]
