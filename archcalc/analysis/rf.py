@@ -36,11 +36,18 @@ from archcalc.shapes import Shape
 Explained = list[tuple[str, str]]
 
 
+Num = int | Fraction  # whole values stay ints: Fraction arithmetic is slow
+
+
+def _half(value: Num) -> Num:
+    return value // 2 if isinstance(value, int) and value % 2 == 0 else Fraction(value) / 2
+
+
 @dataclass(frozen=True)
 class Field:
-    size: tuple[Fraction, ...]
-    stride: tuple[Fraction, ...]
-    offset: tuple[Fraction, ...]
+    size: tuple[Num, ...]
+    stride: tuple[Num, ...]
+    offset: tuple[Num, ...]
     whole: bool = False  # sees the whole input (after global pooling or flattening)
 
     def to_json(self) -> dict[str, list[int | float]]:
@@ -51,21 +58,21 @@ class Field:
             "offset": _nums(self.offset),
         }
 
-    def window(self, unit: tuple[int, ...]) -> list[tuple[Fraction, Fraction]]:
+    def window(self, unit: tuple[int, ...]) -> list[tuple[Num, Num]]:
         """First and last input pixel seen by ``unit``, per axis (on an aligned graph)."""
         return [
-            (c + i * j - (r - 1) / 2, c + i * j + (r - 1) / 2)
+            (c + i * j - _half(r - 1), c + i * j + _half(r - 1))
             for c, j, r, i in zip(self.offset, self.stride, self.size, unit)
         ]
 
 
-def _nums(values: tuple[Fraction, ...]) -> list[int | float]:
+def _nums(values: tuple[Num, ...]) -> list[int | float]:
     return [int(v) if v.denominator == 1 else float(v) for v in values]
 
 
 def _whole_input(graph: Graph) -> Field:
-    spatial = tuple(Fraction(n) for n in graph.input_shape[:-1])
-    return Field(spatial, spatial, tuple((n - 1) / 2 for n in spatial), whole=True)
+    spatial = tuple(graph.input_shape[:-1])
+    return Field(spatial, spatial, tuple(_half(n - 1) for n in spatial), whole=True)
 
 
 def receptive_fields(
@@ -83,7 +90,8 @@ def receptive_fields(
     origin: dict[str, str] = {}  # layer whose field is not defined → where that started
     nodes = {n.name: n for n in graph.nodes}
     rank = len(graph.input_shape) - 1
-    one, zero = (Fraction(1),) * rank, (Fraction(0),) * rank
+    # plain ints where the values are whole; Fractions appear only where a half or a third does
+    one, zero = (1,) * rank, (0,) * rank
     fields[INPUT] = Field(one, one, zero) if rank else None
     for node in graph.nodes:
         layer = layers.get(node.name)
@@ -129,26 +137,35 @@ def receptive_fields(
                     field = source
                 else:
                     assert isinstance(rule, list)
-                    field, lines = _apply(source, rule)
+                    field, lines = _apply(source, rule, explain is not None)
         fields[node.name] = field
         if explain is not None:
             explain[node.name] = lines
     return fields
 
 
-def _apply(field: Field, rule: list[Window]) -> tuple[Field, Explained]:
+def _apply(field: Field, rule: list[Window], explain: bool) -> tuple[Field, Explained]:
     sizes, strides, offsets = [], [], []
-    size_text, stride_text, offset_text = [], [], []
+    size_text: list[str] = []
+    stride_text: list[str] = []
+    offset_text: list[str] = []
     for r, j, c, w in zip(field.size, field.stride, field.offset, rule):
         sizes.append(r + (w.span - 1) * j)
         strides.append(j * w.stride)
-        offsets.append(c + (Fraction(w.span - 1, 2) - w.pad_before) * j)
+        # (k' − 1)/2 − p, kept an int when whole: Fraction arithmetic is the walk's hot spot
+        twice = w.span - 1 - 2 * w.pad_before
+        offsets.append(c + _half(twice) * j)
+        if not explain:
+            continue
         size_text.append(f"{num(r)} + ({w.span} − 1)·{num(j)} = {num(sizes[-1])}")
         stride_text.append(f"{num(j)}·{w.stride} = {num(strides[-1])}")
         offset_text.append(
             f"{_term(c)} + (({w.span} − 1)/2 − {_term(w.pad_before)})·{num(j)} = {num(offsets[-1])}"
         )
-    return Field(tuple(sizes), tuple(strides), tuple(offsets)), [
+    field = Field(tuple(sizes), tuple(strides), tuple(offsets))
+    if not explain:
+        return field, []
+    return field, [
         *per_axis_figures("RF", size_text),
         *per_axis_figures("RF stride", stride_text),
         *per_axis_figures("RF offset", offset_text),
@@ -184,15 +201,15 @@ def _union(
     name, inputs = node.name, node.inputs
     if any(f.whole for f in sources):
         return next(f for f in sources if f.whole), []
-    lows = [tuple(c - (r - 1) / 2 for c, r in zip(f.offset, f.size)) for f in sources]
-    highs = [tuple(c + (r - 1) / 2 for c, r in zip(f.offset, f.size)) for f in sources]
+    lows = [tuple(c - _half(r - 1) for c, r in zip(f.offset, f.size)) for f in sources]
+    highs = [tuple(c + _half(r - 1) for c, r in zip(f.offset, f.size)) for f in sources]
     lo = tuple(min(v) for v in zip(*lows))
     hi = tuple(max(v) for v in zip(*highs))
     stride = tuple(max(v) for v in zip(*(f.stride for f in sources)))
     union = Field(
         tuple(h - low + 1 for low, h in zip(lo, hi)),
         stride,
-        tuple((low + h) / 2 for low, h in zip(lo, hi)),
+        tuple(_half(low + h) for low, h in zip(lo, hi)),
     )
     labels = [path_label(node, src, nodes, scopes) for src in inputs]
     strides_differ = len({f.stride for f in sources}) > 1
@@ -232,7 +249,7 @@ def _term(value: int | Fraction) -> str:
     return f"(−{num(-value)})" if value < 0 else num(value)
 
 
-def _fmt(values: tuple[Fraction, ...]) -> str:
+def _fmt(values: tuple[Num, ...]) -> str:
     return "×".join(num(v) for v in values)
 
 
