@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from archcalc.ops.base import GLOBAL, Attr, Layer, Op, out_elements, register
+from archcalc.ops.base import GLOBAL, Array, Attr, Layer, Op, out_elements, register
 from archcalc.shapes import Shape, numel
 
 
@@ -42,6 +42,21 @@ class Dense(Op):
     def describe(self, layer: Layer) -> str:
         return str(layer.attrs["units"])
 
+    def forward(self, layer: Layer, xs: list[Array], params: dict[str, Array]) -> Array:
+        from archcalc.backend import kernels
+
+        x = xs[0]
+        # On a feature map the same matrix acts at every position: fold positions into rows.
+        y = kernels.dense(
+            x.reshape(-1, x.shape[-1]),
+            params["kernel"],
+            params["bias"] if layer.attrs["bias"] else None,
+        )
+        return y.reshape(*x.shape[:-1], y.shape[-1])
+
+    def support(self, layer: Layer, masks: list[Array], params: dict[str, Array]) -> Array:
+        return self.forward(layer, masks, {"kernel": params["kernel"], "bias": None})
+
 
 @register
 class Flatten(Op):
@@ -55,3 +70,8 @@ class Flatten(Op):
 
     def windows(self, layer: Layer) -> str | None:
         return GLOBAL if layer.rank else None
+
+    def forward(self, layer: Layer, xs: list[Array], params: dict[str, Array]) -> Array:
+        from archcalc.backend import kernels
+
+        return kernels.flatten(xs[0])

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from archcalc.ops.base import Layer, Op, OpError, out_elements, register
+from archcalc.ops.base import Array, Layer, Op, OpError, out_elements, register
 from archcalc.shapes import Shape, format_shape
 
 
@@ -35,6 +35,11 @@ class Add(Op):
     def flops(self, layer: Layer) -> int:
         return (len(layer.inputs) - 1) * out_elements(layer)
 
+    def forward(self, layer: Layer, xs: list[Array], params: dict[str, Array]) -> Array:
+        from archcalc.backend import kernels
+
+        return kernels.add(*xs)
+
 
 @register
 class Concat(Op):
@@ -54,3 +59,8 @@ class Concat(Op):
                     code="shape-mismatch",
                 )
         return (*first[:-1], sum(s[-1] for s in layer.inputs))
+
+    def forward(self, layer: Layer, xs: list[Array], params: dict[str, Array]) -> Array:
+        from archcalc.backend import kernels
+
+        return kernels.concat(xs)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from archcalc.ops.base import Attr, Layer, Op, out_elements, register
+from archcalc.ops.base import Array, Attr, Layer, Op, out_elements, register
 from archcalc.shapes import Shape
 
 
@@ -30,6 +30,25 @@ class BatchNorm(Op):
         # At inference the statistics fold into one scale and one shift per element.
         return 2 * out_elements(layer)
 
+    def forward(self, layer: Layer, xs: list[Array], params: dict[str, Array]) -> Array:
+        from archcalc.backend import kernels
+
+        x = xs[0]
+        if layer.attrs["affine"]:
+            gamma, beta = params["gamma"], params["beta"]
+        else:
+            gamma, beta = x.dtype.type(1), x.dtype.type(0)
+        return kernels.batchnorm(
+            x, gamma, beta, params["running_mean"], params["running_var"], layer.attrs["eps"]
+        )
+
+    def support(self, layer: Layer, masks: list[Array], params: dict[str, Array]) -> Array:
+        # The shift (beta − mean·scale) would make every output non-zero: drop it.
+        zeros: dict[str, Array] = {
+            name: 0 * params[name] for name in ("beta", "running_mean") if name in params
+        }
+        return self.forward(layer, masks, {**params, **zeros})
+
 
 @register
 class LRN(Op):
@@ -50,6 +69,12 @@ class LRN(Op):
         # alpha/size, add k, raise to beta and divide: 2·size + 3.
         return out_elements(layer) * (2 * layer.attrs["size"] + 3)
 
+    def forward(self, layer: Layer, xs: list[Array], params: dict[str, Array]) -> Array:
+        from archcalc.backend import kernels
+
+        a = layer.attrs
+        return kernels.lrn(xs[0], a["size"], a["alpha"], a["beta"], a["k"])
+
     def describe(self, layer: Layer) -> str:
         return f"n={layer.attrs['size']}"
 
@@ -65,3 +90,6 @@ class Dropout(Op):
 
     def describe(self, layer: Layer) -> str:
         return f"p={layer.attrs['rate']:g}"
+
+    def forward(self, layer: Layer, xs: list[Array], params: dict[str, Array]) -> Array:
+        return xs[0]  # inference: dropout passes everything through (inverted dropout)

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from archcalc.ops.base import (
     GLOBAL,
     UNDEFINED,
+    Array,
     Attr,
     Layer,
     Op,
@@ -62,6 +65,15 @@ class _WindowPool(Op):
             Window(d * (k - 1) + 1, s, p[0]) for k, s, d, p in zip(kernel, stride, dilation, pads)
         ]
 
+    def _kwargs(self, layer: Layer) -> dict[str, Any]:
+        kernel, stride, dilation = self._geometry(layer)
+        return {
+            "kernel": kernel,
+            "stride": stride,
+            "padding": layer.padding(kernel, stride, dilation),
+            "ceil_mode": layer.attrs["ceil_mode"],
+        }
+
     def describe(self, layer: Layer) -> str:
         kernel, stride, _ = self._geometry(layer)
         ks = "×".join(map(str, kernel))
@@ -82,6 +94,11 @@ class MaxPool(_WindowPool):
     def flops(self, layer: Layer) -> int:
         # A window of n values needs n - 1 comparisons.
         return out_elements(layer) * (numel(self._geometry(layer)[0]) - 1)
+
+    def forward(self, layer: Layer, xs: list[Array], params: dict[str, Array]) -> Array:
+        from archcalc.backend import kernels
+
+        return kernels.max_pool(xs[0], dilation=self._geometry(layer)[2], **self._kwargs(layer))
 
 
 @register
@@ -104,6 +121,13 @@ class AvgPool(_WindowPool):
     def flops(self, layer: Layer) -> int:
         # n - 1 additions and one division per window.
         return out_elements(layer) * numel(self._geometry(layer)[0])
+
+    def forward(self, layer: Layer, xs: list[Array], params: dict[str, Array]) -> Array:
+        from archcalc.backend import kernels
+
+        return kernels.avg_pool(
+            xs[0], count_include_pad=layer.attrs["count_include_pad"], **self._kwargs(layer)
+        )
 
 
 def _adaptive_bins(n: int, out: int) -> list[tuple[int, int]]:
@@ -142,6 +166,11 @@ class AdaptiveAvgPool(Op):
     def describe(self, layer: Layer) -> str:
         return "→" + "×".join(map(str, layer.per_axis("size")))
 
+    def forward(self, layer: Layer, xs: list[Array], params: dict[str, Array]) -> Array:
+        from archcalc.backend import kernels
+
+        return kernels.adaptive_avg_pool(xs[0], layer.per_axis("size"))
+
 
 class _GlobalPool(Op):
     family = "pool"
@@ -155,6 +184,15 @@ class _GlobalPool(Op):
     def windows(self, layer: Layer) -> str:
         return GLOBAL
 
+    def _reduce(self, x: Array) -> Array:
+        raise NotImplementedError
+
+    def forward(self, layer: Layer, xs: list[Array], params: dict[str, Array]) -> Array:
+        y = self._reduce(xs[0])
+        if layer.attrs["keepdims"]:
+            y = y.reshape(y.shape[0], *(1,) * layer.rank, y.shape[-1])
+        return y
+
 
 @register
 class GlobalAvgPool(_GlobalPool):
@@ -166,6 +204,11 @@ class GlobalAvgPool(_GlobalPool):
         # Sum of H·W values (H·W − 1 adds) and one division, per channel.
         return numel(layer.input)
 
+    def _reduce(self, x: Array) -> Array:
+        from archcalc.backend import kernels
+
+        return kernels.global_avg_pool(x)
+
 
 @register
 class GlobalMaxPool(_GlobalPool):
@@ -175,3 +218,8 @@ class GlobalMaxPool(_GlobalPool):
 
     def flops(self, layer: Layer) -> int:
         return numel(layer.input) - layer.input[-1]
+
+    def _reduce(self, x: Array) -> Array:
+        from archcalc.backend import kernels
+
+        return kernels.global_max_pool(x)

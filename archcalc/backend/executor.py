@@ -1,0 +1,606 @@
+"""Run a layer graph on NumPy arrays and measure what actually happened.
+
+The executor walks the graph in its (topological) order, calling each node's op ``forward``
+(the op registry's own entry, which calls :mod:`archcalc.backend.kernels`). Every activation is
+dropped as soon as its last consumer has run, so the memory held at any moment is the live set,
+not the sum. For each layer it records what execution showed, independently of the analysis:
+
+- the output shape the forward produced;
+- the weight arrays the forward actually read (a params mapping that notes every lookup);
+- the multiply-accumulates the kernels performed, counted by :func:`kernels.count_macs` from
+  the operand shapes they were given.
+
+:func:`measure_fields` measures receptive fields on the executed net: it feeds "probe" images
+(a single row, or column, of ones) through every op's ``support`` rule (the forward with
+all-ones weights and no additive terms, re-binarised after each layer) and reads which probes
+reach a chosen output unit. That is the dependency support of the unit, found by execution; it
+is then compared with the analysed field clipped to the input.
+
+:func:`estimate_memory` is the guard run before any of this: weights, the peak live set at the
+batch size and the largest im2col workspace, against a limit (a share of available memory).
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import time
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field
+from fractions import Fraction
+from typing import Any
+
+import numpy as np
+
+from archcalc.analysis.rf import Field
+from archcalc.backend import kernels
+from archcalc.diagnostics import UsageError
+from archcalc.graph import INPUT, Graph
+from archcalc.ops.base import Layer
+from archcalc.shapes import Shape, numel
+
+Params = dict[str, dict[str, np.ndarray]]
+Progress = Callable[[str], None]
+
+DTYPES = {"float32": np.float32, "float64": np.float64}
+
+
+# ---------------------------------------------------------------------------------------
+# Weights
+# ---------------------------------------------------------------------------------------
+
+
+def _random_array(name: str, shape: Shape, rng: np.random.Generator) -> np.ndarray:
+    """Random values that keep activations in a sane range through a deep net.
+
+    Kernels get He scaling (std sqrt(2 / fan-in), fan-in = all axes but the last); variances and
+    scales are positive; biases, shifts and means are small.
+    """
+    if name == "kernel":
+        fan_in = max(1, math.prod(shape[:-1]))
+        return rng.standard_normal(shape) * math.sqrt(2.0 / fan_in)
+    if name in ("gamma", "running_var"):
+        return rng.uniform(0.5, 1.5, shape)
+    return rng.standard_normal(shape) * 0.1
+
+
+def param_shapes(graph: Graph, layers: Mapping[str, Layer | None]) -> dict[str, dict[str, Shape]]:
+    """Every array each layer needs, by layer and name: its weights, then its buffers."""
+    shapes: dict[str, dict[str, Shape]] = {}
+    for node in graph.nodes:
+        layer = layers[node.name]
+        assert layer is not None
+        shapes[node.name] = {**node.op.weights(layer), **node.op.buffers(layer)}
+    return shapes
+
+
+def init_params(
+    graph: Graph,
+    layers: Mapping[str, Layer | None],
+    seed: int = 0,
+    dtype: Any = np.float32,
+    given: Mapping[str, np.ndarray] | None = None,
+) -> Params:
+    """Arrays of the analysed shapes: from ``given`` (keys ``layer.name``), else the spec's
+    fixed values, else seeded random ones. Raises UsageError on a given array of the wrong
+    shape or a given key that names nothing."""
+    rng = np.random.default_rng(seed)
+    given = dict(given or {})
+    params: Params = {}
+    for node in graph.nodes:
+        layer = layers[node.name]
+        assert layer is not None
+        fixed = node.op.fixed_params(layer)
+        arrays = {}
+        for name, shape in {**node.op.weights(layer), **node.op.buffers(layer)}.items():
+            key = f"{node.name}.{name}"
+            if key in given:
+                value = np.asarray(given.pop(key))
+                if value.shape != tuple(shape):
+                    raise UsageError(
+                        f"weights file: '{key}' is {'x'.join(map(str, value.shape))} but the layer "
+                        f"needs {'x'.join(map(str, shape))}",
+                        "kernels are laid out channels-last: kernel rows, columns, input "
+                        "channels per group, filters (dense: inputs, units)",
+                    )
+            elif name in fixed:
+                value = fixed[name]
+            else:
+                value = _random_array(name, shape, rng)
+            arrays[name] = np.ascontiguousarray(value, dtype=dtype)
+        params[node.name] = arrays
+    if given:
+        from archcalc.diagnostics import did_you_mean
+
+        known = [f"{n}.{p}" for n, ps in params.items() for p in ps]
+        key = sorted(given)[0]
+        raise UsageError(
+            f"weights file: '{key}' does not name an array of any layer",
+            did_you_mean(key, known) or f"the arrays are: {', '.join(known[:12])}",
+        )
+    return params
+
+
+class _Tracking(dict[str, Any]):
+    """A params mapping that remembers which arrays were read."""
+
+    def __init__(self, *args: Any) -> None:
+        super().__init__(*args)
+        self.read: set[str] = set()
+
+    def __getitem__(self, key: str) -> Any:
+        self.read.add(key)
+        return super().__getitem__(key)
+
+    def get(self, key: str, default: Any = None) -> Any:
+        if key in self:
+            self.read.add(key)
+        return super().get(key, default)
+
+
+# ---------------------------------------------------------------------------------------
+# Execution
+# ---------------------------------------------------------------------------------------
+
+
+@dataclass
+class LayerRun:
+    """What executing one layer showed."""
+
+    name: str
+    output_shape: Shape  # one sample's, batch excluded
+    used: dict[str, Shape]  # arrays the forward read, with their shapes
+    macs: int  # performed by the kernels, whole batch
+    seconds: float
+
+
+@dataclass
+class Execution:
+    output: np.ndarray
+    layers: list[LayerRun]
+    peak_live_bytes: int  # activations held at once, input included
+    kept: dict[str, np.ndarray] = field(default_factory=dict)
+
+
+def _last_uses(graph: Graph, upto: int) -> dict[str, int]:
+    last: dict[str, int] = {}
+    for i, node in enumerate(graph.nodes[: upto + 1]):
+        for src in node.inputs:
+            last[src] = i
+    return last
+
+
+def execute(
+    graph: Graph,
+    layers: Mapping[str, Layer | None],
+    params: Params,
+    x: np.ndarray,
+    keep: set[str] | None = None,
+    progress: Progress | None = None,
+) -> Execution:
+    """Run the graph on the batch ``x`` (``(N, *input_shape)``); returns the last node's
+    output and one :class:`LayerRun` per node. Arrays of the nodes named in ``keep`` are
+    kept; every other activation is freed after its last consumer has run."""
+    keep = keep or set()
+    last = _last_uses(graph, len(graph.nodes) - 1)
+    env: dict[str, np.ndarray] = {INPUT: x}
+    live = peak = x.nbytes
+    runs: list[LayerRun] = []
+    kept: dict[str, np.ndarray] = {}
+    output = x
+    for i, node in enumerate(graph.nodes):
+        layer = layers[node.name]
+        assert layer is not None
+        tracked = _Tracking(params[node.name])
+        start = time.perf_counter()
+        with kernels.count_macs() as counter:
+            y = node.op.forward(layer, [env[src] for src in node.inputs], tracked)
+        seconds = time.perf_counter() - start
+        used = {k: tuple(v.shape) for k, v in params[node.name].items() if k in tracked.read}
+        runs.append(LayerRun(node.name, tuple(y.shape[1:]), used, counter.total, seconds))
+        shares = any(y is env[src] or np.shares_memory(y, env[src]) for src in node.inputs)
+        if not shares:
+            live += y.nbytes
+        peak = max(peak, live)
+        env[node.name] = y
+        output = y
+        if node.name in keep:
+            kept[node.name] = y
+        for src in set(node.inputs):
+            if last.get(src) == i:
+                arr = env.pop(src)
+                if not any(arr is other for other in env.values()):
+                    live -= arr.nbytes
+        if node.name not in last and i < len(graph.nodes) - 1:
+            env.pop(node.name)  # nothing reads it: a dead end
+            live -= 0 if shares else y.nbytes
+        if progress is not None:
+            progress(node.name)
+    return Execution(output, runs, peak, kept)
+
+
+# ---------------------------------------------------------------------------------------
+# Memory guard
+# ---------------------------------------------------------------------------------------
+
+
+@dataclass
+class MemoryEstimate:
+    weights: int
+    activations: int  # peak live set at the batch size
+    workspace: int  # largest temporary a kernel needs (im2col patches, padded copies)
+
+    @property
+    def total(self) -> int:
+        return self.weights + self.activations + self.workspace
+
+
+def _workspace(layer: Layer, op_name: str, family: str, batch: int, itemsize: int) -> int:
+    """Temporary bytes a layer's kernel allocates beyond its output: a padded copy of the
+    input and, for a convolution with a window, its im2col patch matrix (which the kernel
+    builds one batch slice at a time above 256 MiB)."""
+    if family not in ("conv", "pool") or not layer.input[:-1]:
+        return 0
+    padded = batch * numel(layer.input) * itemsize
+    if layer.fits:
+        padded = batch * itemsize * layer.input[-1]
+        padded *= math.prod(f.size + f.pad_before + f.pad_after for f in layer.fits)
+    if family != "conv" or "kernel" not in layer.attrs:
+        return padded
+    if op_name == "conv_transpose":
+        full = batch * numel(layer.input) * numel(layer.per_axis("kernel")) * itemsize
+        return full * max(1, layer.attrs["filters"] // layer.attrs["groups"])
+    kk = numel(layer.per_axis("kernel"))
+    if kk == 1 or layer.attrs["groups"] == layer.input[-1]:
+        return padded + batch * numel(layer.output) * itemsize  # depthwise keeps a temp
+    patch = numel(layer.output[:-1]) * kk * layer.input[-1] * itemsize
+    chunk = max(1, kernels._IM2COL_LIMIT_BYTES // max(patch, 1))
+    return padded + min(batch, chunk) * patch
+
+
+def estimate_memory(
+    graph: Graph,
+    layers: Mapping[str, Layer | None],
+    peak_activation_bytes: int,
+    batch: int,
+    itemsize: int,
+) -> MemoryEstimate:
+    weights = sum(numel(s) for ps in param_shapes(graph, layers).values() for s in ps.values())
+    work = 0
+    for node in graph.nodes:
+        layer = layers[node.name]
+        assert layer is not None
+        work = max(work, _workspace(layer, node.op.name, node.op.family, batch, itemsize))
+    return MemoryEstimate(weights * itemsize, peak_activation_bytes, work)
+
+
+def available_memory() -> tuple[int, str]:
+    """Bytes of memory available now, and where the figure came from."""
+    try:
+        with open("/proc/meminfo", encoding="ascii") as fh:
+            for line in fh:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024, "MemAvailable in /proc/meminfo"
+    except OSError:
+        pass
+    try:
+        pages = os.sysconf("SC_AVPHYS_PAGES")
+        return pages * os.sysconf("SC_PAGE_SIZE"), "available physical pages"
+    except (ValueError, OSError, AttributeError):
+        return 4 * 2**30, "a 4 GiB assumption (the system does not say)"
+
+
+MEMORY_SHARE = 0.7
+
+
+def default_limit() -> tuple[int, str]:
+    avail, source = available_memory()
+    return int(avail * MEMORY_SHARE), f"{MEMORY_SHARE:.0%} of available memory ({source})"
+
+
+_UNITS = {"": 1, "B": 1, "K": 2**10, "M": 2**20, "G": 2**30, "T": 2**40}
+
+
+def parse_bytes(text: str) -> int:
+    """'2GiB', '512M', '1.5 GB', '1000000' → bytes (binary units: GB and GiB are both 2**30)."""
+    t = text.strip().upper().replace(" ", "")
+    for suffix in ("IB", "B"):
+        if t.endswith(suffix) and len(t) > len(suffix) and not t[: -len(suffix)][-1].isdigit():
+            t = t[: -len(suffix)]
+            break
+    unit = t[-1] if t and t[-1] in "KMGT" else ""
+    number = t[:-1] if unit else t.removesuffix("B")
+    try:
+        value = float(number)
+    except ValueError:
+        raise UsageError(
+            f"cannot read the memory size '{text}'", "write e.g. 2GiB, 512MiB or 1500000000"
+        ) from None
+    if value <= 0:
+        raise UsageError(f"the memory limit must be positive, got '{text}'")
+    return int(value * _UNITS[unit])
+
+
+def format_bytes(n: float) -> str:
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if abs(n) < 1024 or unit == "GiB":
+            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1024
+    return f"{n:.1f} TiB"
+
+
+def guard_memory(estimate: MemoryEstimate, limit: int, limit_source: str, what: str) -> None:
+    """Refuse (UsageError, exit 2) when the estimate is over the limit."""
+    if estimate.total <= limit:
+        return
+    raise UsageError(
+        f"{what} would need about {format_bytes(estimate.total)} (weights "
+        f"{format_bytes(estimate.weights)}, peak activations {format_bytes(estimate.activations)}"
+        f", kernel workspace {format_bytes(estimate.workspace)}), over the limit of "
+        f"{format_bytes(limit)} ({limit_source})",
+        "use --batch 1 or a smaller --input (e.g. half the height and width), or raise "
+        "--max-memory if you know the memory is there",
+    )
+
+
+# ---------------------------------------------------------------------------------------
+# Receptive fields measured by execution
+# ---------------------------------------------------------------------------------------
+
+
+@dataclass
+class AxisProbe:
+    """One sampled unit's dependency support along one axis."""
+
+    axis: int
+    unit: int  # index of the unit along the axis
+    expected: tuple[int, int] | None  # analysed window clipped to the input; None = none
+    measured: tuple[int, int] | None = None  # first and last reached probe; None = none
+    gaps: bool = False  # probes inside the measured range that did not reach
+
+    @property
+    def ok(self) -> bool:
+        return self.expected == self.measured and not self.gaps
+
+
+@dataclass
+class FieldCheck:
+    layer: str
+    field: Field
+    probes: list[AxisProbe]
+    note: str = ""
+    size: tuple[int, ...] | None = None  # measured from two interior units, when they exist
+    stride: tuple[int, ...] | None = None
+    offset: tuple[Fraction, ...] | None = None
+
+    @property
+    def ok(self) -> bool:
+        return all(p.ok for p in self.probes)
+
+
+def _window(f: Field, axis: int, unit: int) -> tuple[Fraction, Fraction]:
+    centre = f.offset[axis] + unit * f.stride[axis]
+    half = (f.size[axis] - 1) / 2
+    return centre - half, centre + half
+
+
+def _clipped(lo: Fraction, hi: Fraction, n: int) -> tuple[int, int] | None:
+    a, b = max(lo, Fraction(0)), min(hi, Fraction(n - 1))
+    if a > b:
+        return None
+    return math.ceil(a), math.floor(b)
+
+
+def pick_samples(
+    graph: Graph,
+    layers: Mapping[str, Layer | None],
+    fields: Mapping[str, Field | None],
+    count: int,
+    skip: set[str] = frozenset(),  # type: ignore[assignment]
+) -> list[str]:
+    """Up to ``count`` layers spread over the net whose field is a window (evenly spaced,
+    first and last included), plus the first layer that sees the whole input."""
+    if count <= 0 or len(graph.input_shape) < 2:
+        return []
+    windowed, whole = [], []
+    for node in graph.nodes:
+        f, layer = fields.get(node.name), layers[node.name]
+        if f is None or layer is None or node.name in skip:
+            continue
+        if f.whole:
+            whole.append(node.name)
+        elif len(layer.output) == len(graph.input_shape):
+            windowed.append(node.name)
+    chosen: list[str] = []
+    if windowed:
+        n = min(count, len(windowed))
+        picks = {round(i * (len(windowed) - 1) / max(n - 1, 1)) for i in range(n)}
+        chosen = [windowed[i] for i in sorted(picks)]
+    if whole:
+        chosen.append(whole[0])
+    return chosen
+
+
+def _units(f: Field, out: int, n: int, axis: int) -> list[int]:
+    """The middle unit and a neighbour, preferring units whose window lies inside the input."""
+    inside = [u for u in range(out) if _window(f, axis, u)[0] >= 0 and _window(f, axis, u)[1] < n]
+    if len(inside) >= 2:
+        mid = inside[len(inside) // 2 - 1]
+        return [mid, mid + 1]
+    mid = out // 2
+    return [mid, mid + 1] if mid + 1 < out else ([mid - 1, mid] if mid > 0 else [mid])
+
+
+def measure_fields(
+    graph: Graph,
+    layers: Mapping[str, Layer | None],
+    fields: Mapping[str, Field | None],
+    samples: list[str],
+    dtype: Any = np.float32,
+    budget: int = 2**30,
+    full_scan: bool = False,
+) -> list[FieldCheck]:
+    """Measure the receptive field of units of the ``samples`` layers by running probes.
+
+    A probe is an input with ones on one row (axis 0) or one column (axis 1) and zeros
+    elsewhere. A unit depends on the probe exactly when its window covers that row; running
+    all probes as a batch through the ops' ``support`` rules gives, for every sampled unit,
+    which rows and columns it depends on. By default only the rows around the edges the
+    analysis predicts are probed (one inside and one outside each edge, plus the middle);
+    ``full_scan`` probes every row and column. A unit that disagrees is re-measured with a
+    full scan, so the value reported is the real support.
+    """
+    if not samples:
+        return []
+    spatial = graph.input_shape[:-1]
+    plans: list[
+        tuple[str, Field, int, int, tuple[int, ...]]
+    ] = []  # layer, field, axis, unit, position
+    checks: dict[str, FieldCheck] = {}
+    index_of = {node.name: i for i, node in enumerate(graph.nodes)}
+    wanted: list[dict[int, int]] = [{} for _ in spatial]  # probe index -> deepest node needing it
+    for name in samples:
+        f, layer = fields[name], layers[name]
+        assert f is not None and layer is not None
+        checks[name] = FieldCheck(name, f, [])
+        out = layer.output[:-1] if not f.whole else ()
+        middle = tuple(o // 2 for o in out)
+        for axis, n in enumerate(spatial):
+            units = [0] if f.whole else _units(f, out[axis], n, axis)
+            for unit in units:
+                if f.whole:
+                    expected: tuple[int, int] | None = (0, n - 1)
+                else:
+                    lo, hi = _window(f, axis, unit)
+                    if lo.denominator != 1 or hi.denominator != 1:
+                        checks[name].note = "the analysed window is not whole pixels"
+                        continue
+                    expected = _clipped(lo, hi, n)
+                position = (*middle[:axis], unit, *middle[axis + 1 :]) if out else ()
+                plans.append((name, f, axis, unit, position))
+                checks[name].probes.append(AxisProbe(axis, unit, expected))
+                if full_scan:
+                    rows: Any = range(n)
+                elif expected is None:
+                    rows = (0, n - 1, n // 2)
+                else:
+                    a, b = expected
+                    rows = [v for v in (a - 1, a, (a + b) // 2, b, b + 1) if 0 <= v < n]
+                for v in rows:
+                    wanted[axis][v] = max(wanted[axis].get(v, -1), index_of[name])
+    probe_list = [
+        (axis, p, depth) for axis, ps in enumerate(wanted) for p, depth in sorted(ps.items())
+    ]
+    reached = _run_probes(graph, layers, samples, plans, probe_list, dtype, budget)
+    redo: list[int] = []
+    for k, (name, _f, axis, _unit, _pos) in enumerate(plans):
+        probe = next(p for p in checks[name].probes if p.axis == axis and p.unit == plans[k][3])
+        hits = sorted(p for (ax, p, _), r in zip(probe_list, reached[k]) if ax == axis and r)
+        misses = {p for (ax, p, _), r in zip(probe_list, reached[k]) if ax == axis and r is False}
+        probe.measured = (hits[0], hits[-1]) if hits else None
+        probe.gaps = bool(hits) and any(hits[0] < m < hits[-1] for m in misses)
+        if not probe.ok and not full_scan:
+            redo.append(k)
+    if redo:
+        # Re-measure the disagreeing units over every row and column, to report the truth.
+        sub = [plans[k] for k in redo]
+        deepest = max(index_of[p[0]] for p in sub)
+        all_probes = [(axis, p, deepest) for axis, n in enumerate(spatial) for p in range(n)]
+        again = _run_probes(
+            graph, layers, sorted({p[0] for p in sub}), sub, all_probes, dtype, budget
+        )
+        for (name, _f, axis, unit, _pos), row in zip(sub, again):
+            probe = next(p for p in checks[name].probes if p.axis == axis and p.unit == unit)
+            hits = [p for (ax, p, _), r in zip(all_probes, row) if ax == axis and r]
+            probe.measured = (hits[0], hits[-1]) if hits else None
+            probe.gaps = bool(hits) and len(hits) != hits[-1] - hits[0] + 1
+    for check in checks.values():
+        _derive(check, spatial)
+    return list(checks.values())
+
+
+def _derive(check: FieldCheck, spatial: Shape) -> None:
+    """Size, stride and offset from two neighbouring units whose support is not clipped."""
+    if check.field.whole:
+        return
+    sizes, strides, offsets = [], [], []
+    for axis, n in enumerate(spatial):
+        pair = sorted((p for p in check.probes if p.axis == axis), key=lambda p: p.unit)
+        if len(pair) != 2 or any(
+            p.measured is None or p.measured[0] == 0 or p.measured[1] == n - 1 for p in pair
+        ):
+            return
+        (a0, b0), (a1, _b1) = pair[0].measured, pair[1].measured  # type: ignore[misc]
+        stride = (a1 - a0) // (pair[1].unit - pair[0].unit)
+        sizes.append(b0 - a0 + 1)
+        strides.append(stride)
+        offsets.append(Fraction(a0 + b0, 2) - pair[0].unit * stride)
+    check.size, check.stride, check.offset = tuple(sizes), tuple(strides), tuple(offsets)
+
+
+def _layer(layers: Mapping[str, Layer | None], name: str) -> Layer:
+    layer = layers[name]
+    assert layer is not None
+    return layer
+
+
+def _chunks(n: int, size: int) -> Iterator[slice]:
+    for start in range(0, n, size):
+        yield slice(start, min(n, start + size))
+
+
+def _run_probes(
+    graph: Graph,
+    layers: Mapping[str, Layer | None],
+    samples: list[str],
+    plans: list[tuple[str, Field, int, int, tuple[int, ...]]],
+    probe_list: list[tuple[int, int, int]],
+    dtype: Any,
+    budget: int,
+) -> list[list[bool | None]]:
+    """For each plan, whether each probe ``(axis, index, depth)`` reaches its unit; None when
+    the probe was only run through the first ``depth`` nodes, short of the plan's layer."""
+    shape = graph.input_shape
+    index_of = {node.name: i for i, node in enumerate(graph.nodes)}
+    itemsize = np.dtype(dtype).itemsize
+    result: list[list[bool | None]] = [[None] * len(probe_list) for _ in plans]
+    for depth in sorted({d for _, _, d in probe_list}):
+        members = [k for k, probe in enumerate(probe_list) if probe[2] == depth]
+        nodes = graph.nodes[: depth + 1]
+        ones = {
+            node.name: {
+                name: np.ones(s, dtype=dtype)
+                for name, s in {
+                    **node.op.weights(_layer(layers, node.name)),
+                    **node.op.buffers(_layer(layers, node.name)),
+                }.items()
+            }
+            for node in nodes
+        }
+        per_probe = itemsize * sum(numel(_layer(layers, n.name).output) for n in nodes)
+        chunk = max(1, min(64, budget // max(per_probe, 1)))
+        last = _last_uses(graph, depth)
+        here = [k for k, plan in enumerate(plans) if index_of[plan[0]] <= depth]
+        for sl in _chunks(len(members), chunk):
+            batch = [probe_list[k] for k in members[sl]]
+            x = np.zeros((len(batch), *shape), dtype=dtype)
+            for b, (axis, p, _) in enumerate(batch):
+                index: list[Any] = [b] + [slice(None)] * len(shape)
+                index[1 + axis] = slice(p, p + 1)
+                x[tuple(index)] = 1
+            env: dict[str, np.ndarray] = {INPUT: x}
+            for i, node in enumerate(nodes):
+                layer = layers[node.name]
+                assert layer is not None
+                y = node.op.support(layer, [env[src] for src in node.inputs], ones[node.name])
+                env[node.name] = (y > 0).astype(dtype)
+                for src in set(node.inputs):
+                    if last.get(src) == i and src not in samples:
+                        env.pop(src)
+            for k in here:
+                name, pos = plans[k][0], plans[k][4]
+                where: tuple[Any, ...] = (slice(None), *pos)
+                at = env[name][where].reshape(len(batch), -1).max(axis=1) > 0
+                for j, v in zip(members[sl], at):
+                    result[k][j] = bool(v)
+    return result
