@@ -446,7 +446,7 @@ def measure_fields(
     elsewhere. A unit depends on the probe exactly when its window covers that row; running
     all probes as a batch through the ops' ``support`` rules gives, for every sampled unit,
     which rows and columns it depends on. By default only the rows around the edges the
-    analysis predicts are probed (one inside and one outside each edge, plus the middle);
+    analysis predicts are probed (one inside and one outside each edge);
     ``full_scan`` probes every row and column. A unit that disagrees is re-measured with a
     full scan, so the value reported is the real support.
     """
@@ -482,10 +482,10 @@ def measure_fields(
                 if full_scan:
                     rows: Any = range(n)
                 elif expected is None:
-                    rows = (0, n - 1, n // 2)
-                else:
+                    rows = (0, n // 2, n - 1)
+                else:  # one probe inside and one outside each edge
                     a, b = expected
-                    rows = [v for v in (a - 1, a, (a + b) // 2, b, b + 1) if 0 <= v < n]
+                    rows = [v for v in (a - 1, a, b, b + 1) if 0 <= v < n]
                 for v in rows:
                     wanted[axis][v] = max(wanted[axis].get(v, -1), index_of[name])
     probe_list = [

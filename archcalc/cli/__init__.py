@@ -7,6 +7,7 @@ import click
 
 from archcalc import __version__
 from archcalc.cli.summarize import check, summarize
+from archcalc.cli.verify import verify
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
@@ -28,3 +29,4 @@ def main() -> None:
 
 main.add_command(summarize)
 main.add_command(check)
+main.add_command(verify)
