@@ -80,10 +80,11 @@ def init_params(
     seed: int = 0,
     dtype: Any = np.float32,
     given: Mapping[str, np.ndarray] | None = None,
+    random_missing: bool = True,
 ) -> Params:
     """Arrays of the analysed shapes: from ``given`` (keys ``layer.name``), else the spec's
-    fixed values, else seeded random ones. Raises UsageError on a given array of the wrong
-    shape or a given key that names nothing."""
+    fixed values, else seeded random ones (or, without ``random_missing``, a UsageError).
+    Raises UsageError on a given array of the wrong shape or a given key that names nothing."""
     rng = np.random.default_rng(seed)
     given = dict(given or {})
     params: Params = {}
@@ -105,6 +106,12 @@ def init_params(
                     )
             elif name in fixed:
                 value = fixed[name]
+            elif not random_missing:
+                raise UsageError(
+                    f"no values for '{key}' ({'x'.join(map(str, shape))}, channels-last)",
+                    "give them in a .npz with --weights (that key), inline in the spec "
+                    "('weights: [[...]]' on a conv), or use --random-weights",
+                )
             else:
                 value = _random_array(name, shape, rng)
             arrays[name] = np.ascontiguousarray(value, dtype=dtype)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import click
 
 from archcalc import __version__
+from archcalc.cli.run import run
 from archcalc.cli.summarize import check, summarize
 from archcalc.cli.verify import verify
 
@@ -30,3 +31,4 @@ def main() -> None:
 main.add_command(summarize)
 main.add_command(check)
 main.add_command(verify)
+main.add_command(run)
