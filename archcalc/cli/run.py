@@ -172,7 +172,11 @@ def _read_numbers(text: str) -> Any:
 
     path = Path(text)
     suffix = path.suffix.lower()
-    if suffix in (".npy", ".csv", ".txt", ".npz", ".tsv") or path.is_file():
+    try:
+        is_file = not text.lstrip().startswith(("[", "{")) and path.is_file()
+    except (OSError, ValueError):  # too long for a file name: inline numbers
+        is_file = False
+    if suffix in (".npy", ".csv", ".txt", ".npz", ".tsv") or is_file:
         if not path.is_file():
             raise UsageError(f"no such input file: '{text}'")
         try:
