@@ -142,7 +142,7 @@ def test_correlation_and_convolution_by_hand(tmp_path: Path) -> None:
             "6x5x1",
             f"conv: {{filters: 1, kernel: 3, bias: false, weights: {weights}, flip: {str(flip).lower()}}}",
         )
-        code, out, _ = cli("run", spec, "-i", inline(f), "-o", str(tmp_path / "g.npy"))
+        code, _, _ = cli("run", spec, "-i", inline(f), "-o", str(tmp_path / "g.npy"))
         assert code == 0
         g = np.load(tmp_path / "g.npy")
         expected = np.zeros((4, 3))
