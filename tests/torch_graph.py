@@ -49,8 +49,14 @@ def _torch_pad(pads: list[tuple[int, int]]) -> list[int]:
 
 class TorchNet:
     def __init__(
-        self, graph: Graph, layers: Mapping[str, Layer | None], params: Mapping[str, Any]
+        self,
+        graph: Graph,
+        layers: Mapping[str, Layer | None],
+        params: Mapping[str, Any],
+        consume: bool = False,
     ) -> None:
+        """``consume=True`` pops each layer's arrays from ``params`` (a dict) once copied, so
+        the weights never exist twice (for the benchmark's peak-memory figure)."""
         self.graph = graph
         self.fns: list[tuple[str, list[str], Fn]] = []
         flat_from: dict[str, tuple[int, ...] | None] = {INPUT: None}
@@ -59,6 +65,8 @@ class TorchNet:
             assert layer is not None
             src = flat_from.get(node.inputs[0])
             fn = self._translate(node.op.name, layer, params[node.name], src)
+            if consume:
+                params.pop(node.name)  # type: ignore[attr-defined]
             self.fns.append((node.name, list(node.inputs), fn))
             if node.op.name == "flatten":
                 flat_from[node.name] = tuple(layer.input)
@@ -90,9 +98,11 @@ class TorchNet:
         if op == "conv":
             k, s, d = layer.per_axis("kernel"), layer.per_axis("stride"), layer.per_axis("dilation")
             pads = layer.padding(k, s, d)
-            w = _t(p["kernel"]).permute(rank + 1, rank, *range(rank))  # (out, in/g, *k)
+            w = (
+                _t(p["kernel"]).permute(rank + 1, rank, *range(rank)).contiguous()
+            )  # (out, in/g, *k)
             if a["flip"]:
-                w = torch.flip(w, dims=list(range(2, 2 + rank)))
+                w = torch.flip(w, dims=list(range(2, 2 + rank))).contiguous()
             b = _t(p["bias"]) if a["bias"] else None
             conv = (F.conv1d, F.conv2d, F.conv3d)[rank - 1]
             if _symmetric(pads):
@@ -103,7 +113,9 @@ class TorchNet:
         if op == "conv_transpose":
             k, s, d = layer.per_axis("kernel"), layer.per_axis("stride"), layer.per_axis("dilation")
             pads = layer.padding(k, s, d)
-            w = _t(p["kernel"]).permute(rank, rank + 1, *range(rank))  # (in, out/g, *k)
+            w = (
+                _t(p["kernel"]).permute(rank, rank + 1, *range(rank)).contiguous()
+            )  # (in, out/g, *k)
             b = _t(p["bias"]) if a["bias"] else None
             op_ = a["output_padding"]
             conv_t = (F.conv_transpose1d, F.conv_transpose2d, F.conv_transpose3d)[rank - 1]
@@ -142,7 +154,7 @@ class TorchNet:
                 w_np[:, idx] = w_ours.T  # column j of ours is torch's column idx[j]
             else:
                 w_np = w_ours.T
-            w = _t(w_np)
+            w = _t(w_np).contiguous()
             b = _t(p["bias"]) if a["bias"] else None
             if rank == 0:
                 return lambda xs: F.linear(xs[0], w, b)
