@@ -36,11 +36,11 @@ from archcalc.analysis.rf import Field
 from archcalc.backend import kernels
 from archcalc.diagnostics import UsageError
 from archcalc.graph import INPUT, Graph
-from archcalc.ops.base import Layer
+from archcalc.ops.base import GLOBAL, UNDEFINED, Layer
 from archcalc.shapes import Shape, numel
 
 Params = dict[str, dict[str, np.ndarray]]
-Progress = Callable[[str], None]
+Progress = Callable[[str, int, int], None]  # what, steps done, steps in all
 
 DTYPES = {"float32": np.float32, "float64": np.float64}
 
@@ -222,7 +222,7 @@ def execute(
             env.pop(node.name)  # nothing reads it: a dead end
             live -= 0 if shares else y.nbytes
         if progress is not None:
-            progress(node.name)
+            progress(f"running {node.name}", i + 1, len(graph.nodes))
     return Execution(output, runs, peak, kept)
 
 
@@ -363,11 +363,13 @@ class AxisProbe:
     unit: int  # index of the unit along the axis
     expected: tuple[int, int] | None  # analysed window clipped to the input; None = none
     measured: tuple[int, int] | None = None  # first and last reached probe; None = none
-    gaps: bool = False  # probes inside the measured range that did not reach
+    # Probes inside the measured range that did not reach: a dilated window's support has
+    # holes. The receptive field is the extent, so holes are reported, not failed.
+    gaps: bool = False
 
     @property
     def ok(self) -> bool:
-        return self.expected == self.measured and not self.gaps
+        return self.expected == self.measured
 
 
 @dataclass
@@ -396,6 +398,64 @@ def _clipped(lo: Fraction, hi: Fraction, n: int) -> tuple[int, int] | None:
     if a > b:
         return None
     return math.ceil(a), math.floor(b)
+
+
+class _NoRule(Exception):
+    pass
+
+
+def analysed_reads(
+    graph: Graph, layers: Mapping[str, Layer | None], name: str, axis: int, unit: int | None
+) -> tuple[int, int] | None:
+    """Input rows (along ``axis``) that a unit of layer ``name`` depends on, by the analysed
+    window rules walked backwards, with every layer's range clipped to the units that exist.
+
+    This is the analysed receptive field as the net can realise it: where a stride does not fit
+    and a layer drops its last rows, deeper windows that would reach past them read nothing
+    there. ``unit`` None means every unit (a layer that sees the whole input). None is returned
+    when the unit reads no input row at all; :class:`_NoRule` is raised past an op with no
+    window rule (transposed conv, upsampling).
+    """
+    nodes = {node.name: node for node in graph.nodes}
+    Range = tuple[int, int] | None  # None = everything
+
+    def clip(lo: int, hi: int, n: int) -> tuple[int, int] | bool:
+        lo, hi = max(lo, 0), min(hi, n - 1)
+        return (lo, hi) if lo <= hi else False
+
+    def back(at: str, rng: Range) -> tuple[int, int] | bool:
+        if at == INPUT:
+            n = graph.input_shape[axis]
+            return (0, n - 1) if rng is None else clip(rng[0], rng[1], n)
+        node, layer = nodes[at], _layer(layers, at)
+        rule = node.op.windows(layer)
+        found: list[tuple[int, int]] = []
+        for src, shape in zip(node.inputs, layer.inputs):
+            if len(shape) == 1:  # a flat vector: no axis to follow
+                src_rng: Range = None
+            elif rule == GLOBAL or rng is None:
+                src_rng = (0, shape[axis] - 1)
+            elif rule is None:
+                src_rng = rng
+            elif rule == UNDEFINED or not isinstance(rule, list):
+                raise _NoRule
+            else:
+                w = rule[axis]
+                lo = rng[0] * w.stride - w.pad_before
+                hi = rng[1] * w.stride - w.pad_before + w.span - 1
+                cut = clip(lo, hi, shape[axis])
+                if cut is False:
+                    continue  # the window covers only padding
+                src_rng = cut  # type: ignore[assignment]
+            got = back(src, src_rng)
+            if got is not False:
+                found.append(got)  # type: ignore[arg-type]
+        if not found:
+            return False
+        return min(f[0] for f in found), max(f[1] for f in found)
+
+    result = back(name, None if unit is None else (unit, unit))
+    return None if result is False else result  # type: ignore[return-value]
 
 
 def pick_samples(
@@ -446,6 +506,7 @@ def measure_fields(
     dtype: Any = np.float32,
     budget: int = 2**30,
     full_scan: bool = False,
+    progress: Progress | None = None,
 ) -> list[FieldCheck]:
     """Measure the receptive field of units of the ``samples`` layers by running probes.
 
@@ -476,13 +537,28 @@ def measure_fields(
             units = [0] if f.whole else _units(f, out[axis], n, axis)
             for unit in units:
                 if f.whole:
-                    expected: tuple[int, int] | None = (0, n - 1)
+                    clipped: tuple[int, int] | None = (0, n - 1)
                 else:
                     lo, hi = _window(f, axis, unit)
                     if lo.denominator != 1 or hi.denominator != 1:
                         checks[name].note = "the analysed window is not whole pixels"
                         continue
-                    expected = _clipped(lo, hi, n)
+                    clipped = _clipped(lo, hi, n)
+                expected = clipped
+                if f.whole or not (lo >= 0 and hi <= n - 1):
+                    # Clipped at the border: follow the windows back, so rows that a layer
+                    # drops (a stride that does not fit) are not expected to be read.
+                    try:
+                        expected = analysed_reads(
+                            graph, layers, name, axis, None if f.whole else unit
+                        )
+                    except _NoRule:
+                        continue
+                    if expected != clipped:
+                        checks[name].note = (
+                            "the field, clipped to the input, includes rows no window reaches "
+                            "(a stride that does not fit drops them)"
+                        )
                 position = (*middle[:axis], unit, *middle[axis + 1 :]) if out else ()
                 plans.append((name, f, axis, unit, position))
                 checks[name].probes.append(AxisProbe(axis, unit, expected))
@@ -498,7 +574,7 @@ def measure_fields(
     probe_list = [
         (axis, p, depth) for axis, ps in enumerate(wanted) for p, depth in sorted(ps.items())
     ]
-    reached = _run_probes(graph, layers, samples, plans, probe_list, dtype, budget)
+    reached = _run_probes(graph, layers, samples, plans, probe_list, dtype, budget, progress)
     redo: list[int] = []
     for k, (name, _f, axis, _unit, _pos) in enumerate(plans):
         probe = next(p for p in checks[name].probes if p.axis == axis and p.unit == plans[k][3])
@@ -514,7 +590,7 @@ def measure_fields(
         deepest = max(index_of[p[0]] for p in sub)
         all_probes = [(axis, p, deepest) for axis, n in enumerate(spatial) for p in range(n)]
         again = _run_probes(
-            graph, layers, sorted({p[0] for p in sub}), sub, all_probes, dtype, budget
+            graph, layers, sorted({p[0] for p in sub}), sub, all_probes, dtype, budget, progress
         )
         for (name, _f, axis, unit, _pos), row in zip(sub, again):
             probe = next(p for p in checks[name].probes if p.axis == axis and p.unit == unit)
@@ -564,6 +640,7 @@ def _run_probes(
     probe_list: list[tuple[int, int, int]],
     dtype: Any,
     budget: int,
+    progress: Progress | None = None,
 ) -> list[list[bool | None]]:
     """For each plan, whether each probe ``(axis, index, depth)`` reaches its unit; None when
     the probe was only run through the first ``depth`` nodes, short of the plan's layer."""
@@ -571,7 +648,12 @@ def _run_probes(
     index_of = {node.name: i for i, node in enumerate(graph.nodes)}
     itemsize = np.dtype(dtype).itemsize
     result: list[list[bool | None]] = [[None] * len(probe_list) for _ in plans]
-    for depth in sorted({d for _, _, d in probe_list}):
+    depths = sorted({d for _, _, d in probe_list})
+    total = sum(
+        (d + 1) * sum(1 for probe in probe_list if probe[2] == d) for d in depths
+    )  # node-probes to run, for the progress bar
+    done = 0
+    for depth in depths:
         members = [k for k, probe in enumerate(probe_list) if probe[2] == depth]
         nodes = graph.nodes[: depth + 1]
         ones = {
@@ -604,6 +686,9 @@ def _run_probes(
                 for src in set(node.inputs):
                     if last.get(src) == i and src not in samples:
                         env.pop(src)
+                done += len(batch)
+                if progress is not None:
+                    progress(f"receptive fields: {node.name}", done, total)
             for k in here:
                 name, pos = plans[k][0], plans[k][4]
                 where: tuple[Any, ...] = (slice(None), *pos)

@@ -7,7 +7,6 @@ two side by side, layer by layer; any difference is a bug in one of them.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -135,6 +134,8 @@ def rf_text(check: ex.FieldCheck, measured: bool) -> Any:
         out["offset"] = [float(v) for v in check.field.offset]
     if check.field.whole:
         out["whole"] = True
+    if not measured and check.note:
+        out["note"] = check.note
     return out
 
 
@@ -146,7 +147,7 @@ def verify(
     dtype: str = "float32",
     rf_samples: int = 4,
     max_memory: int | None = None,
-    progress: Callable[[str], None] | None = None,
+    progress: ex.Progress | None = None,
 ) -> Verification:
     """Run the graph on a random batch and compare every layer with the report."""
     import time
@@ -186,7 +187,10 @@ def verify(
     samples = ex.pick_samples(graph, layers, fields, rf_samples, skip)
     budget = max(limit - estimate.weights, 64 * 2**20)
     field_checks = {
-        c.layer: c for c in ex.measure_fields(graph, layers, fields, samples, np_dtype, budget)
+        c.layer: c
+        for c in ex.measure_fields(
+            graph, layers, fields, samples, np_dtype, budget, progress=progress
+        )
     }
 
     checks: list[LayerCheck] = []

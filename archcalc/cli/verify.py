@@ -95,15 +95,15 @@ def verify(
         with Progress(
             TextColumn("[progress.description]{task.description}"),
             BarColumn(),
-            TextColumn("{task.completed}/{task.total} layers"),
+            TextColumn("{task.percentage:>3.0f}%"),
             TimeElapsedColumn(),
             console=Console(file=stream),
             transient=True,
         ) as bar:
             task = bar.add_task("running", total=len(graph.nodes))
 
-            def step(name: str) -> None:
-                bar.update(task, advance=1, description=f"running {name}")
+            def step(what: str, done: int, total: int) -> None:
+                bar.update(task, completed=done, total=total, description=what)
 
             result = run_verify(graph, report, spec_shape, seed, dtype, rf_samples, limit, step)
     else:
