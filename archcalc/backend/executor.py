@@ -656,9 +656,9 @@ def _run_probes(
     for depth in depths:
         members = [k for k, probe in enumerate(probe_list) if probe[2] == depth]
         nodes = graph.nodes[: depth + 1]
-        ones = {
+        ones = {  # read-only views of a single 1: no memory for the weights' shapes
             node.name: {
-                name: np.ones(s, dtype=dtype)
+                name: np.broadcast_to(np.ones((), dtype=dtype), s)
                 for name, s in {
                     **node.op.weights(_layer(layers, node.name)),
                     **node.op.buffers(_layer(layers, node.name)),

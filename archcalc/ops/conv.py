@@ -208,9 +208,19 @@ class Conv(Op):
         return fixed
 
     def support(self, layer: Layer, masks: list[Array], params: dict[str, Array]) -> Array:
+        import numpy as np
+
         from archcalc.backend import kernels
 
-        return kernels.conv(masks[0], params["kernel"], None, **self._geometry(layer))
+        geometry = self._geometry(layer)
+        if geometry["groups"] > 1:
+            return kernels.conv(masks[0], params["kernel"], None, **geometry)
+        # With all-ones weights and one group every filter computes the same sum over every
+        # input channel: collapse the channels and run a one-filter conv of the same geometry.
+        x = masks[0].max(axis=-1, keepdims=True)
+        ones = np.ones((*params["kernel"].shape[:-2], 1, 1), dtype=x.dtype)
+        y = kernels.conv(x, ones, None, **geometry)
+        return np.broadcast_to(y, (*y.shape[:-1], layer.attrs["filters"]))
 
     def describe(self, layer: Layer) -> str:
         a = layer.attrs
