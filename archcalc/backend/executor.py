@@ -423,12 +423,23 @@ def analysed_reads(
         lo, hi = max(lo, 0), min(hi, n - 1)
         return (lo, hi) if lo <= hi else False
 
+    memo: dict[tuple[str, Range], tuple[int, int] | bool] = {}
+    rules: dict[str, Any] = {}
+
     def back(at: str, rng: Range) -> tuple[int, int] | bool:
+        # Residual nets reach a layer by exponentially many paths: remember each answer.
+        if (at, rng) not in memo:
+            memo[at, rng] = walk(at, rng)
+        return memo[at, rng]
+
+    def walk(at: str, rng: Range) -> tuple[int, int] | bool:
         if at == INPUT:
             n = graph.input_shape[axis]
             return (0, n - 1) if rng is None else clip(rng[0], rng[1], n)
         node, layer = nodes[at], _layer(layers, at)
-        rule = node.op.windows(layer)
+        if at not in rules:
+            rules[at] = node.op.windows(layer)
+        rule = rules[at]
         found: list[tuple[int, int]] = []
         for src, shape in zip(node.inputs, layer.inputs):
             if len(shape) == 1:  # a flat vector: no axis to follow
