@@ -10,7 +10,8 @@ torch (OMP/OPENBLAS/MKL_NUM_THREADS and torch.set_num_threads), batch 1, float32
 seeded weights. The child times the forward (median of ``--repeats`` after a warm-up) and
 reports its peak resident set size (``resource.getrusage(RUSAGE_SELF).ru_maxrss``) and its
 resident size after imports, before any weights exist. The parent prints, per net, NumPy's
-time and peak RSS as ratios to torch's (target: time ≤ 1.5x).
+time and peak RSS as ratios to torch's (target: time ≤ 1.5x), and whether the memory guard's
+estimate covered the NumPy run's peak.
 
 The NumPy side is archcalc's executor (``archcalc.backend.executor.execute``, the op
 registry's forwards, activations freed after their last use, MAC counting on). The torch side
@@ -57,6 +58,11 @@ def child(backend: str, net: str, input_shape: str, threads: int, repeats: int) 
     graph.input_shape = parse_shape(input_shape)
     layers = infer_shapes(graph, Diagnostics(), False)
     baseline = _rss_now()
+    from archcalc.analysis import analyze
+
+    estimate = ex.estimate_memory(
+        graph, layers, analyze(graph).totals.peak_activation_bytes, 1, 4
+    ).total
     params = ex.init_params(graph, layers, seed=0)
     x = np.random.default_rng(1).standard_normal((1, *graph.input_shape)).astype(np.float32)
     if backend == "numpy":
@@ -90,6 +96,7 @@ def child(backend: str, net: str, input_shape: str, threads: int, repeats: int) 
                 "min_s": min(times),
                 "maxrss": maxrss,
                 "baseline_rss": baseline,
+                "estimate": estimate,
                 "output": str(out),
             }
         )
@@ -120,6 +127,7 @@ def main() -> None:
     )
     header = f"{'net':<10} {'numpy s':>9} {'torch s':>9} {'time ratio':>10}   {'numpy RSS':>10} {'torch RSS':>10} {'RSS ratio':>9}   {'RSS ratio above imports':>23}"
     print(header)
+    memo: list[str] = []
     for net in args.nets:
         res = {}
         for backend in ("numpy", "torch"):
@@ -145,6 +153,12 @@ def main() -> None:
             f"{n['maxrss'] / t['maxrss']:>8.2f}x   "
             f"{extra_n / mib:>6.0f} / {extra_t / mib:.0f} MiB = {extra_n / extra_t:.2f}x"
         )
+        memo.append(
+            f"  {net}: archcalc's memory-guard estimate {n['estimate'] / mib:.0f} MiB "
+            f"covers the NumPy run's peak above imports, {extra_n / mib:.0f} MiB: "
+            f"{'yes' if n['estimate'] >= extra_n else 'NO'}"
+        )
+    print("\n".join(memo))
 
 
 if __name__ == "__main__":
