@@ -424,8 +424,9 @@ class FieldCheck:
 
 
 def _window(f: Field, axis: int, unit: int) -> tuple[Fraction, Fraction]:
-    centre = f.offset[axis] + unit * f.stride[axis]
-    half = (f.size[axis] - 1) / 2
+    # Fractions throughout: a field's figures may be ints or Fractions.
+    centre = Fraction(f.offset[axis]) + unit * Fraction(f.stride[axis])
+    half = (Fraction(f.size[axis]) - 1) / 2
     return centre - half, centre + half
 
 
