@@ -8,14 +8,13 @@ boundary, so one run reports every mistake. Only a spec that cannot be read at a
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Literal, NamedTuple
 
 Severity = Literal["error", "warning", "info"]
 
 
-@dataclass(frozen=True)
-class Pos:
-    """A 1-based line and column in a named file."""
+class Pos(NamedTuple):
+    """A 1-based line and column in a named file. A tuple: specs make one per YAML value."""
 
     file: str
     line: int

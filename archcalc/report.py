@@ -26,6 +26,7 @@ class LayerRow:
     buffers: int = 0
     macs: int = 0
     flops: int = 0
+    counted: int = 0  # what the report's counting convention counts for this layer
     activation_bytes: int = 0
     receptive_field: Field | None = None
     describe: str = ""
@@ -33,9 +34,11 @@ class LayerRow:
     weights: dict[str, Shape] = field(default_factory=dict)
     scope: tuple[str, ...] = ()
     pos: Pos | None = None
+    rf_note: str = ""  # why the receptive field is not defined, when it is not
+    explain: list[tuple[str, str]] | None = None  # (figure, formula), with --explain only
 
     def to_json(self) -> dict[str, Any]:
-        return {
+        found: dict[str, Any] = {
             "name": self.name,
             "type": self.type,
             "inputs": self.inputs,
@@ -45,12 +48,18 @@ class LayerRow:
             "buffers": self.buffers,
             "macs": self.macs,
             "flops": self.flops,
+            "counted": self.counted,
             "activation_bytes": self.activation_bytes,
             "receptive_field": self.receptive_field.to_json() if self.receptive_field else None,
             "weights": {k: list(v) for k, v in self.weights.items()},
             "stride_fit": self.fit or "exact",
             "scope": list(self.scope),
         }
+        if self.rf_note:
+            found["receptive_field_note"] = self.rf_note
+        if self.explain is not None:
+            found["explain"] = [{"figure": f, "formula": text} for f, text in self.explain]
+        return found
 
 
 @dataclass
@@ -60,6 +69,7 @@ class Totals:
     buffers: int = 0
     macs: int = 0
     flops: int = 0
+    counted: int = 0
     param_bytes: int = 0
     buffer_bytes: int = 0
     input_bytes: int = 0
@@ -104,6 +114,7 @@ class Report:
     layers: list[LayerRow]
     totals: Totals
     diagnostics: list[Diagnostic]
+    count: str = "archcalc"  # the counting convention of `counted` (archcalc/counting.py)
 
     @property
     def has_errors(self) -> bool:
@@ -119,5 +130,6 @@ class Report:
             "strict": self.strict,
             "layers": [row.to_json() for row in self.layers],
             "totals": self.totals.to_json(),
+            "count": {"convention": self.count, "total": self.totals.counted},
             "diagnostics": [d.to_json() for d in self.diagnostics],
         }

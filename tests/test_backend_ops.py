@@ -97,6 +97,7 @@ ROWS: dict[str, list[str]] = {
         spec("4x5x2", "upsample: {scale: [2, 3], mode: bilinear}"),
     ],
     "identity": [spec("4x5x2", "identity")],
+    "channel_slice": [spec("4x5x6", "channel_slice: [4, 0, 2]", "conv: {filters: 2, kernel: 3}")],
 }
 
 CASES = [(op, i, text) for op, texts in ROWS.items() for i, text in enumerate(texts)]

@@ -169,6 +169,9 @@ class TorchNet:
             return lambda xs: F.batch_norm(xs[0], m, v, g, bt, False, 0.0, a["eps"])
         if op == "lrn":
             return lambda xs: F.local_response_norm(xs[0], a["size"], a["alpha"], a["beta"], a["k"])
+        if op == "channel_slice":
+            picked = list(a["channels"])
+            return lambda xs: xs[0][:, picked]
         if op in ("dropout", "identity"):
             return lambda xs: xs[0]
         simple: dict[str, Callable[[torch.Tensor], torch.Tensor]] = {

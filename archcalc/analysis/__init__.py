@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from archcalc.analysis.rf import receptive_fields
 from archcalc.analysis.shapes import infer_shapes
+from archcalc.counting import DEFAULT, Convention, convention
 from archcalc.diagnostics import Diagnostics, UsageError
 from archcalc.graph import INPUT, Graph
+from archcalc.perf import paused_gc
 from archcalc.report import LayerRow, Report, Totals
 from archcalc.shapes import numel
 
@@ -27,17 +29,47 @@ def analyze(
     dtype: str = "float32",
     strict: bool | None = None,
     diagnostics: Diagnostics | None = None,
+    count: str = DEFAULT,
+    explain: bool = False,
 ) -> Report:
-    """Shapes, parameters, MACs/FLOPs, memory, receptive fields and stride fit for every layer."""
+    """Shapes, parameters, MACs/FLOPs, memory, receptive fields and stride fit for every layer,
+    and what the counting convention ``count`` (archcalc/counting.py) counts for each.
+
+    With ``explain``, every row also carries the arithmetic behind its figures (``row.explain``):
+    the op's own formulas (``Op.explain``) and the receptive-field recurrence."""
     if batch < 1:
         raise UsageError(f"batch must be a positive integer, got {batch}")
     if dtype not in DTYPE_BYTES:
         raise UsageError(f"unknown dtype '{dtype}'", f"choose one of {', '.join(DTYPE_BYTES)}")
-    width = DTYPE_BYTES[dtype]
+    counting = convention(count)
     strict = graph.strict if strict is None else strict
-    diags = Diagnostics(diagnostics or [])
+    with paused_gc():
+        return _analyze(
+            graph,
+            batch,
+            DTYPE_BYTES[dtype],
+            dtype,
+            strict,
+            Diagnostics(diagnostics or []),
+            counting,
+            explain,
+        )
+
+
+def _analyze(
+    graph: Graph,
+    batch: int,
+    width: int,
+    dtype: str,
+    strict: bool,
+    diags: Diagnostics,
+    counting: Convention,
+    explain: bool = False,
+) -> Report:
     layers = infer_shapes(graph, diags, strict)
-    fields = receptive_fields(graph, layers, diags)
+    notes: dict[str, str] = {}
+    rf_explain: dict[str, list[tuple[str, str]]] | None = {} if explain else None
+    fields = receptive_fields(graph, layers, diags, notes, rf_explain)
 
     worst_fit: dict[str, str] = {}
     for d in diags:
@@ -72,15 +104,22 @@ def analyze(
             row.buffers = sum(numel(shape) for shape in node.op.buffers(layer).values())
             row.macs = node.op.macs(layer) * batch
             row.flops = node.op.flops(layer) * batch
+            row.counted = counting.count(node.op, layer) * batch
             row.activation_bytes = numel(layer.output) * batch * width
             row.receptive_field = fields.get(node.name)
             row.describe = node.op.describe(layer)
+            row.rf_note = notes.get(node.name, "")
+            if rf_explain is not None:
+                row.explain = _per_batch(node.op.explain(layer), batch, row) + rf_explain.get(
+                    node.name, []
+                )
         rows.append(row)
         totals.params += row.params
         totals.trainable_params += row.trainable_params
         totals.buffers += row.buffers
         totals.macs += row.macs
         totals.flops += row.flops
+        totals.counted += row.counted
         totals.activation_bytes += row.activation_bytes
     totals.param_bytes = totals.params * width
     totals.buffer_bytes = totals.buffers * width
@@ -96,7 +135,19 @@ def analyze(
         rows,
         totals,
         list(diags),
+        count=counting.name,
     )
+
+
+def _per_batch(lines: list[tuple[str, str]], batch: int, row: LayerRow) -> list[tuple[str, str]]:
+    """The ops explain one sample; a larger batch multiplies MACs and FLOPs."""
+    if batch == 1:
+        return lines
+    totals = {"MACs": row.macs, "FLOPs": row.flops}
+    return [
+        (figure, f"{text}; × batch {batch} = {totals[figure]:,}" if figure in totals else text)
+        for figure, text in lines
+    ]
 
 
 def _peak_live_bytes(graph: Graph, rows: list[LayerRow], input_bytes: int) -> int:

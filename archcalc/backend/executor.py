@@ -36,7 +36,7 @@ from archcalc.analysis.rf import Field
 from archcalc.backend import kernels
 from archcalc.diagnostics import UsageError
 from archcalc.graph import INPUT, Graph
-from archcalc.ops.base import GLOBAL, UNDEFINED, Layer
+from archcalc.ops.base import Layer
 from archcalc.shapes import Shape, numel
 
 Params = dict[str, dict[str, np.ndarray]]
@@ -450,60 +450,53 @@ def analysed_reads(
     This is the analysed receptive field as the net can realise it: where a stride does not fit
     and a layer drops its last rows, deeper windows that would reach past them read nothing
     there. ``unit`` None means every unit (a layer that sees the whole input). None is returned
-    when the unit reads no input row at all; :class:`_NoRule` is raised past an op with no
-    window rule (transposed conv, upsampling).
+    when the unit reads no input row at all. Each op's step is its own ``input_span`` rule.
     """
-    nodes = {node.name: node for node in graph.nodes}
-    Range = tuple[int, int] | None  # None = everything
+    Range = tuple[int, int] | None  # None = every position
+    index = {node.name: i for i, node in enumerate(graph.nodes)}
+    # Walk the nodes backwards from ``name`` (topological order reversed), carrying for each
+    # node the hull of the output positions some later node needs. The window maps are
+    # monotone, so the hull of the ranges maps to the hull of their images.
+    need: dict[str, Range] = {name: None if unit is None else (unit, unit)}
+    reads: tuple[int, int] | None = None
 
-    def clip(lo: int, hi: int, n: int) -> tuple[int, int] | bool:
-        lo, hi = max(lo, 0), min(hi, n - 1)
-        return (lo, hi) if lo <= hi else False
-
-    memo: dict[tuple[str, Range], tuple[int, int] | bool] = {}
-    rules: dict[str, Any] = {}
-
-    def back(at: str, rng: Range) -> tuple[int, int] | bool:
-        # Residual nets reach a layer by exponentially many paths: remember each answer.
-        if (at, rng) not in memo:
-            memo[at, rng] = walk(at, rng)
-        return memo[at, rng]
-
-    def walk(at: str, rng: Range) -> tuple[int, int] | bool:
-        if at == INPUT:
+    def add(src: str, rng: Range) -> None:
+        nonlocal reads
+        if src == INPUT:
             n = graph.input_shape[axis]
-            return (0, n - 1) if rng is None else clip(rng[0], rng[1], n)
-        node, layer = nodes[at], _layer(layers, at)
-        if at not in rules:
-            rules[at] = node.op.windows(layer)
-        rule = rules[at]
-        found: list[tuple[int, int]] = []
+            got = (0, n - 1) if rng is None else (max(rng[0], 0), min(rng[1], n - 1))
+            if got[0] <= got[1]:
+                reads = got if reads is None else (min(reads[0], got[0]), max(reads[1], got[1]))
+            return
+        if src in need:
+            old = need[src]
+            need[src] = (
+                None if old is None or rng is None else (min(old[0], rng[0]), max(old[1], rng[1]))
+            )
+        else:
+            need[src] = rng
+
+    for node in reversed(graph.nodes[: index[name] + 1]):
+        if node.name not in need:
+            continue
+        rng = need.pop(node.name)
+        layer = _layer(layers, node.name)
         for src, shape in zip(node.inputs, layer.inputs):
             if len(shape) == 1:  # a flat vector: no axis to follow
-                src_rng: Range = None
-            elif rule == GLOBAL or rng is None:
-                src_rng = (0, shape[axis] - 1)
-            elif rule is None:
-                src_rng = rng
-            elif rule == UNDEFINED or not isinstance(rule, list):
-                raise _NoRule
+                add(src, None)
+            elif rng is None:
+                add(src, (0, shape[axis] - 1))
             else:
-                w = rule[axis]
-                lo = rng[0] * w.stride - w.pad_before
-                hi = rng[1] * w.stride - w.pad_before + w.span - 1
-                cut = clip(lo, hi, shape[axis])
-                if cut is False:
-                    continue  # the window covers only padding
-                src_rng = cut  # type: ignore[assignment]
-            got = back(src, src_rng)
-            if got is not False:
-                found.append(got)  # type: ignore[arg-type]
-        if not found:
-            return False
-        return min(f[0] for f in found), max(f[1] for f in found)
-
-    result = back(name, None if unit is None else (unit, unit))
-    return None if result is False else result  # type: ignore[return-value]
+                try:  # the op's own rule for the inputs a range of outputs reads
+                    span = node.op.input_span(layer, axis, rng[0], rng[1])
+                except NotImplementedError:
+                    raise _NoRule from None
+                if span is None:
+                    continue
+                lo, hi = max(span[0], 0), min(span[1], shape[axis] - 1)
+                if lo <= hi:  # else the window covers only padding
+                    add(src, (lo, hi))
+    return reads
 
 
 def pick_samples(

@@ -6,9 +6,11 @@ from __future__ import annotations
 import click
 
 from archcalc import __version__
+from archcalc.cli.rf import rf
 from archcalc.cli.run import run
 from archcalc.cli.summarize import check, summarize
 from archcalc.cli.verify import verify
+from archcalc.cli.zoo import zoo
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
@@ -30,5 +32,7 @@ def main() -> None:
 
 main.add_command(summarize)
 main.add_command(check)
+main.add_command(zoo)
+main.add_command(rf)
 main.add_command(verify)
 main.add_command(run)

@@ -22,7 +22,8 @@ EXIT_OK, EXIT_ERRORS, EXIT_USAGE = 0, 1, 2
 
 
 def use_colour(stream: Any) -> bool:
-    return "NO_COLOR" not in os.environ and hasattr(stream, "isatty") and stream.isatty()
+    # no-color.org: a NO_COLOR that is present and not empty turns colour off
+    return not os.environ.get("NO_COLOR") and hasattr(stream, "isatty") and stream.isatty()
 
 
 def echo_diagnostics(
@@ -110,11 +111,17 @@ def guarded(func: F) -> F:
 
 
 def load_and_analyze(
-    spec: str, input_shape: str | None, batch: int, dtype: str, strict: bool | None
+    spec: str,
+    input_shape: str | None,
+    batch: int,
+    dtype: str,
+    strict: bool | None,
+    count: str = "archcalc",
+    explain: bool = False,
 ) -> tuple[Any, dict[str, str]]:
     """Load SPEC and analyse it; returns the report and the source texts for diagnostics."""
     from archcalc.analysis import analyze
-    from archcalc.shapes import parse_shape
+    from archcalc.shapes import format_shape, parse_shape
     from archcalc.spec import load
 
     try:
@@ -123,9 +130,24 @@ def load_and_analyze(
         err.sources = _texts_for(err.diagnostics)  # type: ignore[attr-defined]
         raise
     if input_shape is not None:
-        loaded.graph.input_shape = parse_shape(input_shape)
+        given = parse_shape(input_shape)
+        spec_shape = loaded.graph.input_shape
+        if len(given) != len(spec_shape):
+            loaded.diagnostics.warning(
+                "input-rank",
+                f"--input {format_shape(given)} has {len(given) - 1} spatial ax{'i' if len(given) == 2 else 'e'}s but the spec's input {format_shape(spec_shape)} has {len(spec_shape) - 1}",
+                loaded.graph.input_pos,
+                "write all axes: H x W x C for images (224x224x3), length x channels for signals",
+            )
+        loaded.graph.input_shape = given
     report = analyze(
-        loaded.graph, batch=batch, dtype=dtype, strict=strict, diagnostics=loaded.diagnostics
+        loaded.graph,
+        batch=batch,
+        dtype=dtype,
+        strict=strict,
+        diagnostics=loaded.diagnostics,
+        count=count,
+        explain=explain,
     )
     return report, {loaded.graph.file: loaded.text}
 
@@ -136,8 +158,10 @@ def _texts_for(diagnostics: list[Diagnostic]) -> dict[str, str]:
     for d in diagnostics:
         if d.pos and d.pos.file not in texts:
             try:
-                with open(d.pos.file, encoding="utf-8", errors="replace") as fh:
-                    texts[d.pos.file] = fh.read()
+                with open(d.pos.file, "rb") as fh:
+                    data = fh.read(1 << 20)
+                if b"\x00" not in data:  # never echo a binary file's bytes
+                    texts[d.pos.file] = data.decode("utf-8", errors="replace")
             except OSError:
                 pass
     return texts

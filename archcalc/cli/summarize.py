@@ -26,6 +26,27 @@ from archcalc.cli.common import (
 @click.option(
     "--quiet-info", "-q", is_flag=True, help="Do not print info-level diagnostics on stderr."
 )
+@click.option(
+    "--count",
+    "-c",
+    default="archcalc",
+    show_default=True,
+    type=click.Choice(["archcalc", "fvcore", "ptflops", "thop", "torchinfo"]),
+    help="Counting convention: also give each layer's and the network's count as that tool "
+    "totals it (see docs/counting.md). MACs and FLOPs keep their meaning.",
+)
+@click.option(
+    "--by-type",
+    "types",
+    is_flag=True,
+    help="Group parameters, MACs and FLOPs by layer type, with each type's share of the total.",
+)
+@click.option(
+    "--explain",
+    is_flag=True,
+    help="Show the arithmetic behind every figure (after the table; an 'explain' list per "
+    "layer in JSON).",
+)
 @guarded
 def summarize(
     spec: str,
@@ -35,6 +56,9 @@ def summarize(
     strict: bool | None,
     fmt: str,
     quiet_info: bool,
+    count: str,
+    types: bool,
+    explain: bool,
 ) -> None:
     """Per-layer output shapes, parameters, MACs, receptive fields and stride fit, with totals.
 
@@ -42,26 +66,41 @@ def summarize(
     stdout; diagnostics (file:line:column, the source line, a hint) go to stderr. Exit status is
     1 when the architecture has errors, 2 when the spec cannot be read.
     """
-    report, sources = load_and_analyze(spec, input_shape, batch, dtype, strict)
-    if fmt == "table":
-        from rich.console import Console
+    if explain and fmt == "csv":
+        from archcalc.diagnostics import UsageError
 
-        console = Console(
-            no_color=not use_colour(sys.stdout),
-            highlight=False,
-            soft_wrap=False,
-            width=None if sys.stdout.isatty() else 160,
+        raise UsageError(
+            "--explain has no CSV form (one row per layer cannot hold the formulas)",
+            "use --format table, json or markdown with --explain",
         )
-        from archcalc.render.table import print_table
+    report, sources = load_and_analyze(spec, input_shape, batch, dtype, strict, count, explain)
+    if fmt == "table":
+        from archcalc.render.table import render_table
 
-        print_table(report, console)
+        colour = use_colour(sys.stdout)
+        style = click.style if colour else None
+        click.echo(render_table(report, style, types), nl=False, color=colour)
+        if explain:
+            # After the table, not instead of it: the table is the overview a reader scans,
+            # the arithmetic (several lines per layer) is what they look up a row in.
+            from archcalc.render.explain import explain_text
+
+            click.echo("\nThe arithmetic, layer by layer:\n")
+            click.echo(explain_text(report), nl=False)
     else:
         from archcalc.render import formats
 
-        render = {"json": formats.to_json, "csv": formats.to_csv, "markdown": formats.to_markdown}[
-            fmt
-        ]
-        click.echo(render(report), nl=fmt == "json")
+        if fmt == "json":
+            text = formats.to_json(report, types)
+        elif fmt == "csv":
+            text = formats.to_csv_by_type(report) if types else formats.to_csv(report)
+        else:
+            text = formats.to_markdown(report, types)
+        if explain and fmt == "markdown":
+            from archcalc.render.explain import explain_text
+
+            text += "\n### The arithmetic\n\n```\n" + explain_text(report) + "```\n"
+        click.echo(text, nl=fmt == "json")
     echo_diagnostics(report.diagnostics, sources, quiet_info)
     sys.exit(EXIT_ERRORS if report.has_errors else EXIT_OK)
 

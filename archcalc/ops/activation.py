@@ -31,11 +31,13 @@ class _Activation(Op):
 @register
 class ReLU(_Activation):
     name, aliases, cost, summary = "relu", ("rectifier",), 1, "max(x, 0)"
+    flops_rule = "1 per element: max(x, 0)"
 
 
 @register
 class ReLU6(_Activation):
     name, aliases, cost, summary = "relu6", (), 2, "min(max(x, 0), 6)"
+    flops_rule = "2 per element: two comparisons"
 
 
 @register
@@ -46,6 +48,7 @@ class LeakyReLU(_Activation):
         2,
         "x if x > 0 else slope·x",
     )
+    flops_rule = "2 per element: a comparison and a multiply"
     shorthand = "slope"
     attrs = {"slope": Attr("float", 0.01, aliases=("negative_slope", "alpha"))}
 
@@ -53,6 +56,7 @@ class LeakyReLU(_Activation):
 @register
 class Sigmoid(_Activation):
     name, aliases, cost, summary = "sigmoid", ("logistic",), 4, "1 / (1 + exp(−x))"
+    flops_rule = "4 per element: negate, exp, add, divide"
 
     def support(self, layer: Layer, masks: list[Array], params: dict[str, Array]) -> Array:
         return masks[0]  # sigmoid(0) = 1/2: element-wise, so each output depends on its input
@@ -61,21 +65,25 @@ class Sigmoid(_Activation):
 @register
 class Tanh(_Activation):
     name, aliases, cost, summary = "tanh", (), 5, "hyperbolic tangent"
+    flops_rule = "5 per element: (e^2x − 1)/(e^2x + 1)"
 
 
 @register
 class GELU(_Activation):
     name, aliases, cost, summary = "gelu", (), 5, "x·Φ(x), exact erf form"
+    flops_rule = "5 per element: x·½·(1 + erf(x/√2))"
 
 
 @register
 class SiLU(_Activation):
     name, aliases, cost, summary = "silu", ("swish",), 5, "x·sigmoid(x)"
+    flops_rule = "5 per element: x·sigmoid(x)"
 
 
 @register
 class Softmax(_Activation):
     name, aliases, cost, summary = "softmax", (), 3, "exp(x) / Σ exp(x) over channels"
+    flops_rule = "3 × elements − elements / C: exp, C − 1 adds and C divisions per vector"
 
     def flops(self, layer: Layer) -> int:
         # exp per element, C − 1 adds and C divisions per vector of C channels.

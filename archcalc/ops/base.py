@@ -39,7 +39,8 @@ class Attr:
     ``kind`` is one of: ``posint`` (>= 1), ``nonneg`` (>= 0), ``int``, ``float``, ``prob``
     (0 <= p < 1), ``bool``, ``window`` (a positive int or one per spatial axis), ``padding``
     (an int, one per axis, four sides, ``same`` or ``valid``), ``choice``, ``matrix`` (nested
-    lists of numbers, for fixed kernels), ``number`` (a float, or a fraction written "1/9").
+    lists of numbers, for fixed kernels), ``indices`` (one or more integers >= 0, as a tuple),
+    ``number`` (a float, or a fraction written "1/9").
     """
 
     kind: str
@@ -99,6 +100,9 @@ class Attr:
             return value.lower()
         if kind == "matrix":
             return _matrix(value)
+        if kind == "indices":
+            items = _ints(value, 0, "an index or a list of indices, such as [0, 1, 2]")
+            return items if isinstance(items, tuple) else (items,)
         raise AssertionError(f"unknown attribute kind {kind}")
 
 
@@ -288,6 +292,8 @@ class Op:
     min_inputs: ClassVar[int] = 1
     max_inputs: ClassVar[int | None] = 1
     min_rank: ClassVar[int] = 0  # spatial axes the input needs
+    macs_rule: ClassVar[str] = "0"  # macs() in words, one line, for docs/counting.md
+    flops_rule: ClassVar[str] = "0"  # flops() in words, one line
 
     def output_shape(self, layer: Layer) -> Shape:
         return layer.input
@@ -310,6 +316,40 @@ class Op:
         """Receptive-field rule: per-axis windows, ``GLOBAL``, ``UNDEFINED``, or ``None`` for
         pointwise ops."""
         return None
+
+    def input_span(self, layer: Layer, axis: int, lo: int, hi: int) -> tuple[int, int] | None:
+        """The input positions along spatial ``axis`` that output positions ``lo..hi`` depend on,
+        as a closed range that may reach into padding (below 0 or past the end); None when they
+        depend on none. Derived from :meth:`windows`; ops whose rule is ``UNDEFINED`` override it
+        so that any single unit's window is still exact."""
+        rule = self.windows(layer)
+        if rule is None:
+            return lo, hi
+        if rule == GLOBAL:
+            return 0, layer.input[axis] - 1
+        if rule == UNDEFINED:
+            raise NotImplementedError(f"{self.name} must give input_span() for its UNDEFINED rule")
+        assert isinstance(rule, list)
+        w = rule[axis]
+        return lo * w.stride - w.pad_before, hi * w.stride - w.pad_before + w.span - 1
+
+    def why_undefined(self, layer: Layer) -> str:
+        """Why :meth:`windows` is ``UNDEFINED`` for this layer, in one sentence."""
+        return (
+            f"{self.name} units do not all see equally wide, equally spaced input windows, so no "
+            "single size, stride and offset describe the layer"
+        )
+
+    def explain(self, layer: Layer) -> list[tuple[str, str]]:
+        """The arithmetic behind this layer's figures, as (figure, formula with the numbers put
+        in and its result). The default covers sliding-window output sizes (from ``layer.fits``)
+        and parameters (from :meth:`weights`); ops with MACs or FLOPs worth deriving override it
+        and extend this list. Every formula's final number must equal the op's own figure."""
+        found = explain_fits(layer)
+        weights = self.weights(layer)
+        if weights:
+            found.append(("params", params_formula(weights)))
+        return found
 
     def forward(self, layer: Layer, xs: list[Array], params: dict[str, Array]) -> Array:
         """Run the layer on a batch: each of ``xs`` is ``(N, *spatial, C)`` (channels last),
@@ -359,3 +399,67 @@ def out_elements(layer: Layer) -> int:
 
 def spatial(shape: Shape) -> Shape:
     return shape[:-1]
+
+
+def num(value: int | Fraction) -> str:
+    """A figure as the course writes it: 34,944; 5.5."""
+    if isinstance(value, int) or value.denominator == 1:
+        return f"{int(value):,}"
+    return f"{float(value):g}"
+
+
+def product(values: tuple[int, ...] | list[int]) -> str:
+    return "·".join(str(v) for v in values)
+
+
+_AXIS_NAMES = {1: ("L",), 2: ("H", "W"), 3: ("D", "H", "W")}
+
+
+def axis_names(rank: int) -> tuple[str, ...]:
+    return _AXIS_NAMES.get(rank, tuple(f"axis{i}" for i in range(rank)))
+
+
+def per_axis_figures(figure: str, formulas: list[str]) -> list[tuple[str, str]]:
+    """One entry when every axis has the same formula, else one per axis ("output H")."""
+    if not formulas:
+        return []
+    if len(set(formulas)) == 1:
+        return [(figure, formulas[0])]
+    return [(f"{figure} {a}", f) for a, f in zip(axis_names(len(formulas)), formulas)]
+
+
+def fit_explained(fit: AxisFit, dilation: int = 1) -> str:
+    """The course's (N + 2P − F)/S + 1 for one axis, with the numbers put in."""
+    pads = (
+        f" + 2·{fit.pad_before}"
+        if fit.pad_before == fit.pad_after
+        else f" + {fit.pad_before} + {fit.pad_after}"
+    )
+    span = str(fit.span)
+    if dilation > 1:
+        span = f"({dilation}·({(fit.span - 1) // dilation + 1} − 1) + 1)"
+    text = f"({fit.size}{pads} − {span})/{fit.stride} + 1 = {num(fit.exact)}"
+    if fit.exact != fit.out:
+        text += f" → {fit.out}" + (" (rounded up)" if fit.ceil_mode else " (rounded down)")
+    return text
+
+
+def explain_fits(layer: Layer) -> list[tuple[str, str]]:
+    dilation = layer.attrs.get("dilation", 1) if layer.fits else 1
+    dilations = (
+        (dilation,) * len(layer.fits) if isinstance(dilation, int) else tuple(dilation)
+    ) or (1,) * len(layer.fits)
+    return per_axis_figures("output", [fit_explained(f, d) for f, d in zip(layer.fits, dilations)])
+
+
+def params_formula(weights: dict[str, Shape]) -> str:
+    """(11·11·3 + 1)·96 = 34,944 for a kernel with a bias per filter; a plain sum otherwise."""
+    total = sum(numel(s) for s in weights.values())
+    kernel, bias = weights.get("kernel"), weights.get("bias")
+    if kernel and len(weights) == (2 if bias else 1) and (not bias or bias == kernel[-1:]):
+        fan_in = product(kernel[:-1])
+        if bias:
+            return f"({fan_in} + 1)·{kernel[-1]} = {num(total)}"
+        return f"{fan_in}·{kernel[-1]} = {num(total)}"
+    terms = [product(s) for s in weights.values()]
+    return f"{' + '.join(terms)} = {num(total)}"

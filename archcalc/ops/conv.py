@@ -12,7 +12,11 @@ from archcalc.ops.base import (
     Op,
     OpError,
     Window,
+    num,
     out_elements,
+    params_formula,
+    per_axis_figures,
+    product,
     register,
 )
 from archcalc.shapes import Shape, format_shape, numel
@@ -93,12 +97,19 @@ def _notation(layer: Layer, kernel: str = "kernel") -> str:
     return ks + stride
 
 
+def _flops_formula(layer: Layer, macs: int, flops: int) -> str:
+    bias = f" + {num(out_elements(layer))}" if layer.attrs["bias"] else ""
+    return f"2·{num(macs)}{bias} = {num(flops)}"
+
+
 @register
 class Conv(Op):
     name = "conv"
     aliases = ("conv1d", "conv2d", "conv3d", "convolution", "convolve")
     family = "conv"
     summary = "convolution (cross-correlation, as frameworks compute it)"
+    macs_rule = "output elements × (C_in / groups) × kernel size"
+    flops_rule = "2 × MACs + output elements if bias"
     attrs = {
         "filters": _FILTERS,
         "kernel": _KERNEL,
@@ -168,7 +179,7 @@ class Conv(Op):
             Window(d * (k - 1) + 1, s, p[0]) for k, s, d, p in zip(kernel, stride, dilation, pads)
         ]
 
-    def _geometry(self, layer: Layer) -> dict[str, Any]:
+    def _kernel_args(self, layer: Layer) -> dict[str, Any]:
         kernel, stride, dilation = (
             layer.per_axis("kernel"),
             layer.per_axis("stride"),
@@ -189,7 +200,7 @@ class Conv(Op):
             params["kernel"],
             params["bias"] if layer.attrs["bias"] else None,
             flip=layer.attrs["flip"],
-            **self._geometry(layer),
+            **self._kernel_args(layer),
         )
 
     def fixed_params(self, layer: Layer) -> dict[str, Array]:
@@ -212,7 +223,7 @@ class Conv(Op):
 
         from archcalc.backend import kernels
 
-        geometry = self._geometry(layer)
+        geometry = self._kernel_args(layer)
         if geometry["groups"] > 1:
             return kernels.conv(masks[0], params["kernel"], None, **geometry)
         # With all-ones weights and one group every filter computes the same sum over every
@@ -221,6 +232,19 @@ class Conv(Op):
         ones = np.ones((*params["kernel"].shape[:-2], 1, 1), dtype=x.dtype)
         y = kernels.conv(x, ones, None, **geometry)
         return np.broadcast_to(y, (*y.shape[:-1], layer.attrs["filters"]))
+
+    def explain(self, layer: Layer) -> list[tuple[str, str]]:
+        found = super().explain(layer)
+        macs, groups, channels = self.macs(layer), layer.attrs["groups"], layer.input[-1]
+        fan_in = str(channels) if groups == 1 else f"({channels}/{groups})"
+        found.append(
+            (
+                "MACs",
+                f"{product(layer.output)} · {product(layer.per_axis('kernel'))}·{fan_in} = {num(macs)}",
+            )
+        )
+        found.append(("FLOPs", _flops_formula(layer, macs, self.flops(layer))))
+        return found
 
     def describe(self, layer: Layer) -> str:
         a = layer.attrs
@@ -245,6 +269,8 @@ class ConvTranspose(Op):
     )
     family = "conv"
     summary = "transposed convolution (PyTorch ConvTranspose semantics)"
+    macs_rule = "input elements × (filters / groups) × kernel size"
+    flops_rule = "2 × MACs + output elements if bias"
     attrs = {
         "filters": _FILTERS,
         "kernel": _KERNEL,
@@ -314,10 +340,77 @@ class ConvTranspose(Op):
     def flops(self, layer: Layer) -> int:
         return 2 * self.macs(layer) + (out_elements(layer) if layer.attrs["bias"] else 0)
 
-    def windows(self, layer: Layer) -> str:
-        return UNDEFINED
+    def _geometry(
+        self, layer: Layer
+    ) -> tuple[tuple[int, ...], tuple[int, ...], tuple[int, ...], list[tuple[int, int]]]:
+        kernel, stride, dilation = (
+            layer.per_axis("kernel"),
+            layer.per_axis("stride"),
+            layer.per_axis("dilation"),
+        )
+        return kernel, stride, dilation, layer.padding(kernel, stride, dilation)
 
-    def _geometry(self, layer: Layer) -> dict[str, Any]:
+    def windows(self, layer: Layer) -> list[Window] | str:
+        # Output o gathers input i through tap t when o = i·S − P + t·D. With stride 1 that is an
+        # ordinary window over the input: span D(F−1)+1, leading padding D(F−1) − P. With a larger
+        # stride, neighbouring outputs see windows that move by 0 or 1 input units in turn: no
+        # uniform stride exists (see why_undefined); input_span() still answers per unit.
+        kernel, stride, dilation, pads = self._geometry(layer)
+        if any(s != 1 for s in stride):
+            return UNDEFINED
+        return [
+            Window(d * (k - 1) + 1, 1, d * (k - 1) - pb)
+            for k, d, (pb, _) in zip(kernel, dilation, pads)
+        ]
+
+    def input_span(self, layer: Layer, axis: int, lo: int, hi: int) -> tuple[int, int] | None:
+        kernel, stride, dilation, pads = self._geometry(layer)
+        k, s, d, p = kernel[axis], stride[axis], dilation[axis], pads[axis][0]
+
+        def sources(o: int) -> list[int]:
+            return [(o + p - t * d) // s for t in range(k) if (o + p - t * d) % s == 0]
+
+        # The extremes are reached within one period (S·D outputs) of either end.
+        period = s * d
+        low = [i for o in range(lo, min(hi, lo + period) + 1) for i in sources(o)]
+        high = [i for o in range(max(lo, hi - period), hi + 1) for i in sources(o)]
+        if not low and not high:
+            return None  # only possible when the stride exceeds the span: these outputs see nothing
+        return min(low or high), max(high or low)
+
+    def why_undefined(self, layer: Layer) -> str:
+        stride = max(layer.per_axis("stride"))
+        return (
+            f"a stride-{stride} transposed conv spreads each input unit over several outputs; "
+            "neighbouring output units see windows that move by 0 or 1 input units in turn, so "
+            "no single stride and offset describe the layer (each unit's exact window: "
+            "archcalc rf --unit)"
+        )
+
+    def explain(self, layer: Layer) -> list[tuple[str, str]]:
+        kernel, stride, dilation, pads = self._geometry(layer)
+        extra = layer.attrs["output_padding"]
+        extras = (extra,) * layer.rank if isinstance(extra, int) else extra
+        formulas = []
+        for n, k, s, d, (pb, pa), op, out in zip(
+            layer.input[:-1], kernel, stride, dilation, pads, extras, layer.output
+        ):
+            pad = f" − 2·{pb}" if pb == pa else f" − {pb} − {pa}"
+            tap = f"{d}·({k} − 1)" if d > 1 else f"({k} − 1)"
+            tail = f" + {op}" if op else ""
+            formulas.append(f"({n} − 1)·{s}{pad} + {tap}{tail} + 1 = {out}")
+        found = per_axis_figures("output", formulas)
+        found.append(("params", params_formula(self.weights(layer))))
+        macs = self.macs(layer)
+        a = layer.attrs
+        per_group = str(a["filters"]) if a["groups"] == 1 else f"({a['filters']}/{a['groups']})"
+        found.append(
+            ("MACs", f"{product(layer.input)} · {per_group}·{product(kernel)} = {num(macs)}")
+        )
+        found.append(("FLOPs", _flops_formula(layer, macs, self.flops(layer))))
+        return found
+
+    def _kernel_args(self, layer: Layer) -> dict[str, Any]:
         a = layer.attrs
         kernel, stride, dilation = (
             layer.per_axis("kernel"),
@@ -339,13 +432,13 @@ class ConvTranspose(Op):
             xs[0],
             params["kernel"],
             params["bias"] if layer.attrs["bias"] else None,
-            **self._geometry(layer),
+            **self._kernel_args(layer),
         )
 
     def support(self, layer: Layer, masks: list[Array], params: dict[str, Array]) -> Array:
         from archcalc.backend import kernels
 
-        return kernels.conv_transpose(masks[0], params["kernel"], None, **self._geometry(layer))
+        return kernels.conv_transpose(masks[0], params["kernel"], None, **self._kernel_args(layer))
 
     def describe(self, layer: Layer) -> str:
         return f"{_notation(layer)}, {layer.attrs['filters']}"

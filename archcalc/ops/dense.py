@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from archcalc.ops.base import GLOBAL, Array, Attr, Layer, Op, out_elements, register
+from archcalc.ops.base import GLOBAL, Array, Attr, Layer, Op, num, out_elements, product, register
 from archcalc.shapes import Shape, numel
 
 
@@ -12,6 +12,8 @@ class Dense(Op):
     aliases = ("fc", "linear", "fully_connected", "innerproduct")
     family = "dense"
     summary = "fully connected layer (applied to the last axis)"
+    macs_rule = "output elements × input features"
+    flops_rule = "2 × MACs + output elements if bias"
     shorthand = "units"
     attrs = {
         "units": Attr("posint", aliases=("out_features", "outputs", "neurons", "filters", "out")),
@@ -38,6 +40,15 @@ class Dense(Op):
     def windows(self, layer: Layer) -> str | None:
         # On a flat vector every unit sees everything; on a feature map it acts per position.
         return GLOBAL if layer.rank == 0 else None
+
+    def explain(self, layer: Layer) -> list[tuple[str, str]]:
+        macs = self.macs(layer)
+        bias = f" + {num(out_elements(layer))}" if layer.attrs["bias"] else ""
+        return [
+            *super().explain(layer),
+            ("MACs", f"{product(layer.output)} · {layer.input[-1]} = {num(macs)}"),
+            ("FLOPs", f"2·{num(macs)}{bias} = {num(self.flops(layer))}"),
+        ]
 
     def describe(self, layer: Layer) -> str:
         return str(layer.attrs["units"])
@@ -81,3 +92,6 @@ class Flatten(Op):
         from archcalc.backend import kernels
 
         return kernels.flatten(xs[0])
+
+    def explain(self, layer: Layer) -> list[tuple[str, str]]:
+        return [("output", f"{product(layer.input)} = {num(numel(layer.input))}")]

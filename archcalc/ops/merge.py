@@ -16,6 +16,7 @@ class Add(Op):
     aliases = ("sum", "residual_add", "elementwise_add")
     family = "merge"
     summary = "element-wise sum of branches (residual connection)"
+    flops_rule = "(inputs − 1) × output elements"
     min_inputs, max_inputs = 2, None
 
     def output_shape(self, layer: Layer) -> Shape:
@@ -64,3 +65,7 @@ class Concat(Op):
         from archcalc.backend import kernels
 
         return kernels.concat(xs)
+
+    def explain(self, layer: Layer) -> list[tuple[str, str]]:
+        channels = " + ".join(str(s[-1]) for s in layer.inputs)
+        return [("channels", f"{channels} = {layer.output[-1]:,}")]

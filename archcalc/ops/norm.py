@@ -12,6 +12,7 @@ class BatchNorm(Op):
     aliases = ("bn", "batch_norm", "batchnorm1d", "batchnorm2d", "batchnormalization")
     family = "norm"
     summary = "batch normalisation (inference form)"
+    flops_rule = "2 × elements (statistics folded into one scale and one shift)"
     attrs = {
         "eps": Attr("float", 1e-5, aliases=("epsilon",)),
         "momentum": Attr("float", 0.1),
@@ -56,6 +57,7 @@ class LRN(Op):
     aliases = ("local_response_norm", "localresponsenorm", "norm")
     family = "norm"
     summary = "local response normalisation across channels (AlexNet)"
+    flops_rule = "(2·size + 3) × elements (squares, window sum, scale, add k, power, divide)"
     shorthand = "size"
     attrs = {
         "size": Attr("posint", 5, aliases=("n", "depth_radius")),

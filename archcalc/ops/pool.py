@@ -13,7 +13,9 @@ from archcalc.ops.base import (
     Op,
     OpError,
     Window,
+    num,
     out_elements,
+    product,
     register,
     spatial,
 )
@@ -89,6 +91,7 @@ class MaxPool(_WindowPool):
     name = "maxpool"
     aliases = ("max_pool", "maxpool1d", "maxpool2d", "max_pooling2d", "maxpooling2d", "pool")
     summary = "max pooling"
+    flops_rule = "(window size − 1) comparisons per output element"
     attrs = {**_POOL_ATTRS, "dilation": Attr("window", 1, aliases=("d",), doc="dilation")}
 
     def flops(self, layer: Layer) -> int:
@@ -99,6 +102,13 @@ class MaxPool(_WindowPool):
         from archcalc.backend import kernels
 
         return kernels.max_pool(xs[0], dilation=self._geometry(layer)[2], **self._kwargs(layer))
+
+    def explain(self, layer: Layer) -> list[tuple[str, str]]:
+        window = product(self._geometry(layer)[0])
+        return [
+            *super().explain(layer),
+            ("FLOPs", f"{product(layer.output)} · ({window} − 1) = {num(self.flops(layer))}"),
+        ]
 
 
 @register
@@ -113,6 +123,7 @@ class AvgPool(_WindowPool):
         "meanpool",
     )
     summary = "average pooling"
+    flops_rule = "window size per output element (n − 1 adds and a division)"
     attrs = {
         **_POOL_ATTRS,
         "count_include_pad": Attr("bool", True, doc="padding zeros count in the mean"),
@@ -129,6 +140,13 @@ class AvgPool(_WindowPool):
             xs[0], count_include_pad=layer.attrs["count_include_pad"], **self._kwargs(layer)
         )
 
+    def explain(self, layer: Layer) -> list[tuple[str, str]]:
+        window = product(self._geometry(layer)[0])
+        return [
+            *super().explain(layer),
+            ("FLOPs", f"{product(layer.output)} · {window} = {num(self.flops(layer))}"),
+        ]
+
 
 def _adaptive_bins(n: int, out: int) -> list[tuple[int, int]]:
     """PyTorch's adaptive pooling bins: [floor(i*n/out), ceil((i+1)*n/out))."""
@@ -141,6 +159,7 @@ class AdaptiveAvgPool(Op):
     aliases = ("adaptive_avg_pool", "adaptiveavgpool2d", "adaptive_avg_pool2d")
     family = "pool"
     summary = "adaptive average pooling to a fixed output size"
+    flops_rule = "its bin's size per output element (bin − 1 adds and a division)"
     shorthand = "size"
     attrs = {"size": Attr("window", aliases=("output_size", "out"), doc="output size per axis")}
 
@@ -162,6 +181,17 @@ class AdaptiveAvgPool(Op):
         if any(n % out for n, out in zip(spatial(layer.input), sizes)):
             return UNDEFINED  # bins of unequal width: no single window describes them
         return [Window(n // out, n // out, 0) for n, out in zip(spatial(layer.input), sizes)]
+
+    def input_span(self, layer: Layer, axis: int, lo: int, hi: int) -> tuple[int, int] | None:
+        bins = _adaptive_bins(layer.input[axis], layer.per_axis("size")[axis])
+        return bins[lo][0], bins[hi][1] - 1
+
+    def why_undefined(self, layer: Layer) -> str:
+        return (
+            "adaptive pooling to a size that does not divide the input uses bins of unequal "
+            "width, so no single size and stride describe the layer (each unit's exact window: "
+            "archcalc rf --unit)"
+        )
 
     def describe(self, layer: Layer) -> str:
         return "→" + "×".join(map(str, layer.per_axis("size")))
@@ -199,6 +229,7 @@ class GlobalAvgPool(_GlobalPool):
     name = "global_avgpool"
     aliases = ("global_avg_pool", "globalavgpool", "global_average_pooling2d", "gap")
     summary = "global average pooling"
+    flops_rule = "input elements (H·W − 1 adds and a division per channel)"
 
     def flops(self, layer: Layer) -> int:
         # Sum of H·W values (H·W − 1 adds) and one division, per channel.
@@ -215,6 +246,7 @@ class GlobalMaxPool(_GlobalPool):
     name = "global_maxpool"
     aliases = ("global_max_pool", "globalmaxpool", "global_max_pooling2d")
     summary = "global max pooling"
+    flops_rule = "input elements − C (H·W − 1 comparisons per channel)"
 
     def flops(self, layer: Layer) -> int:
         return numel(layer.input) - layer.input[-1]

@@ -1,10 +1,22 @@
-"""Ops that move data without learning anything: padding, upsampling, identity."""
+"""Ops that move data without learning anything: padding, upsampling, identity, channel slice."""
 
 from __future__ import annotations
 
-from archcalc.ops.base import UNDEFINED, Array, Attr, Layer, Op, Window, out_elements, register
+from fractions import Fraction
+
+from archcalc.ops.base import (
+    UNDEFINED,
+    Array,
+    Attr,
+    Layer,
+    Op,
+    OpError,
+    Window,
+    out_elements,
+    register,
+)
 from archcalc.ops.conv import _needs_spatial
-from archcalc.shapes import Shape
+from archcalc.shapes import Shape, format_shape
 
 
 @register
@@ -40,6 +52,7 @@ class Upsample(Op):
     aliases = ("upsampling2d", "upsampling", "interpolate", "resize")
     family = "reshape"
     summary = "upsampling by an integer factor (nearest or bilinear)"
+    flops_rule = "0 nearest; linear: 3 × spatial axes × output elements (a + t·(b − a) per axis)"
     shorthand = "scale"
     attrs = {
         "scale": Attr("window", 2, aliases=("scale_factor", "factor", "size")),
@@ -62,8 +75,33 @@ class Upsample(Op):
         # Nearest copies. Linear interpolation a + t·(b − a) costs 3 per output element per axis.
         return 0 if layer.attrs["mode"] == "nearest" else 3 * layer.rank * out_elements(layer)
 
-    def windows(self, layer: Layer) -> str:
-        return UNDEFINED
+    def windows(self, layer: Layer) -> str | None:
+        # Output o reads input ⌊o/s⌋ (nearest) or its two neighbours around (o + ½)/s − ½
+        # (linear): windows move by 0 or 1 input units from one output to the next, so no
+        # uniform stride exists beyond scale 1. input_span() answers exactly per unit.
+        return None if all(s == 1 for s in layer.per_axis("scale")) else UNDEFINED
+
+    def input_span(self, layer: Layer, axis: int, lo: int, hi: int) -> tuple[int, int] | None:
+        scale, n = layer.per_axis("scale")[axis], layer.input[axis]
+        if layer.attrs["mode"] == "nearest":
+            return lo // scale, hi // scale
+
+        def taps(o: int) -> tuple[int, int]:
+            # PyTorch's align_corners=False source coordinate, clamped at 0; the upper
+            # neighbour only counts when its weight is not zero.
+            x = max(Fraction(2 * o + 1, 2 * scale) - Fraction(1, 2), Fraction(0))
+            base = x.numerator // x.denominator
+            return base, min(base + 1, n - 1) if x != base else base
+
+        return taps(lo)[0], taps(hi)[1]
+
+    def why_undefined(self, layer: Layer) -> str:
+        return (
+            f"upsampling by {layer.attrs['scale']} repeats (or interpolates) each input unit "
+            "over several outputs; neighbouring output units see windows that move by 0 or 1 "
+            "input units in turn, so no single stride and offset describe the layer (each "
+            "unit's exact window: archcalc rf --unit)"
+        )
 
     def describe(self, layer: Layer) -> str:
         return f"×{layer.attrs['scale']} {layer.attrs['mode']}"
@@ -83,3 +121,37 @@ class Identity(Op):
 
     def forward(self, layer: Layer, xs: list[Array], params: dict[str, Array]) -> Array:
         return xs[0]
+
+
+@register
+class ChannelSlice(Op):
+    name = "channel_slice"
+    aliases = ("select_channels", "channel_select", "take_channels")
+    family = "reshape"
+    summary = "keep the listed channels, in the order listed (LeNet-5's C3 connection table)"
+    shorthand = "channels"  # channel_slice: [0, 1, 2]
+    attrs = {
+        "channels": Attr(
+            "indices", aliases=("indices", "keep"), doc="channel indices to keep, from 0"
+        )
+    }
+
+    def output_shape(self, layer: Layer) -> Shape:
+        picked, depth = layer.attrs["channels"], layer.input[-1]
+        outside = [i for i in picked if i >= depth]
+        if outside:
+            raise OpError(
+                f"channel {outside[0]} does not exist: the input "
+                f"{format_shape(layer.input)} has channels 0 to {depth - 1}",
+                f"list indices below {depth}",
+                attr="channels",
+            )
+        if len(set(picked)) != len(picked):
+            raise OpError("a channel is listed twice", "list each channel once", attr="channels")
+        return (*layer.input[:-1], len(picked))
+
+    def describe(self, layer: Layer) -> str:
+        return "ch " + ",".join(map(str, layer.attrs["channels"]))
+
+    def forward(self, layer: Layer, xs: list[Array], params: dict[str, Array]) -> Array:
+        return xs[0][..., list(layer.attrs["channels"])]

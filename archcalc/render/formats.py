@@ -6,20 +6,40 @@ import csv
 import io
 import json
 
+from archcalc.analysis.bytype import MEASURES, by_type
+from archcalc.counting import DEFAULT
 from archcalc.render.numbers import grouped, human
 from archcalc.report import LayerRow, Report
 from archcalc.shapes import format_shape
 
 
-def to_json(report: Report) -> str:
-    return json.dumps(report.to_json(), indent=2)
+def to_json(report: Report, types: bool = False) -> str:
+    """The JSON contract; with ``types`` it gains a ``by_type`` list (see analysis.bytype)."""
+    data = report.to_json()
+    if types:
+        rows, whole = by_type(report)
+        data["by_type"] = [row.to_json(whole) for row in rows]
+    return json.dumps(data, indent=2)
 
 
-def _rf(row: LayerRow) -> str:
+def counted_label(report: Report) -> str:
+    """The heading of the counted figure: the convention's name, e.g. 'fvcore count'."""
+    return f"{report.count} count"
+
+
+def shows_counted(report: Report) -> bool:
+    """The counted column is worth showing when it is not simply the MACs column again."""
+    return report.count != DEFAULT
+
+
+def share(value: float) -> str:
+    return f"{value:.1f}%"
+
+
+def rf_text(row: LayerRow) -> str:
     if row.receptive_field is None:
         return ""
-    size = row.receptive_field.to_json()["size"]
-    return "x".join(f"{v:g}" for v in size)
+    return "x".join(f"{float(v):g}" for v in row.receptive_field.size)
 
 
 CSV_COLUMNS = [
@@ -39,9 +59,12 @@ CSV_COLUMNS = [
 
 
 def to_csv(report: Report) -> str:
+    """One line per layer and a TOTAL line; with a --count convention other than archcalc's,
+    a last ``counted`` column."""
+    counted = shows_counted(report)
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(CSV_COLUMNS)
+    writer.writerow(CSV_COLUMNS + ["counted"] * counted)
     for row in report.layers:
         writer.writerow(
             [
@@ -55,8 +78,9 @@ def to_csv(report: Report) -> str:
                 row.macs,
                 row.flops,
                 row.activation_bytes,
-                _rf(row),
+                rf_text(row),
                 row.fit or "exact",
+                *[row.counted] * counted,
             ]
         )
     t = report.totals
@@ -74,29 +98,84 @@ def to_csv(report: Report) -> str:
             t.activation_bytes,
             "",
             "",
+            *[t.counted] * counted,
         ]
     )
     return out.getvalue()
 
 
-_FIT_MARK = {"": "", "info": "≈", "warning": "⚠", "error": "✗"}
+TYPE_CSV_COLUMNS = ["type", "family", "layers"] + [
+    name for measure in MEASURES for name in (measure, f"{measure}_share")
+]
 
 
-def to_markdown(report: Report) -> str:
+def to_csv_by_type(report: Report) -> str:
+    """One line per layer type; shares are percentages of the network's total."""
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(TYPE_CSV_COLUMNS)
+    rows, whole = by_type(report)
+    for row in [*rows, whole]:
+        writer.writerow(
+            [
+                "TOTAL" if row is whole else row.type,
+                row.family,
+                row.layers,
+                *(
+                    v
+                    for measure in MEASURES
+                    for v in (getattr(row, measure), f"{row.share(measure, whole):.2f}")
+                ),
+            ]
+        )
+    return out.getvalue()
+
+
+FIT_MARK = {"": "", "info": "≈", "warning": "⚠", "error": "✗"}
+
+
+def to_markdown(report: Report, types: bool = False) -> str:
     t = report.totals
+    counted = shows_counted(report)
     lines = [
         f"## {report.name}",
         "",
         f"Input {format_shape(report.input_shape)}, batch {report.batch}, {report.dtype}.",
         "",
-        "| layer | type | output | params | MACs | RF | fit |",
-        "|---|---|---|---:|---:|---|---|",
     ]
-    for row in report.layers:
-        kind = f"{row.type} {row.describe}".strip()
-        lines.append(
-            f"| {row.name} | {kind} | {format_shape(row.output_shape)} | {grouped(row.params)} | {grouped(row.macs)} | {_rf(row)} | {_FIT_MARK[row.fit]} |"
-        )
+    if types:
+        rows, whole = by_type(report)
+        extra = f" {counted_label(report)} | % |" if counted else ""
+        lines += [
+            "| type | layers | params | % | MACs | % | FLOPs | % |" + extra,
+            "|---|---:|---:|---:|---:|---:|---:|---:|" + ("---:|---:|" if counted else ""),
+        ]
+        measures = MEASURES if counted else MEASURES[:-1]
+        for group in [*rows, whole]:
+            cells = [
+                c
+                for m in measures
+                for c in (grouped(getattr(group, m)), share(group.share(m, whole)))
+            ]
+            lines.append(
+                f"| {'**total**' if group is whole else group.type} | {group.layers} | "
+                + " | ".join(cells)
+                + " |"
+            )
+    else:
+        lines += [
+            "| layer | type | output | params | MACs |"
+            + (f" {counted_label(report)} |" if counted else "")
+            + " RF | fit |",
+            "|---|---|---|---:|---:|" + ("---:|" if counted else "") + "---|---|",
+        ]
+        for row in report.layers:
+            kind = f"{row.type} {row.describe}".strip()
+            lines.append(
+                f"| {row.name} | {kind} | {format_shape(row.output_shape)} | {grouped(row.params)} | {grouped(row.macs)} |"
+                + (f" {grouped(row.counted)} |" if counted else "")
+                + f" {rf_text(row)} | {FIT_MARK[row.fit]} |"
+            )
     lines += [
         "",
         "| total | value |",
@@ -106,6 +185,11 @@ def to_markdown(report: Report) -> str:
         f"| buffers (not learned) | {grouped(t.buffers)} |",
         f"| MACs | {grouped(t.macs)} ({human(t.macs)}) |",
         f"| FLOPs | {grouped(t.flops)} ({human(t.flops)}) |",
+        *(
+            [f"| {counted_label(report)} | {grouped(t.counted)} ({human(t.counted)}) |"]
+            if counted
+            else []
+        ),
         f"| parameter memory | {human(t.param_bytes + t.buffer_bytes, 'B')} |",
         f"| activation memory (all outputs) | {human(t.activation_bytes, 'B')} |",
         f"| peak live activations | {human(t.peak_activation_bytes, 'B')} |",

@@ -7,6 +7,7 @@ from pathlib import Path
 
 from archcalc.diagnostics import Diagnostic, Diagnostics, Pos, SpecError
 from archcalc.graph import Graph
+from archcalc.perf import paused_gc
 from archcalc.spec.builder import build_graph
 from archcalc.spec.yamlpos import load_yaml
 from archcalc.zoo import bundled_path
@@ -110,9 +111,10 @@ def load(spec: str, text: str | None = None) -> LoadedSpec:
         text = read_text(path, shown)
     else:
         shown = spec
-    data = load_yaml(text, shown)
-    diags = Diagnostics()
-    graph = build_graph(data, shown, diags)
+    with paused_gc():
+        data = load_yaml(text, shown)
+        diags = Diagnostics()
+        graph = build_graph(data, shown, diags)
     if graph is None or diags.has_errors:
         raise SpecError(list(diags))
     return LoadedSpec(graph, diags, text)

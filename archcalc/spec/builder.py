@@ -31,6 +31,16 @@ from archcalc.spec.yamlpos import YList, YMap, ylist, ymap
 TOP_KEYS = ("name", "source", "description", "input", "strict", "blocks", "layers")
 COMMON_KEYS = ("name", "inputs", "trainable", "frozen")
 COMPOSITES = ("residual", "parallel", "sequential")
+_KIND_HINTS = {
+    "posint": "give a whole number of at least 1",
+    "nonneg": "give a whole number, 0 or more",
+    "int": "give a whole number",
+    "float": "give a number, such as 0.5",
+    "prob": "give a probability such as 0.5",
+    "bool": "write true or false",
+    "window": "give a positive whole number such as 3, or one per spatial axis such as [3, 5]",
+    "padding": "give a number such as 1, one per axis [1, 2], four sides [top, bottom, left, right], same or valid",
+}
 _ARG = re.compile(r"\$([A-Za-z_][A-Za-z0-9_]*)")
 _NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_\-]*$")
 
@@ -420,6 +430,7 @@ class _Builder:
     ) -> str:
         raw: dict[str, Any] = {}
         raw_pos: dict[str, Pos] = {}
+        misspelt: set[str] = set()
         broken = False
         if isinstance(value, YMap):
             for key, val in value.items():
@@ -432,6 +443,13 @@ class _Builder:
                         *(a for spec in op.attrs.values() for a in spec.aliases),
                         *COMMON_KEYS,
                     ]
+                    # a misspelt attribute is reported once, not again as missing
+                    import difflib
+
+                    for close in difflib.get_close_matches(
+                        str(key).lower(), names, n=1, cutoff=0.6
+                    ):
+                        misspelt.add(_attr_name(op, close) or close)
                     self.error(
                         "unknown-key",
                         f"{op.name} has no attribute '{key}'",
@@ -457,7 +475,7 @@ class _Builder:
         elif value is not None:
             if op.shorthand is None or (
                 isinstance(value, YList)
-                and op.attrs[op.shorthand].kind not in ("window", "padding")
+                and op.attrs[op.shorthand].kind not in ("window", "padding", "indices")
             ):
                 example = (
                     f"{op.name}: {{{', '.join(list(op.attrs)[:2])}: ...}}" if op.attrs else op.name
@@ -481,10 +499,10 @@ class _Builder:
                         "value",
                         f"{op.name} {attr}: {err.message}",
                         raw_pos[attr],
-                        err.hint or spec.doc,
+                        err.hint or _KIND_HINTS.get(spec.kind, spec.doc),
                     )
                     broken = True
-            elif spec.default is REQUIRED:
+            elif spec.default is REQUIRED and attr not in misspelt:
                 self.error(
                     "missing-attribute",
                     f"{op.name} needs '{attr}'" + (f" ({spec.doc})" if spec.doc else ""),
