@@ -392,3 +392,21 @@ def test_parse_bytes() -> None:
     assert parse_bytes("512M") == 512 * 2**20
     assert parse_bytes("1.5 GB") == int(1.5 * 2**30)
     assert parse_bytes("1000") == 1000
+
+
+def test_run_has_the_memory_guard_too(tmp_path: Path) -> None:
+    spec = one_layer(tmp_path, "64x64x1", "conv: {filters: 512, kernel: 3, pad: 1}")
+    code, out, err = cli(
+        "run", spec, "-i", inline(np.zeros((64, 64))), "--random-weights", "--max-memory", "1MiB"
+    )
+    assert code == 2 and out == ""
+    assert "would need about" in err and "over the limit of 1.0 MiB (--max-memory)" in err
+
+
+def test_verify_in_float64() -> None:
+    code, out, _ = cli("verify", "lenet5", "--dtype", "float64", "--batch", "3", "-f", "json")
+    assert code == 0
+    data = json.loads(out)
+    assert data["dtype"] == "float64" and data["batch"] == 3 and data["ok"]
+    code, _, err = cli("verify", "lenet5", "--dtype", "int8")
+    assert code == 2 and "float32 or float64" in err

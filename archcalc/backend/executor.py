@@ -209,7 +209,7 @@ def execute(
         seconds = time.perf_counter() - start
         used = {k: tuple(v.shape) for k, v in params[node.name].items() if k in tracked.read}
         runs.append(LayerRun(node.name, tuple(y.shape[1:]), used, counter.total, seconds))
-        shares = any(y is env[src] or np.shares_memory(y, env[src]) for src in node.inputs)
+        shares = any(np.may_share_memory(y, env[src]) for src in node.inputs)
         if not shares:
             live += y.nbytes
         peak = max(peak, live)
