@@ -410,3 +410,18 @@ def test_verify_in_float64() -> None:
     assert data["dtype"] == "float64" and data["batch"] == 3 and data["ok"]
     code, _, err = cli("verify", "lenet5", "--dtype", "int8")
     assert code == 2 and "float32 or float64" in err
+
+
+def test_single_dense_layer_takes_a_vector(tmp_path: Path) -> None:
+    spec = write(
+        tmp_path, "d.yaml", "input: 2x2x1\nlayers:\n  - flatten\n  - dense: {name: fc, units: 2}\n"
+    )
+    np.savez(
+        tmp_path / "w.npz", kernel=np.array([[1, 0], [0, 1], [1, 1], [2, -1]]), bias=np.zeros(2)
+    )
+    code, out, err = cli(
+        "run", spec, "--layer", "fc", "-i", "[1, 2, 3, 4]", "-w", str(tmp_path / "w.npz")
+    )
+    assert code == 0, err
+    # [1, 2, 3, 4] @ kernel = [1 + 3 + 8, 2 + 3 − 4]
+    np.testing.assert_array_equal(matrix(out), [[12, 1]])

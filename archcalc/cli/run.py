@@ -159,10 +159,15 @@ def _single_layer(graph: Any, name: str, graph_cls: Any, input_name: str) -> Any
         raise UsageError(
             f"layer '{name}' joins {len(node.inputs)} inputs; --layer runs single-input layers"
         )
+    from archcalc.analysis.shapes import infer_shapes
+    from archcalc.diagnostics import Diagnostics
+
+    # The layer's own input shape, as the whole net feeds it (its rank decides how the data is
+    # read: a feature map, or a flat vector for a dense layer after a flatten).
+    layer = infer_shapes(graph, Diagnostics(), graph.strict).get(name)
+    shape = layer.inputs[0] if layer is not None else graph.input_shape
     one = replace(node, inputs=[input_name])
-    return graph_cls(
-        graph.name, graph.input_shape, [one], graph.file, graph.source, strict=graph.strict
-    )
+    return graph_cls(graph.name, shape, [one], graph.file, graph.source, strict=graph.strict)
 
 
 def _read_numbers(text: str) -> Any:
