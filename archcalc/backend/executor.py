@@ -181,6 +181,16 @@ def _last_uses(graph: Graph, upto: int) -> dict[str, int]:
     return last
 
 
+def _held(arrays: Any) -> int:
+    """Bytes of memory behind the arrays, each buffer once (views share their base's)."""
+    bases: dict[int, int] = {}
+    for a in arrays:
+        while isinstance(a.base, np.ndarray):
+            a = a.base
+        bases[id(a)] = a.nbytes
+    return sum(bases.values())
+
+
 def execute(
     graph: Graph,
     layers: Mapping[str, Layer | None],
@@ -195,7 +205,7 @@ def execute(
     keep = keep or set()
     last = _last_uses(graph, len(graph.nodes) - 1)
     env: dict[str, np.ndarray] = {INPUT: x}
-    live = peak = x.nbytes
+    peak = x.nbytes
     runs: list[LayerRun] = []
     kept: dict[str, np.ndarray] = {}
     output = x
@@ -209,22 +219,16 @@ def execute(
         seconds = time.perf_counter() - start
         used = {k: tuple(v.shape) for k, v in params[node.name].items() if k in tracked.read}
         runs.append(LayerRun(node.name, tuple(y.shape[1:]), used, counter.total, seconds))
-        shares = any(np.may_share_memory(y, env[src]) for src in node.inputs)
-        if not shares:
-            live += y.nbytes
-        peak = max(peak, live)
         env[node.name] = y
         output = y
+        peak = max(peak, _held(env.values()))  # inputs and output alive together
         if node.name in keep:
             kept[node.name] = y
         for src in set(node.inputs):
             if last.get(src) == i:
-                arr = env.pop(src)
-                if not any(arr is other for other in env.values()):
-                    live -= arr.nbytes
+                del env[src]
         if node.name not in last and i < len(graph.nodes) - 1:
-            env.pop(node.name)  # nothing reads it: a dead end
-            live -= 0 if shares else y.nbytes
+            del env[node.name]  # nothing reads it: a dead end
         if progress is not None:
             progress(f"running {node.name}", i + 1, len(graph.nodes))
     return Execution(output, runs, peak, kept)
