@@ -727,7 +727,12 @@ def _run_probes(
                 layer = layers[node.name]
                 assert layer is not None
                 y = node.op.support(layer, [env[src] for src in node.inputs], ones[node.name])
-                env[node.name] = (y > 0).astype(dtype)
+                if y.ndim >= 2 and y.shape[-1] > 1 and y.strides[-1] == 0:
+                    # the same on every channel: binarise one and keep it broadcast
+                    one = (y[..., :1] > 0).astype(dtype)
+                    env[node.name] = np.broadcast_to(one, y.shape)
+                else:
+                    env[node.name] = (y > 0).astype(dtype)
                 for src in set(node.inputs):
                     if last.get(src) == i and src not in samples:
                         env.pop(src)

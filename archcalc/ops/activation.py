@@ -27,6 +27,9 @@ class _Activation(Op):
         result: Array = getattr(kernels, self.name)(xs[0], **layer.attrs)
         return result
 
+    def support(self, layer: Layer, masks: list[Array], params: dict[str, Array]) -> Array:
+        return masks[0]  # element-wise: each output depends on its own input element only
+
 
 @register
 class ReLU(_Activation):
@@ -57,9 +60,6 @@ class LeakyReLU(_Activation):
 class Sigmoid(_Activation):
     name, aliases, cost, summary = "sigmoid", ("logistic",), 4, "1 / (1 + exp(−x))"
     flops_rule = "4 per element: negate, exp, add, divide"
-
-    def support(self, layer: Layer, masks: list[Array], params: dict[str, Array]) -> Array:
-        return masks[0]  # sigmoid(0) = 1/2: element-wise, so each output depends on its input
 
 
 @register

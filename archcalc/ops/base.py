@@ -379,6 +379,21 @@ class Op:
         return ""
 
 
+def on_one_channel(masks: list[Array]) -> list[Array] | None:
+    """For the ``support`` rules of ops that treat every channel alike: when every mask is the
+    same on all channels (a view broadcast along them, as the conv and dense rules return), the
+    masks' first channel, to compute on and broadcast back; otherwise None."""
+    if all(m.ndim >= 2 and m.shape[-1] > 1 and m.strides[-1] == 0 for m in masks):
+        return [m[..., :1] for m in masks]
+    return None
+
+
+def broadcast_channels(y: Array, channels: int) -> Array:
+    import numpy as np
+
+    return np.broadcast_to(y, (*y.shape[:-1], channels))
+
+
 REGISTRY: dict[str, Op] = {}
 ALIASES: dict[str, str] = {}
 

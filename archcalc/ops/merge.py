@@ -2,7 +2,16 @@
 
 from __future__ import annotations
 
-from archcalc.ops.base import Array, Layer, Op, OpError, out_elements, register
+from archcalc.ops.base import (
+    Array,
+    Layer,
+    Op,
+    OpError,
+    broadcast_channels,
+    on_one_channel,
+    out_elements,
+    register,
+)
 from archcalc.shapes import Shape, format_shape
 
 
@@ -40,6 +49,12 @@ class Add(Op):
         from archcalc.backend import kernels
 
         return kernels.add(*xs)
+
+    def support(self, layer: Layer, masks: list[Array], params: dict[str, Array]) -> Array:
+        one = on_one_channel(masks)
+        if one is None:
+            return self.forward(layer, masks, params)
+        return broadcast_channels(self.forward(layer, one, params), masks[0].shape[-1])
 
 
 @register

@@ -44,11 +44,10 @@ class BatchNorm(Op):
         )
 
     def support(self, layer: Layer, masks: list[Array], params: dict[str, Array]) -> Array:
-        # The shift (beta − mean·scale) would make every output non-zero: drop it.
-        zeros: dict[str, Array] = {
-            name: 0 * params[name] for name in ("beta", "running_mean") if name in params
-        }
-        return self.forward(layer, masks, {**params, **zeros})
+        # Inference batch norm is a scale and a shift per element: each output depends on its
+        # own input element only (running the forward would make the shift look like a
+        # dependency on everything).
+        return masks[0]
 
 
 @register

@@ -13,7 +13,9 @@ from archcalc.ops.base import (
     Op,
     OpError,
     Window,
+    broadcast_channels,
     num,
+    on_one_channel,
     out_elements,
     product,
     register,
@@ -66,6 +68,13 @@ class _WindowPool(Op):
         return [
             Window(d * (k - 1) + 1, s, p[0]) for k, s, d, p in zip(kernel, stride, dilation, pads)
         ]
+
+    def support(self, layer: Layer, masks: list[Array], params: dict[str, Array]) -> Array:
+        # Pooling treats channels alone and alike: pool one channel of a channel-uniform mask.
+        one = on_one_channel(masks)
+        if one is None:
+            return self.forward(layer, masks, params)
+        return broadcast_channels(self.forward(layer, one, params), masks[0].shape[-1])
 
     def _kwargs(self, layer: Layer) -> dict[str, Any]:
         kernel, stride, dilation = self._geometry(layer)
