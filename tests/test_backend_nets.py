@@ -17,7 +17,7 @@ from tests.oracles import require
 
 # Specs too big to run here at full size would be listed with a reduced input (verify then
 # says "reduced: the spec says ..."; test_backend_cli checks that wording). Every bundled spec
-# runs at full size at present: VGG-16 at 224x224x3 verifies in about 12 s.
+# runs at full size at present: VGG-16 at 224x224x3 verifies in about 7 s.
 REDUCED: dict[str, tuple[int, ...]] = {}
 
 
