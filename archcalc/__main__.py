@@ -1,3 +1,3 @@
 from archcalc.cli import main
 
-main()
+main(prog_name="archcalc")
