@@ -7,7 +7,9 @@ import click
 
 from archcalc import __version__
 from archcalc.cli.rf import rf
+from archcalc.cli.run import run
 from archcalc.cli.summarize import check, summarize
+from archcalc.cli.verify import verify
 from archcalc.cli.zoo import zoo
 
 
@@ -32,3 +34,5 @@ main.add_command(summarize)
 main.add_command(check)
 main.add_command(zoo)
 main.add_command(rf)
+main.add_command(verify)
+main.add_command(run)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import ClassVar
 
-from archcalc.ops.base import Attr, Layer, Op, out_elements, register
+from archcalc.ops.base import Array, Attr, Layer, Op, out_elements, register
 
 
 class _Activation(Op):
@@ -19,6 +19,16 @@ class _Activation(Op):
 
     def flops(self, layer: Layer) -> int:
         return self.cost * out_elements(layer)
+
+    def forward(self, layer: Layer, xs: list[Array], params: dict[str, Array]) -> Array:
+        from archcalc.backend import kernels
+
+        # Each activation's kernel carries its name; extra attributes go as keywords.
+        result: Array = getattr(kernels, self.name)(xs[0], **layer.attrs)
+        return result
+
+    def support(self, layer: Layer, masks: list[Array], params: dict[str, Array]) -> Array:
+        return masks[0]  # element-wise: each output depends on its own input element only
 
 
 @register
@@ -78,3 +88,8 @@ class Softmax(_Activation):
     def flops(self, layer: Layer) -> int:
         # exp per element, C − 1 adds and C divisions per vector of C channels.
         return 3 * out_elements(layer) - out_elements(layer) // layer.input[-1]
+
+    def support(self, layer: Layer, masks: list[Array], params: dict[str, Array]) -> Array:
+        # Every channel's output depends on all channels at its position.
+        m = masks[0]
+        return m.max(axis=-1, keepdims=True) + 0 * m

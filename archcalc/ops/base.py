@@ -39,7 +39,8 @@ class Attr:
     ``kind`` is one of: ``posint`` (>= 1), ``nonneg`` (>= 0), ``int``, ``float``, ``prob``
     (0 <= p < 1), ``bool``, ``window`` (a positive int or one per spatial axis), ``padding``
     (an int, one per axis, four sides, ``same`` or ``valid``), ``choice``, ``matrix`` (nested
-    lists of numbers, for fixed kernels), ``indices`` (one or more integers >= 0, as a tuple).
+    lists of numbers, for fixed kernels), ``indices`` (one or more integers >= 0, as a tuple),
+    ``number`` (a float, or a fraction written "1/9").
     """
 
     kind: str
@@ -58,7 +59,15 @@ class Attr:
             if low is not None and value < low:
                 raise OpError(f"must be {'positive' if low else 'zero or more'}, got {value}")
             return value
-        if kind in ("float", "prob"):
+        if kind == "number" and isinstance(value, str):
+            # A written fraction such as "1/9" (the course writes the box filter 1/9 · ones).
+            try:
+                return float(Fraction(value.replace(" ", "")))
+            except (ValueError, ZeroDivisionError):
+                raise OpError(
+                    f"expected a number or a fraction such as 1/9, got {_describe(value)}"
+                ) from None
+        if kind in ("float", "prob", "number"):
             if isinstance(value, bool) or not isinstance(value, (int, float)):
                 raise OpError(f"expected a number, got {_describe(value)}")
             if kind == "prob" and not 0 <= value < 1:
@@ -343,11 +352,46 @@ class Op:
         return found
 
     def forward(self, layer: Layer, xs: list[Array], params: dict[str, Array]) -> Array:
+        """Run the layer on a batch: each of ``xs`` is ``(N, *spatial, C)`` (channels last),
+        ``params`` holds the arrays named by :meth:`weights` and :meth:`buffers`. Every
+        registered op overrides it, importing :mod:`archcalc.backend.kernels` inside the
+        method so that analysis never imports numpy."""
         raise NotImplementedError(f"{self.name} has no NumPy forward yet")
+
+    def fixed_params(self, layer: Layer) -> dict[str, Array]:
+        """Arrays the spec itself gives (a conv's inline ``weights``); the rest are supplied
+        by the caller (random for ``verify``, a ``.npz`` for ``run``)."""
+        return {}
+
+    def support(self, layer: Layer, masks: list[Array], params: dict[str, Array]) -> Array:
+        """Which outputs depend on the marked inputs, for measuring receptive fields.
+
+        ``masks`` are 0/1 arrays shaped like the inputs; ``params`` are all ones. The result is
+        positive exactly where an output depends on a marked input. The default runs the
+        forward itself, which is right for every op that sends 0 to 0 and positive values to
+        positive ones when its weights are positive; ops with an additive term (a bias, a
+        shift) or that turn zeros into non-zeros override it.
+        """
+        return self.forward(layer, masks, params)
 
     def describe(self, layer: Layer) -> str:
         """Key hyperparameters in the course's notation, for tables and diagrams."""
         return ""
+
+
+def on_one_channel(masks: list[Array]) -> list[Array] | None:
+    """For the ``support`` rules of ops that treat every channel alike: when every mask is the
+    same on all channels (a view broadcast along them, as the conv and dense rules return), the
+    masks' first channel, to compute on and broadcast back; otherwise None."""
+    if all(m.ndim >= 2 and m.shape[-1] > 1 and m.strides[-1] == 0 for m in masks):
+        return [m[..., :1] for m in masks]
+    return None
+
+
+def broadcast_channels(y: Array, channels: int) -> Array:
+    import numpy as np
+
+    return np.broadcast_to(y, (*y.shape[:-1], channels))
 
 
 REGISTRY: dict[str, Op] = {}

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from archcalc.ops.base import (
     UNDEFINED,
+    Array,
     Attr,
     Layer,
     Op,
@@ -51,6 +54,41 @@ def _needs_spatial(layer: Layer, what: str) -> None:
         )
 
 
+def _nested_shape(value: Any) -> tuple[int, ...] | None:
+    """Shape of a nested list of numbers, or None when it is ragged."""
+    if not isinstance(value, list):
+        return ()
+    inner = [_nested_shape(v) for v in value]
+    if any(s is None or s != inner[0] for s in inner):
+        return None
+    return (len(value), *inner[0])  # type: ignore[misc]
+
+
+def _check_fixed_weights(layer: Layer, full: Shape) -> None:
+    """An inline ``weights`` matrix must be the spatial kernel, or the whole kernel array."""
+    value = layer.attrs.get("weights")
+    if value is None:
+        if layer.attrs.get("scale", 1.0) != 1.0:
+            raise OpError(
+                "scale multiplies fixed weights, but this conv has none",
+                "give the kernel values as 'weights: [[...], ...]', or drop scale",
+                attr="scale",
+            )
+        return
+    shape = _nested_shape(value)
+    spatial = full[:-2]
+    if shape is None:
+        raise OpError("weights is ragged: every row must have the same length", attr="weights")
+    if shape not in (spatial, full):
+        raise OpError(
+            f"weights is {format_shape(shape)} but the kernel is {format_shape(spatial)}"
+            + f" (the whole array is {format_shape(full)})",
+            f"give a {format_shape(spatial)} matrix (used for every input channel and filter), "
+            f"or the whole {format_shape(full)} array as kernel rows, columns, channels, filters",
+            attr="weights",
+        )
+
+
 def _notation(layer: Layer, kernel: str = "kernel") -> str:
     k = layer.attrs[kernel]
     ks = "×".join(str(v) for v in (k if isinstance(k, tuple) else (k,) * max(layer.rank, 1)))
@@ -85,6 +123,16 @@ class Conv(Op):
         "dilation": _DILATION,
         "groups": _GROUPS,
         "bias": Attr("bool", True, aliases=("use_bias",), doc="learn a bias per filter"),
+        "weights": Attr(
+            "matrix",
+            None,
+            aliases=("values",),
+            doc="fixed kernel values: the spatial matrix, or the whole kernel array",
+        ),
+        "scale": Attr("number", 1.0, doc="multiplies the fixed weights, e.g. 1/9 for a box filter"),
+        "flip": Attr(
+            "bool", False, doc="flip the kernel: true convolution instead of cross-correlation"
+        ),
     }
 
     def output_shape(self, layer: Layer) -> Shape:
@@ -96,10 +144,9 @@ class Conv(Op):
             layer.per_axis("stride"),
             layer.per_axis("dilation"),
         )
-        return (
-            *layer.slide(kernel, stride, dilation, layer.padding(kernel, stride, dilation)),
-            filters,
-        )
+        out = layer.slide(kernel, stride, dilation, layer.padding(kernel, stride, dilation))
+        _check_fixed_weights(layer, self.weights(layer)["kernel"])
+        return (*out, filters)
 
     def weights(self, layer: Layer) -> dict[str, Shape]:
         a = layer.attrs
@@ -131,6 +178,60 @@ class Conv(Op):
         return [
             Window(d * (k - 1) + 1, s, p[0]) for k, s, d, p in zip(kernel, stride, dilation, pads)
         ]
+
+    def _kernel_args(self, layer: Layer) -> dict[str, Any]:
+        kernel, stride, dilation = (
+            layer.per_axis("kernel"),
+            layer.per_axis("stride"),
+            layer.per_axis("dilation"),
+        )
+        return {
+            "stride": stride,
+            "dilation": dilation,
+            "padding": layer.padding(kernel, stride, dilation),
+            "groups": layer.attrs["groups"],
+        }
+
+    def forward(self, layer: Layer, xs: list[Array], params: dict[str, Array]) -> Array:
+        from archcalc.backend import kernels
+
+        return kernels.conv(
+            xs[0],
+            params["kernel"],
+            params["bias"] if layer.attrs["bias"] else None,
+            flip=layer.attrs["flip"],
+            **self._kernel_args(layer),
+        )
+
+    def fixed_params(self, layer: Layer) -> dict[str, Array]:
+        import numpy as np
+
+        a = layer.attrs
+        if a["weights"] is None:
+            return {}
+        shape = self.weights(layer)["kernel"]
+        matrix = np.asarray(a["weights"], dtype=np.float64) * a["scale"]
+        if matrix.ndim == len(shape) - 2:  # one spatial matrix for every channel and filter
+            matrix = np.broadcast_to(matrix[..., None, None], shape)
+        fixed = {"kernel": np.array(matrix, dtype=np.float32)}
+        if a["bias"]:
+            fixed["bias"] = np.zeros((a["filters"],), dtype=np.float32)
+        return fixed
+
+    def support(self, layer: Layer, masks: list[Array], params: dict[str, Array]) -> Array:
+        import numpy as np
+
+        from archcalc.backend import kernels
+
+        geometry = self._kernel_args(layer)
+        if geometry["groups"] > 1:
+            return kernels.conv(masks[0], params["kernel"], None, **geometry)
+        # With all-ones weights and one group every filter computes the same sum over every
+        # input channel: collapse the channels and run a one-filter conv of the same geometry.
+        x = masks[0].max(axis=-1, keepdims=True)
+        ones = np.ones((*params["kernel"].shape[:-2], 1, 1), dtype=x.dtype)
+        y = kernels.conv(x, ones, None, **geometry)
+        return np.broadcast_to(y, (*y.shape[:-1], layer.attrs["filters"]))
 
     def explain(self, layer: Layer) -> list[tuple[str, str]]:
         found = super().explain(layer)
@@ -308,6 +409,36 @@ class ConvTranspose(Op):
         )
         found.append(("FLOPs", _flops_formula(layer, macs, self.flops(layer))))
         return found
+
+    def _kernel_args(self, layer: Layer) -> dict[str, Any]:
+        a = layer.attrs
+        kernel, stride, dilation = (
+            layer.per_axis("kernel"),
+            layer.per_axis("stride"),
+            layer.per_axis("dilation"),
+        )
+        return {
+            "stride": stride,
+            "dilation": dilation,
+            "padding": layer.padding(kernel, stride, dilation),
+            "output_padding": a["output_padding"],
+            "groups": a["groups"],
+        }
+
+    def forward(self, layer: Layer, xs: list[Array], params: dict[str, Array]) -> Array:
+        from archcalc.backend import kernels
+
+        return kernels.conv_transpose(
+            xs[0],
+            params["kernel"],
+            params["bias"] if layer.attrs["bias"] else None,
+            **self._kernel_args(layer),
+        )
+
+    def support(self, layer: Layer, masks: list[Array], params: dict[str, Array]) -> Array:
+        from archcalc.backend import kernels
+
+        return kernels.conv_transpose(masks[0], params["kernel"], None, **self._kernel_args(layer))
 
     def describe(self, layer: Layer) -> str:
         return f"{_notation(layer)}, {layer.attrs['filters']}"

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from archcalc.ops.base import GLOBAL, Attr, Layer, Op, num, out_elements, product, register
+from archcalc.ops.base import GLOBAL, Array, Attr, Layer, Op, num, out_elements, product, register
 from archcalc.shapes import Shape, numel
 
 
@@ -53,6 +53,27 @@ class Dense(Op):
     def describe(self, layer: Layer) -> str:
         return str(layer.attrs["units"])
 
+    def forward(self, layer: Layer, xs: list[Array], params: dict[str, Array]) -> Array:
+        from archcalc.backend import kernels
+
+        x = xs[0]
+        # On a feature map the same matrix acts at every position: fold positions into rows.
+        y = kernels.dense(
+            x.reshape(-1, x.shape[-1]),
+            params["kernel"],
+            params["bias"] if layer.attrs["bias"] else None,
+        )
+        return y.reshape(*x.shape[:-1], y.shape[-1])
+
+    def support(self, layer: Layer, masks: list[Array], params: dict[str, Array]) -> Array:
+        import numpy as np
+
+        # All-ones weights: every unit computes the same sum, so one unit is enough.
+        x = masks[0].max(axis=-1, keepdims=True)
+        ones = np.ones((1, 1), dtype=x.dtype)
+        y = self.forward(layer, [x], {"kernel": ones, "bias": None})
+        return np.broadcast_to(y, (*y.shape[:-1], layer.attrs["units"]))
+
 
 @register
 class Flatten(Op):
@@ -66,6 +87,11 @@ class Flatten(Op):
 
     def windows(self, layer: Layer) -> str | None:
         return GLOBAL if layer.rank else None
+
+    def forward(self, layer: Layer, xs: list[Array], params: dict[str, Array]) -> Array:
+        from archcalc.backend import kernels
+
+        return kernels.flatten(xs[0])
 
     def explain(self, layer: Layer) -> list[tuple[str, str]]:
         return [("output", f"{product(layer.input)} = {num(numel(layer.input))}")]

@@ -2,7 +2,16 @@
 
 from __future__ import annotations
 
-from archcalc.ops.base import Layer, Op, OpError, out_elements, register
+from archcalc.ops.base import (
+    Array,
+    Layer,
+    Op,
+    OpError,
+    broadcast_channels,
+    on_one_channel,
+    out_elements,
+    register,
+)
 from archcalc.shapes import Shape, format_shape
 
 
@@ -36,6 +45,17 @@ class Add(Op):
     def flops(self, layer: Layer) -> int:
         return (len(layer.inputs) - 1) * out_elements(layer)
 
+    def forward(self, layer: Layer, xs: list[Array], params: dict[str, Array]) -> Array:
+        from archcalc.backend import kernels
+
+        return kernels.add(*xs)
+
+    def support(self, layer: Layer, masks: list[Array], params: dict[str, Array]) -> Array:
+        one = on_one_channel(masks)
+        if one is None:
+            return self.forward(layer, masks, params)
+        return broadcast_channels(self.forward(layer, one, params), masks[0].shape[-1])
+
 
 @register
 class Concat(Op):
@@ -55,6 +75,11 @@ class Concat(Op):
                     code="shape-mismatch",
                 )
         return (*first[:-1], sum(s[-1] for s in layer.inputs))
+
+    def forward(self, layer: Layer, xs: list[Array], params: dict[str, Array]) -> Array:
+        from archcalc.backend import kernels
+
+        return kernels.concat(xs)
 
     def explain(self, layer: Layer) -> list[tuple[str, str]]:
         channels = " + ".join(str(s[-1]) for s in layer.inputs)

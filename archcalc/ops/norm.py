@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from archcalc.ops.base import Attr, Layer, Op, out_elements, register
+from archcalc.ops.base import Array, Attr, Layer, Op, out_elements, register
 from archcalc.shapes import Shape
 
 
@@ -31,6 +31,24 @@ class BatchNorm(Op):
         # At inference the statistics fold into one scale and one shift per element.
         return 2 * out_elements(layer)
 
+    def forward(self, layer: Layer, xs: list[Array], params: dict[str, Array]) -> Array:
+        from archcalc.backend import kernels
+
+        x = xs[0]
+        if layer.attrs["affine"]:
+            gamma, beta = params["gamma"], params["beta"]
+        else:
+            gamma, beta = x.dtype.type(1), x.dtype.type(0)
+        return kernels.batchnorm(
+            x, gamma, beta, params["running_mean"], params["running_var"], layer.attrs["eps"]
+        )
+
+    def support(self, layer: Layer, masks: list[Array], params: dict[str, Array]) -> Array:
+        # Inference batch norm is a scale and a shift per element: each output depends on its
+        # own input element only (running the forward would make the shift look like a
+        # dependency on everything).
+        return masks[0]
+
 
 @register
 class LRN(Op):
@@ -52,6 +70,12 @@ class LRN(Op):
         # alpha/size, add k, raise to beta and divide: 2·size + 3.
         return out_elements(layer) * (2 * layer.attrs["size"] + 3)
 
+    def forward(self, layer: Layer, xs: list[Array], params: dict[str, Array]) -> Array:
+        from archcalc.backend import kernels
+
+        a = layer.attrs
+        return kernels.lrn(xs[0], a["size"], a["alpha"], a["beta"], a["k"])
+
     def describe(self, layer: Layer) -> str:
         return f"n={layer.attrs['size']}"
 
@@ -67,3 +91,6 @@ class Dropout(Op):
 
     def describe(self, layer: Layer) -> str:
         return f"p={layer.attrs['rate']:g}"
+
+    def forward(self, layer: Layer, xs: list[Array], params: dict[str, Array]) -> Array:
+        return xs[0]  # inference: dropout passes everything through (inverted dropout)

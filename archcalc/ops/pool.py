@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from archcalc.ops.base import (
     GLOBAL,
     UNDEFINED,
+    Array,
     Attr,
     Layer,
     Op,
     OpError,
     Window,
+    broadcast_channels,
     num,
+    on_one_channel,
     out_elements,
     product,
     register,
@@ -64,6 +69,22 @@ class _WindowPool(Op):
             Window(d * (k - 1) + 1, s, p[0]) for k, s, d, p in zip(kernel, stride, dilation, pads)
         ]
 
+    def support(self, layer: Layer, masks: list[Array], params: dict[str, Array]) -> Array:
+        # Pooling treats channels alone and alike: pool one channel of a channel-uniform mask.
+        one = on_one_channel(masks)
+        if one is None:
+            return self.forward(layer, masks, params)
+        return broadcast_channels(self.forward(layer, one, params), masks[0].shape[-1])
+
+    def _kwargs(self, layer: Layer) -> dict[str, Any]:
+        kernel, stride, dilation = self._geometry(layer)
+        return {
+            "kernel": kernel,
+            "stride": stride,
+            "padding": layer.padding(kernel, stride, dilation),
+            "ceil_mode": layer.attrs["ceil_mode"],
+        }
+
     def describe(self, layer: Layer) -> str:
         kernel, stride, _ = self._geometry(layer)
         ks = "×".join(map(str, kernel))
@@ -85,6 +106,11 @@ class MaxPool(_WindowPool):
     def flops(self, layer: Layer) -> int:
         # A window of n values needs n - 1 comparisons.
         return out_elements(layer) * (numel(self._geometry(layer)[0]) - 1)
+
+    def forward(self, layer: Layer, xs: list[Array], params: dict[str, Array]) -> Array:
+        from archcalc.backend import kernels
+
+        return kernels.max_pool(xs[0], dilation=self._geometry(layer)[2], **self._kwargs(layer))
 
     def explain(self, layer: Layer) -> list[tuple[str, str]]:
         window = product(self._geometry(layer)[0])
@@ -115,6 +141,13 @@ class AvgPool(_WindowPool):
     def flops(self, layer: Layer) -> int:
         # n - 1 additions and one division per window.
         return out_elements(layer) * numel(self._geometry(layer)[0])
+
+    def forward(self, layer: Layer, xs: list[Array], params: dict[str, Array]) -> Array:
+        from archcalc.backend import kernels
+
+        return kernels.avg_pool(
+            xs[0], count_include_pad=layer.attrs["count_include_pad"], **self._kwargs(layer)
+        )
 
     def explain(self, layer: Layer) -> list[tuple[str, str]]:
         window = product(self._geometry(layer)[0])
@@ -172,6 +205,11 @@ class AdaptiveAvgPool(Op):
     def describe(self, layer: Layer) -> str:
         return "→" + "×".join(map(str, layer.per_axis("size")))
 
+    def forward(self, layer: Layer, xs: list[Array], params: dict[str, Array]) -> Array:
+        from archcalc.backend import kernels
+
+        return kernels.adaptive_avg_pool(xs[0], layer.per_axis("size"))
+
 
 class _GlobalPool(Op):
     family = "pool"
@@ -185,6 +223,15 @@ class _GlobalPool(Op):
     def windows(self, layer: Layer) -> str:
         return GLOBAL
 
+    def _reduce(self, x: Array) -> Array:
+        raise NotImplementedError
+
+    def forward(self, layer: Layer, xs: list[Array], params: dict[str, Array]) -> Array:
+        y = self._reduce(xs[0])
+        if layer.attrs["keepdims"]:
+            y = y.reshape(y.shape[0], *(1,) * layer.rank, y.shape[-1])
+        return y
+
 
 @register
 class GlobalAvgPool(_GlobalPool):
@@ -197,6 +244,11 @@ class GlobalAvgPool(_GlobalPool):
         # Sum of H·W values (H·W − 1 adds) and one division, per channel.
         return numel(layer.input)
 
+    def _reduce(self, x: Array) -> Array:
+        from archcalc.backend import kernels
+
+        return kernels.global_avg_pool(x)
+
 
 @register
 class GlobalMaxPool(_GlobalPool):
@@ -207,3 +259,8 @@ class GlobalMaxPool(_GlobalPool):
 
     def flops(self, layer: Layer) -> int:
         return numel(layer.input) - layer.input[-1]
+
+    def _reduce(self, x: Array) -> Array:
+        from archcalc.backend import kernels
+
+        return kernels.global_max_pool(x)

@@ -4,7 +4,17 @@ from __future__ import annotations
 
 from fractions import Fraction
 
-from archcalc.ops.base import UNDEFINED, Attr, Layer, Op, OpError, Window, out_elements, register
+from archcalc.ops.base import (
+    UNDEFINED,
+    Array,
+    Attr,
+    Layer,
+    Op,
+    OpError,
+    Window,
+    out_elements,
+    register,
+)
 from archcalc.ops.conv import _needs_spatial
 from archcalc.shapes import Shape, format_shape
 
@@ -29,6 +39,11 @@ class ZeroPad(Op):
 
     def windows(self, layer: Layer) -> list[Window]:
         return [Window(1, 1, pb) for pb, _ in self._pads(layer)]
+
+    def forward(self, layer: Layer, xs: list[Array], params: dict[str, Array]) -> Array:
+        from archcalc.backend import kernels
+
+        return kernels.zeropad(xs[0], self._pads(layer))
 
 
 @register
@@ -91,6 +106,11 @@ class Upsample(Op):
     def describe(self, layer: Layer) -> str:
         return f"×{layer.attrs['scale']} {layer.attrs['mode']}"
 
+    def forward(self, layer: Layer, xs: list[Array], params: dict[str, Array]) -> Array:
+        from archcalc.backend import kernels
+
+        return kernels.upsample(xs[0], layer.per_axis("scale"), layer.attrs["mode"])
+
 
 @register
 class Identity(Op):
@@ -98,6 +118,9 @@ class Identity(Op):
     aliases = ("noop", "passthrough")
     family = "reshape"
     summary = "passes its input through"
+
+    def forward(self, layer: Layer, xs: list[Array], params: dict[str, Array]) -> Array:
+        return xs[0]
 
 
 @register
@@ -129,3 +152,6 @@ class ChannelSlice(Op):
 
     def describe(self, layer: Layer) -> str:
         return "ch " + ",".join(map(str, layer.attrs["channels"]))
+
+    def forward(self, layer: Layer, xs: list[Array], params: dict[str, Array]) -> Array:
+        return xs[0][..., list(layer.attrs["channels"])]

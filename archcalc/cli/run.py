@@ -1,0 +1,290 @@
+"""`archcalc run`: execute a net, or one of its layers, on given numbers."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+
+from archcalc.cli.common import EXIT_ERRORS, EXIT_OK, echo_diagnostics, guarded
+from archcalc.cli.verify import memory_option
+
+MAX_PRINTED = 400  # larger outputs are summarised; save them with -o
+
+
+@click.command()
+@click.argument("spec")
+@click.option(
+    "--input",
+    "-i",
+    "input_data",
+    required=True,
+    metavar="FILE|LIST",
+    help="The numbers: a .npy array, a .csv/.txt matrix, or an inline YAML/JSON list such as "
+    "'[[1, 2], [3, 4]]'. A 2-D matrix is one HxW single-channel image.",
+)
+@click.option(
+    "--weights",
+    "-w",
+    metavar="FILE.npz",
+    default=None,
+    help="Arrays keyed 'layer.kernel', 'layer.bias', ... (channels-last layout).",
+)
+@click.option("--layer", "-l", default=None, help="Run only this layer on the input.")
+@click.option(
+    "--random-weights",
+    is_flag=True,
+    help="Fill arrays that are neither in --weights nor in the spec with seeded random values.",
+)
+@click.option("--seed", default=0, show_default=True, type=int, help="Seed for --random-weights.")
+@click.option(
+    "--dtype",
+    default="float32",
+    show_default=True,
+    type=click.Choice(["float32", "float64"]),
+    help="Arithmetic precision.",
+)
+@click.option("--output", "-o", default=None, metavar="FILE", help="Save the result (.npy, .csv).")
+@memory_option
+@guarded
+def run(
+    spec: str,
+    input_data: str,
+    weights: str | None,
+    layer: str | None,
+    random_weights: bool,
+    seed: int,
+    dtype: str,
+    output: str | None,
+    max_memory: str | None,
+) -> None:
+    """Run SPEC (or one layer of it) on given numbers and print or save the result.
+
+    Weights come from --weights FILE.npz, or inline in the spec (a conv's 'weights:' matrix,
+    with 'scale:' and 'flip:'), or --random-weights. Convolution is cross-correlation, as
+    frameworks compute it; 'flip: true' on a conv gives true convolution.
+
+    \b
+    Examples:
+      archcalc run box.yaml --input image.csv
+      archcalc run pool.yaml --input '[[1,1,2,4],[5,6,7,8],[3,2,1,0],[1,2,3,4]]'
+      archcalc run alexnet --layer conv1 --input x.npy --weights alexnet.npz -o y.npy
+    """
+    import numpy as np
+
+    from archcalc.analysis.shapes import infer_shapes
+    from archcalc.backend import executor as ex
+    from archcalc.diagnostics import Diagnostics, SpecError
+    from archcalc.graph import INPUT, Graph
+    from archcalc.spec import load
+
+    try:
+        loaded = load(spec)
+    except SpecError as err:
+        from archcalc.cli.common import _texts_for
+
+        err.sources = _texts_for(err.diagnostics)  # type: ignore[attr-defined]
+        raise
+    graph = loaded.graph
+    sources = {graph.file: loaded.text}
+    if layer is not None:
+        graph = _single_layer(graph, layer, Graph, INPUT)
+    np_dtype = ex.DTYPES[dtype]
+    x, squeeze = _as_batch(_read_numbers(input_data), graph.input_shape, np_dtype)
+    graph.input_shape = tuple(int(v) for v in x.shape[1:])
+
+    from archcalc.analysis import analyze
+
+    report = analyze(graph, batch=x.shape[0], diagnostics=loaded.diagnostics)
+    if report.has_errors:
+        echo_diagnostics(report.diagnostics, sources)
+        click.echo("run: the net does not fit this input; nothing was run", err=True)
+        sys.exit(EXIT_ERRORS)
+    layers = infer_shapes(graph, Diagnostics(), report.strict)
+
+    given: dict[str, Any] = {}
+    if weights is not None:
+        given = _read_weights(weights, graph)
+    estimate = ex.estimate_memory(
+        graph,
+        layers,
+        report.totals.peak_activation_bytes,
+        x.shape[0],
+        np.dtype(np_dtype).itemsize,
+    )
+    limit, source = (
+        (ex.parse_bytes(max_memory), "--max-memory")
+        if max_memory is not None
+        else ex.default_limit()
+    )
+    ex.guard_memory(estimate, limit, source, f"running {graph.name or 'the net'}")
+    params = ex.init_params(graph, layers, seed, np_dtype, given, random_missing=random_weights)
+    y = ex.execute(graph, layers, params, x).output
+
+    result = y[0] if squeeze else y
+    if squeeze == "matrix" and result.ndim == 3 and result.shape[-1] == 1:
+        result = result[..., 0]
+    click.echo(
+        f"{graph.name or spec}{f' layer {layer}' if layer else ''}: output "
+        f"{'x'.join(map(str, result.shape))}",
+        err=True,
+    )
+    if output is not None:
+        _save(output, result)
+        click.echo(f"saved to {output}", err=True)
+    elif result.size > MAX_PRINTED:
+        click.echo(
+            f"({result.size:,} values: too many to print; save them with -o FILE.npy)", err=True
+        )
+    else:
+        click.echo(_format(result))
+    sys.exit(EXIT_OK)
+
+
+def _single_layer(graph: Any, name: str, graph_cls: Any, input_name: str) -> Any:
+    from dataclasses import replace
+
+    from archcalc.diagnostics import UsageError, did_you_mean
+
+    names = [n.name for n in graph.nodes]
+    if name not in names:
+        raise UsageError(
+            f"{graph.name or 'the spec'} has no layer '{name}'",
+            did_you_mean(name, names) or f"its layers are: {', '.join(names[:20])}",
+        )
+    node = graph.node(name)
+    if len(node.inputs) != 1:
+        raise UsageError(
+            f"layer '{name}' joins {len(node.inputs)} inputs; --layer runs single-input layers"
+        )
+    from archcalc.analysis.shapes import infer_shapes
+    from archcalc.diagnostics import Diagnostics
+
+    # The layer's own input shape, as the whole net feeds it (its rank decides how the data is
+    # read: a feature map, or a flat vector for a dense layer after a flatten).
+    layer = infer_shapes(graph, Diagnostics(), graph.strict).get(name)
+    shape = layer.inputs[0] if layer is not None else graph.input_shape
+    one = replace(node, inputs=[input_name])
+    return graph_cls(graph.name, shape, [one], graph.file, graph.source, strict=graph.strict)
+
+
+def _read_numbers(text: str) -> Any:
+    import numpy as np
+
+    from archcalc.diagnostics import UsageError
+
+    path = Path(text)
+    suffix = path.suffix.lower()
+    try:
+        is_file = not text.lstrip().startswith(("[", "{")) and path.is_file()
+    except (OSError, ValueError):  # too long for a file name: inline numbers
+        is_file = False
+    if suffix in (".npy", ".csv", ".txt", ".npz", ".tsv") or is_file:
+        if not path.is_file():
+            raise UsageError(f"no such input file: '{text}'")
+        try:
+            if suffix == ".npy":
+                return np.load(path, allow_pickle=False)
+            content = path.read_text(encoding="utf-8")
+            delimiter = "," if "," in content else None
+            return np.loadtxt(path, delimiter=delimiter, ndmin=2, comments="#")
+        except (ValueError, OSError) as err:
+            raise UsageError(
+                f"cannot read numbers from '{text}': {err}",
+                "give a .npy array or a .csv/.txt matrix (one row per line)",
+            ) from None
+    import yaml
+
+    try:
+        data = yaml.safe_load(text)
+        array = np.asarray(data, dtype=np.float64)
+    except (yaml.YAMLError, ValueError, TypeError):
+        array = None
+    if array is None or array.ndim == 0 or array.dtype == object:
+        raise UsageError(
+            f"'{text[:40]}' is neither a readable file nor a list of numbers",
+            "give a .npy/.csv/.txt file, or a matrix such as '[[1, 2], [3, 4]]'",
+        )
+    return array
+
+
+def _as_batch(array: Any, spec_shape: tuple[int, ...], dtype: Any) -> tuple[Any, str]:
+    """The numbers as a batch (N, *spatial, C), and how to undo the added axes on output."""
+    from archcalc.diagnostics import UsageError
+
+    rank = len(spec_shape)
+    if array.ndim == 2 and rank == 3:  # the course's matrices: one single-channel image
+        if spec_shape[-1] != 1:
+            raise UsageError(
+                f"a {array.shape[0]}x{array.shape[1]} matrix is one single-channel image, but the "
+                f"net takes {spec_shape[-1]} channels",
+                "give a .npy array of shape HxWxC",
+            )
+        return array[None, :, :, None].astype(dtype), "matrix"
+    if array.ndim == rank:
+        return array[None].astype(dtype), "sample"
+    if array.ndim == rank + 1:
+        return array.astype(dtype), ""
+    raise UsageError(
+        f"the input is {array.ndim}-D ({'x'.join(map(str, array.shape))}) but the net takes "
+        f"{'x'.join(map(str, spec_shape))} samples",
+        "give one sample (HxWxC), a batch (NxHxWxC), or a 2-D matrix for a single-channel net",
+    )
+
+
+def _read_weights(path: str, graph: Any) -> dict[str, Any]:
+    import numpy as np
+
+    from archcalc.diagnostics import UsageError
+
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            arrays = {k: data[k] for k in data.files}
+    except (OSError, ValueError) as err:
+        raise UsageError(f"cannot read weights from '{path}': {err}") from None
+    if len(graph.nodes) == 1:  # one layer: bare names ('kernel') are fine too
+        name = graph.nodes[0].name
+        arrays = {(k if "." in k else f"{name}.{k}"): v for k, v in arrays.items()}
+    return arrays
+
+
+def _save(path: str, result: Any) -> None:
+    import numpy as np
+
+    from archcalc.diagnostics import UsageError
+
+    suffix = Path(path).suffix.lower()
+    try:
+        if suffix in (".csv", ".txt"):
+            if result.ndim > 2:
+                raise UsageError(
+                    f"a {result.ndim}-D result does not fit a {suffix} matrix", "save it as .npy"
+                )
+            np.savetxt(path, np.atleast_2d(result), fmt="%.8g", delimiter=",")
+        else:
+            np.save(path, result)
+    except OSError as err:
+        raise UsageError(f"cannot write '{path}': {err.strerror}") from None
+
+
+def _format(result: Any) -> str:
+    """Small results as aligned matrices: one per channel for feature maps."""
+    import numpy as np
+
+    def matrix(m: Any) -> str:
+        m = np.atleast_2d(m)
+        cells = [[f"{float(v):.6g}" for v in row] for row in m]
+        width = max(len(c) for row in cells for c in row)
+        return "\n".join(" ".join(c.rjust(width) for c in row) for row in cells)
+
+    if result.ndim <= 2:
+        return matrix(result)
+    if result.ndim == 3 and result.shape[-1] == 1:
+        return matrix(result[..., 0])
+    if result.ndim == 3:
+        return "\n\n".join(
+            f"channel {c}:\n{matrix(result[..., c])}" for c in range(result.shape[-1])
+        )
+    return "\n\n".join(f"sample {i}:\n{_format(r)}" for i, r in enumerate(result))
