@@ -325,7 +325,7 @@ def test_verify_catches_a_wrong_mac_rule(monkeypatch: pytest.MonkeyPatch) -> Non
     monkeypatch.setattr(conv, "macs", lambda self, layer: real(self, layer) + 1)
     code, _, err = cli("verify", "cs231n-conv-example", "--rf-samples", "0")
     assert code == 1
-    assert "FAIL conv1: MACs: analysed 768,001, measured 768,000" in err
+    assert "FAIL conv: MACs: analysed 768,001, measured 768,000" in err
 
 
 def test_verify_catches_a_wrong_parameter_rule(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -340,7 +340,7 @@ def test_verify_catches_a_wrong_parameter_rule(monkeypatch: pytest.MonkeyPatch) 
         ),
     )
     code, _, err = cli("verify", "cs231n-conv-example", "--rf-samples", "0")
-    assert code == 1 and "FAIL conv1: parameters: analysed 760, measured 750" in err
+    assert code == 1 and "FAIL conv: parameters: analysed 760, measured 750" in err
 
 
 def test_verify_catches_a_wrong_receptive_field_rule(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -260,3 +260,14 @@ def test_nested_too_deep_is_a_message(tmp_path: Path) -> None:
     result = cli("summarize", str(spec))
     assert result.exit_code == 2
     assert "Traceback" not in result.stderr
+
+
+def test_a_name_equal_to_the_type_is_kept(tmp_path: Path) -> None:
+    spec = tmp_path / "named.yaml"
+    spec.write_text(
+        "input: 8x8x3\nlayers:\n  - conv: {name: conv, filters: 2, kernel: 1}\n  - conv: {filters: 2, kernel: 1}\n",
+        encoding="utf-8",
+    )
+    result = cli("summarize", str(spec), "--format", "csv")
+    assert result.exit_code == 0
+    assert [line.split(",")[0] for line in result.stdout.splitlines()[1:3]] == ["conv", "conv1"]

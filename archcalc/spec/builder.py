@@ -358,7 +358,7 @@ class _Builder:
         self, value: Any, ns: _Namespace, base: str, pos: Pos, repeat: tuple[int, int]
     ) -> tuple[str, str, list[_Ref] | None, bool] | None:
         """Read name, inputs and trainable from a layer's mapping; return (local, qualified, refs, trainable)."""
-        name = base
+        name: str | None = None  # None: generate one from ``base``
         refs: list[_Ref] | None = None
         trainable = True
         if isinstance(value, YMap):
@@ -390,7 +390,7 @@ class _Builder:
                 trainable = value["frozen"] is not True
                 if not isinstance(value["frozen"], bool):
                     self.error("type", "'frozen' must be true or false", value.where("frozen"))
-        if name == base:
+        if name is None:
             name = ns.fresh(base)
         elif name in ns.names or name == INPUT:
             where = "the network input" if name == INPUT else "an earlier layer"
