@@ -6,6 +6,7 @@ from __future__ import annotations
 import click
 
 from archcalc import __version__
+from archcalc.cli.draw import draw
 from archcalc.cli.summarize import check, summarize
 
 
@@ -28,3 +29,4 @@ def main() -> None:
 
 main.add_command(summarize)
 main.add_command(check)
+main.add_command(draw)
