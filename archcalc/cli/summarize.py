@@ -17,6 +17,7 @@ from archcalc.cli.common import (
     spec_options,
     use_colour,
 )
+from archcalc.diagnostics import UsageError
 
 
 @click.command()
@@ -25,6 +26,9 @@ from archcalc.cli.common import (
 @format_option("table", "json", "csv", "markdown")
 @click.option(
     "--quiet-info", "-q", is_flag=True, help="Do not print info-level diagnostics on stderr."
+)
+@click.option(
+    "--tree", is_flag=True, help="Show the nesting (blocks, repeats, branches) as a tree."
 )
 @guarded
 def summarize(
@@ -35,6 +39,7 @@ def summarize(
     strict: bool | None,
     fmt: str,
     quiet_info: bool,
+    tree: bool = False,
 ) -> None:
     """Per-layer output shapes, parameters, MACs, receptive fields and stride fit, with totals.
 
@@ -42,7 +47,14 @@ def summarize(
     stdout; diagnostics (file:line:column, the source line, a hint) go to stderr. Exit status is
     1 when the architecture has errors, 2 when the spec cannot be read.
     """
-    report, sources = load_and_analyze(spec, input_shape, batch, dtype, strict)
+    if tree:
+        if fmt != "table":
+            raise UsageError("--tree draws on the terminal", "leave out --format with --tree")
+        from archcalc.cli.draw import load_graph_and_analyze
+
+        graph, report, sources = load_graph_and_analyze(spec, input_shape, batch, dtype, strict)
+    else:
+        report, sources = load_and_analyze(spec, input_shape, batch, dtype, strict)
     if fmt == "table":
         from rich.console import Console
 
@@ -54,7 +66,12 @@ def summarize(
         )
         from archcalc.render.table import print_table
 
-        print_table(report, console)
+        if tree:
+            from archcalc.render.tree import print_tree
+
+            print_tree(graph, report, console)
+        else:
+            print_table(report, console)
     else:
         from archcalc.render import formats
 
