@@ -6,6 +6,7 @@ output = (W − F + 2P)/S + 1, conv params = F·F·C_in·K + K.
 
 from __future__ import annotations
 
+import os
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
@@ -179,6 +180,7 @@ def test_bad_stride_fit_in_warning_colour_with_tooltip(tmp_path: Path) -> None:
     # (7 − 3)/3 + 1 = 2.33: the 3×3 filter at stride 3 does not fit a 7×7 input
     assert Svg.fill(conv) == WARNING_FILL
     assert "2.33" in Svg.tooltip(conv) and "warning" in Svg.tooltip(conv)
+    assert Svg.texts(conv)[-1] == "warning: stride-fit"  # visible in PNG/PDF too
     assert Svg.fill(svg.nodes["n/relu1"]) != WARNING_FILL
     assert "warning" in Svg.texts(svg.nodes["legend"])
 
@@ -246,6 +248,17 @@ def test_overwrites_an_older_diagram_atomically(tmp_path: Path) -> None:
     text = out.read_text(encoding="utf-8")
     assert "rankdir=LR" in text
     assert sorted(p.name for p in tmp_path.iterdir()) == ["alexnet.dot"]
+
+
+def test_new_file_gets_ordinary_permissions(tmp_path: Path) -> None:
+    out = tmp_path / "alexnet.dot"
+    umask = os.umask(0o022)
+    try:
+        code, _ = run("draw", "alexnet", "-o", str(out))
+    finally:
+        os.umask(umask)
+    assert code == 0
+    assert out.stat().st_mode & 0o777 == 0o644  # not the temp file's private 0600
 
 
 def test_input_override_changes_the_edge_shapes(tmp_path: Path) -> None:

@@ -268,6 +268,12 @@ def _draw_layer(
         lines = [f"<b>{_esc(kind)}</b>"]  # 'relu3' says no more than 'relu'
     if params and row.params:
         lines.append(f'<font point-size="9">{grouped(row.params)} params</font>')
+    if worst in ("warning", "error"):  # the message itself is in the tooltip (SVG)
+        codes = sorted({d.code for d in part.diagnostics if d.severity == worst} or {"stride-fit"})
+        lines.append(
+            f'<font point-size="8" color="{_warning_attrs(worst)["color"]}">'
+            f"{worst}: {_esc(', '.join(codes))}</font>"
+        )
     dot.node(node_id, "<" + "<br/>".join(lines) + ">", **attrs)
 
 
@@ -339,7 +345,7 @@ def _layer_tooltip(part: Part) -> str:
     assert row is not None
     lines = [f"{row.name}: {row.type} {row.describe}".rstrip()]
     if row.pos is not None and row.pos.line:
-        lines[0] += f" ({row.pos.file}:{row.pos.line}:{row.pos.column})"
+        lines[0] += f" ({_short_path(row.pos.file)}:{row.pos.line}:{row.pos.column})"
     lines.append(
         f"out {unicode_shape(row.output_shape)}, {grouped(row.params)} params, "
         f"{grouped(row.macs)} MACs"
@@ -374,6 +380,15 @@ def _legend(dot: Any, families: set[str], warned: set[str]) -> None:
 def _is_generated(short: str, op: str) -> bool:
     """'relu3' for a relu: the name the builder made up, which adds nothing to the type."""
     return short.startswith(op) and short[len(op) :].isdigit() and op not in ("conv", "dense")
+
+
+def _short_path(path: str) -> str:
+    """Relative to the working directory when inside it, so a drawing names no home folders."""
+    try:
+        rel = os.path.relpath(path)
+    except ValueError:
+        return path
+    return path if rel.startswith("..") else rel
 
 
 def _macs(n: int) -> str:
@@ -432,10 +447,17 @@ def render_bytes(dot: Any, fmt: str) -> bytes:
 def write_atomic(path: str, data: bytes) -> None:
     """Write next to ``path`` and rename over it: an interrupted run never leaves half a file."""
     directory = os.path.dirname(os.path.abspath(path))
+    try:
+        mode = os.stat(path).st_mode & 0o777  # keep an existing file's permissions
+    except OSError:
+        umask = os.umask(0)
+        os.umask(umask)
+        mode = 0o666 & ~umask  # what a plain open() would have given a new file
     fd, tmp = tempfile.mkstemp(prefix=".archcalc-", suffix=".tmp", dir=directory)
     try:
         with os.fdopen(fd, "wb") as fh:
             fh.write(data)
+        os.chmod(tmp, mode)
         os.replace(tmp, path)
     except BaseException:
         with contextlib.suppress(OSError):
