@@ -74,7 +74,8 @@ def _depth(value: str | None) -> int | str | None:
     "-d",
     metavar="N|all",
     default=None,
-    help="Levels of nesting drawn open; deeper blocks become one box with their totals. "
+    help="Levels of nesting to draw: 1 = the top level only (each top-level block one box "
+    "with its totals), 2 = open those blocks too, ..., all = every layer. "
     "Default: all for nets up to 60 layers, 2 for bigger ones.",
 )
 @click.option(

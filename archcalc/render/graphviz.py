@@ -283,14 +283,15 @@ def _draw_collapsed(dot: Any, part: Part, drawing: _Drawing, warned: set[str]) -
         drawing.rep[row.name] = node_id
     drawing.boxes += 1
     head = f"<b>{_esc(instance_range(part))}</b>"
-    if part.label != part.short and part.kind == "block":
-        head += f" <i>{_esc(part.label)}</i>"
+    if part.kind == "block" and not _is_generated(part.short, part.label, blocks=True):
+        head += f" <i>{_esc(part.label)}</i>"  # 'layer1 stage'; not 'bottleneck_down1 …_down'
+
     if part.repeat > 1:
         head += f' <font color="#a50f15"><b>×{part.repeat}</b></font>'
     each = " each" if part.repeat > 1 else ""
     lines = [
         head,
-        f"{part.layer_count} layers · {human(part.params)} params{each}",
+        f"{part.layers_text} · {human(part.params)} params{each}",
         f"{_macs(part.macs)}{each} · out {unicode_shape(part.output_shape)}",
     ]
     attrs = {
@@ -332,8 +333,7 @@ def _composite_tooltip(part: Part) -> str:
     each = f" each (×{part.repeat})" if part.repeat > 1 else ""
     lines = [
         f"{part.name} ({part.label})",
-        f"{part.layer_count} layers, {grouped(part.params)} params{each}, "
-        f"{grouped(part.macs)} MACs{each}",
+        f"{part.layers_text}, {grouped(part.params)} params{each}, {grouped(part.macs)} MACs{each}",
         f"in {', '.join(external_inputs(part))} → out {unicode_shape(part.output_shape)}",
     ]
     lines += [f"{d.severity}: {d.message}" for d in part.all_diagnostics()]
@@ -377,9 +377,12 @@ def _legend(dot: Any, families: set[str], warned: set[str]) -> None:
     )
 
 
-def _is_generated(short: str, op: str) -> bool:
-    """'relu3' for a relu: the name the builder made up, which adds nothing to the type."""
-    return short.startswith(op) and short[len(op) :].isdigit() and op not in ("conv", "dense")
+def _is_generated(short: str, op: str, blocks: bool = False) -> bool:
+    """'relu3' for a relu: the name the builder made up, which adds nothing to the type.
+    Convolutions and dense layers keep their names ('conv1', 'fc6'): the course cites them."""
+    if not blocks and op in ("conv", "dense"):
+        return False
+    return short.startswith(op) and short[len(op) :].isdigit()
 
 
 def _short_path(path: str) -> str:

@@ -79,6 +79,11 @@ class Part:
         return sum(1 for _ in self.rows())
 
     @property
+    def layers_text(self) -> str:
+        n = self.layer_count
+        return f"{n} layer" if n == 1 else f"{n} layers"
+
+    @property
     def output_shape(self) -> Shape | None:
         rows = list(self.rows())
         return rows[-1].output_shape if rows else None

@@ -53,7 +53,7 @@ def _add(tree: Tree, part: Part) -> None:
         text.append(f" ×{part.repeat}", style="bold magenta")
     each = " each" if part.repeat > 1 else ""
     text.append(
-        f"  → {format_shape(part.output_shape)}  {part.layer_count} layers, "
+        f"  → {format_shape(part.output_shape)}  {part.layers_text}, "
         f"{grouped(part.params)} params{each}, {human(part.macs).strip()} MACs{each}",
         style="dim",
     )
