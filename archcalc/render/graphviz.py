@@ -38,6 +38,9 @@ FAMILY_COLOURS = {
     "regularization": "#fde0ef",
     "other": "#eeeeee",
 }
+# Element-wise merges drawn as a small circled operator, as in the residual-block figures
+# (⊕ for add); other merges (concat) are drawn as a flat '‖' box.
+CIRCLED_MERGES = {"add": "+", "mul": "×", "multiply": "×"}
 BLOCK_COLOUR = "#f7f7f7"  # a collapsed block
 WARNING_FILL = "#fdae6b"  # orange: a stride-fit problem or another warning
 WARNING_EDGE = "#d94801"
@@ -247,10 +250,10 @@ def _draw_layer(
     if worst in ("warning", "error"):
         warned.add(worst)
         attrs.update(_warning_attrs(worst))
-    if row.type == "add":
+    if row.family == "merge" and row.type in CIRCLED_MERGES:
         dot.node(
             node_id,
-            "+",
+            CIRCLED_MERGES[row.type],
             shape="circle",
             width="0.3",
             height="0.3",
@@ -259,13 +262,15 @@ def _draw_layer(
             **attrs,
         )
         return
-    if row.type == "concat":
-        dot.node(node_id, "‖ concat", height="0.25", **attrs)
+    if row.family == "merge":  # stacking merges: the course's "filter concatenation"
+        dot.node(node_id, f"‖ {_esc(row.type)}", height="0.25", **attrs)
         return
     kind = f"{row.type} {row.describe}".strip()
     lines = [f"<b>{_esc(part.short)}</b>", _esc(kind)]
-    if _is_generated(part.short, row.type):
-        lines = [f"<b>{_esc(kind)}</b>"]  # 'relu3' says no more than 'relu'
+    if _is_generated(part.short, row.type) and not (row.weights and row.describe):
+        # 'relu3' says no more than 'relu'; layers with weights and hyperparameters keep their
+        # names, made up or not ('conv1', 'dense2'), since that is how people refer to them
+        lines = [f"<b>{_esc(kind)}</b>"]
     if params and row.params:
         lines.append(f'<font point-size="9">{grouped(row.params)} params</font>')
     if worst in ("warning", "error"):  # the message itself is in the tooltip (SVG)
@@ -283,7 +288,7 @@ def _draw_collapsed(dot: Any, part: Part, drawing: _Drawing, warned: set[str]) -
         drawing.rep[row.name] = node_id
     drawing.boxes += 1
     head = f"<b>{_esc(instance_range(part))}</b>"
-    if part.kind == "block" and not _is_generated(part.short, part.label, blocks=True):
+    if part.kind == "block" and not _is_generated(part.short, part.label):
         head += f" <i>{_esc(part.label)}</i>"  # 'layer1 stage'; not 'bottleneck_down1 …_down'
 
     if part.repeat > 1:
@@ -377,12 +382,9 @@ def _legend(dot: Any, families: set[str], warned: set[str]) -> None:
     )
 
 
-def _is_generated(short: str, op: str, blocks: bool = False) -> bool:
-    """'relu3' for a relu: the name the builder made up, which adds nothing to the type.
-    Convolutions and dense layers keep their names ('conv1', 'fc6'): the course cites them."""
-    if not blocks and op in ("conv", "dense"):
-        return False
-    return short.startswith(op) and short[len(op) :].isdigit()
+def _is_generated(short: str, kind: str) -> bool:
+    """'relu3' for a relu: the name the builder made up, which adds nothing to the type."""
+    return short.startswith(kind) and short[len(kind) :].isdigit()
 
 
 def _short_path(path: str) -> str:
