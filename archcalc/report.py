@@ -7,11 +7,13 @@ may change meaning.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from archcalc.analysis.rf import Field
 from archcalc.diagnostics import Diagnostic, Pos
 from archcalc.shapes import Shape
+
+if TYPE_CHECKING:  # a runtime import would make report and analysis import each other
+    from archcalc.analysis.rf import Field
 
 
 @dataclass

@@ -6,6 +6,7 @@ from __future__ import annotations
 import click
 
 from archcalc import __version__
+from archcalc.cli.draw import draw
 from archcalc.cli.rf import rf
 from archcalc.cli.run import run
 from archcalc.cli.summarize import check, summarize
@@ -36,3 +37,4 @@ main.add_command(zoo)
 main.add_command(rf)
 main.add_command(verify)
 main.add_command(run)
+main.add_command(draw)

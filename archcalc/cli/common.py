@@ -10,11 +10,15 @@ import functools
 import os
 import sys
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, NamedTuple, TypeVar
 
 import click
 
 from archcalc.diagnostics import Diagnostic, SpecError, UsageError
+
+if TYPE_CHECKING:
+    from archcalc.graph import Graph
+    from archcalc.report import Report
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -110,6 +114,12 @@ def guarded(func: F) -> F:
     return wrapper  # type: ignore[return-value]
 
 
+class Analysed(NamedTuple):
+    report: Report
+    sources: dict[str, str]  # file → text, to show source lines under diagnostics
+    graph: Graph  # for renderers that need the nesting (draw, --tree)
+
+
 def load_and_analyze(
     spec: str,
     input_shape: str | None,
@@ -118,8 +128,8 @@ def load_and_analyze(
     strict: bool | None,
     count: str = "archcalc",
     explain: bool = False,
-) -> tuple[Any, dict[str, str]]:
-    """Load SPEC and analyse it; returns the report and the source texts for diagnostics."""
+) -> Analysed:
+    """Load SPEC and analyse it: the report, the source texts for diagnostics, the graph."""
     from archcalc.analysis import analyze
     from archcalc.shapes import format_shape, parse_shape
     from archcalc.spec import load
@@ -149,7 +159,7 @@ def load_and_analyze(
         count=count,
         explain=explain,
     )
-    return report, {loaded.graph.file: loaded.text}
+    return Analysed(report, {loaded.graph.file: loaded.text}, loaded.graph)
 
 
 def _texts_for(diagnostics: list[Diagnostic]) -> dict[str, str]:

@@ -71,7 +71,7 @@ def rf(
 
     if unit is not None and layer is None:
         raise UsageError("--unit needs --layer NAME: which layer's unit?")
-    report, sources = load_and_analyze(spec, input_shape, batch, dtype, strict)
+    report, sources, _ = load_and_analyze(spec, input_shape, batch, dtype, strict)
     rows = report.layers
     if layer is not None:
         names = [r.name for r in rows]

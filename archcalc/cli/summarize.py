@@ -42,6 +42,9 @@ from archcalc.cli.common import (
     help="Group parameters, MACs and FLOPs by layer type, with each type's share of the total.",
 )
 @click.option(
+    "--tree", is_flag=True, help="Show the nesting (blocks, repeats, branches) as a tree."
+)
+@click.option(
     "--explain",
     is_flag=True,
     help="Show the arithmetic behind every figure (after the table; an 'explain' list per "
@@ -59,6 +62,7 @@ def summarize(
     count: str,
     types: bool,
     explain: bool,
+    tree: bool,
 ) -> None:
     """Per-layer output shapes, parameters, MACs, receptive fields and stride fit, with totals.
 
@@ -73,8 +77,20 @@ def summarize(
             "--explain has no CSV form (one row per layer cannot hold the formulas)",
             "use --format table, json or markdown with --explain",
         )
-    report, sources = load_and_analyze(spec, input_shape, batch, dtype, strict, count, explain)
-    if fmt == "table":
+    if tree and fmt != "table":
+        from archcalc.diagnostics import UsageError
+
+        raise UsageError("--tree draws on the terminal", "leave out --format with --tree")
+    report, sources, graph = load_and_analyze(
+        spec, input_shape, batch, dtype, strict, count, explain
+    )
+    if tree:
+        from rich.console import Console
+
+        from archcalc.render.tree import print_tree
+
+        print_tree(graph, report, Console(no_color=not use_colour(sys.stdout), highlight=False))
+    elif fmt == "table":
         from archcalc.render.table import render_table
 
         colour = use_colour(sys.stdout)
@@ -129,7 +145,7 @@ def check(
     worst = EXIT_OK
     for spec in specs:
         try:
-            report, sources = load_and_analyze(spec, input_shape, batch, dtype, strict)
+            report, sources, _ = load_and_analyze(spec, input_shape, batch, dtype, strict)
         except SpecError as err:
             echo_diagnostics(err.diagnostics, getattr(err, "sources", {}))
             click.echo(f"{spec}: cannot be read ({summary_line(err.diagnostics)})", err=True)

@@ -75,7 +75,7 @@ def verify(
             f"verify computes in float32 or float64, not {dtype}", "use --dtype float32"
         )
     limit = parse_bytes(max_memory) if max_memory is not None else None
-    report, sources = load_and_analyze(spec, input_shape, batch, dtype, strict)
+    report, sources, _ = load_and_analyze(spec, input_shape, batch, dtype, strict)
     if report.has_errors:
         echo_diagnostics(report.diagnostics, sources)
         click.echo("verify: the architecture has errors; nothing to run", err=True)

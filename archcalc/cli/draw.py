@@ -1,0 +1,127 @@
+"""`archcalc draw`: a Graphviz diagram of a net."""
+
+from __future__ import annotations
+
+import os
+import sys
+
+import click
+
+from archcalc.cli.common import (
+    EXIT_ERRORS,
+    EXIT_OK,
+    echo_diagnostics,
+    guarded,
+    load_and_analyze,
+    spec_options,
+)
+from archcalc.diagnostics import UsageError
+
+
+def _depth(value: str | None) -> int | str | None:
+    if value is None:
+        return "auto"
+    if value.lower() == "all":
+        return None
+    try:
+        depth = int(value)
+    except ValueError:
+        depth = 0
+    if depth < 1:
+        raise UsageError(
+            f"--depth takes a positive whole number or 'all', got '{value}'",
+            "--depth 1 draws only the top level (each top-level block as one box); "
+            "--depth all opens every block",
+        )
+    return depth
+
+
+@click.command()
+@click.argument("spec")
+@click.option(
+    "--output",
+    "-o",
+    "output",
+    required=True,
+    metavar="FILE",
+    help="Where to write the diagram; the suffix picks the format: .svg, .png, .pdf or .dot.",
+)
+@spec_options
+@click.option(
+    "--depth",
+    "-d",
+    metavar="N|all",
+    default=None,
+    help="Levels of nesting to draw: 1 = the top level only (each top-level block one box "
+    "with its totals), 2 = open those blocks too, ..., all = every layer. "
+    "Default: all for nets up to 60 layers, 2 for bigger ones.",
+)
+@click.option(
+    "--rankdir",
+    type=click.Choice(["TB", "LR", "BT", "RL"], case_sensitive=False),
+    default="TB",
+    show_default=True,
+    help="Direction of flow: TB top to bottom, LR left to right.",
+)
+@click.option("--params", "show_params", is_flag=True, help="Show each layer's parameter count.")
+@click.option(
+    "--fold/--no-fold",
+    default=True,
+    show_default=True,
+    help="Draw consecutive identical block instances once, with a ×N badge.",
+)
+@guarded
+def draw(
+    spec: str,
+    output: str,
+    input_shape: str | None,
+    batch: int,
+    dtype: str,
+    strict: bool | None,
+    depth: str | None,
+    rankdir: str,
+    show_params: bool,
+    fold: bool,
+) -> None:
+    """Draw SPEC as a Graphviz diagram: layers coloured by family, tensor shapes on the edges,
+    residual adds and concatenations as merges, blocks as clusters.
+
+    SVG, PNG and PDF need Graphviz's `dot` program; a .dot file does not. In SVG, hovering a
+    layer shows its position in the spec and any diagnostic. Exit status is 1 when the
+    architecture has errors (the diagram is still written, with those layers marked), 2 on bad
+    usage.
+
+    \b
+    Examples:
+      archcalc draw alexnet -o alexnet.svg --params
+      archcalc draw resnet50 -o resnet50.png --depth 4 --rankdir LR
+    """
+    from archcalc.render import graphviz as gv
+
+    fmt = gv.format_for(output)
+    levels = _depth(depth)
+    if os.path.isdir(output):
+        raise UsageError(f"'{output}' is a directory", "give a file name such as net.svg")
+    report, sources, graph = load_and_analyze(spec, input_shape, batch, dtype, strict)
+    if (
+        os.path.exists(output)
+        and graph.file
+        and os.path.exists(graph.file)
+        and os.path.samefile(output, graph.file)
+    ):
+        raise UsageError(
+            f"refusing to write the diagram over the spec itself ('{output}')",
+            "choose another file name, e.g. one ending in .svg",
+        )
+    if levels == "auto":
+        levels = gv.default_depth(report)
+    assert levels is None or isinstance(levels, int)
+    dot = gv.to_dot(
+        graph, report, depth=levels, rankdir=rankdir.upper(), params=show_params, fold=fold
+    )
+    data = gv.render_bytes(dot, fmt)
+    gv.write_atomic(output, data)
+    echo_diagnostics(report.diagnostics, sources, quiet_info=True)
+    opened = "all levels" if levels is None else f"depth {levels}"
+    click.echo(f"wrote {output} ({fmt}, {opened})", err=True)
+    sys.exit(EXIT_ERRORS if report.has_errors else EXIT_OK)
