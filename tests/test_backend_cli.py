@@ -12,6 +12,7 @@ from click.testing import CliRunner
 
 from archcalc.cli import main
 from archcalc.ops.base import REGISTRY, Window
+from tests.course_data import F_IMAGE, G_EXPECTED
 
 
 def cli(*args: str) -> tuple[int, str, str]:
@@ -60,31 +61,6 @@ def test_course_average_pooling_with_the_notes_slip(tmp_path: Path) -> None:
     # mean is (8 + 2 + 1 + 3) / 4 = 14 / 4 = 3.5. archcalc says 3.5: a slip in the notes.
     assert (8 + 2 + 1 + 3) / 4 == 3.5
     np.testing.assert_array_equal(matrix(out), [[4, 4.5], [3.5, 3.25]])
-
-
-F_IMAGE = [
-    [0, 0, 0, 0, 0, 0, 0, 0, 0, 0],
-    [0, 0, 0, 0, 0, 0, 0, 0, 0, 0],
-    [0, 0, 0, 90, 90, 90, 90, 90, 0, 0],
-    [0, 0, 0, 90, 90, 90, 90, 90, 0, 0],
-    [0, 0, 0, 90, 90, 90, 90, 90, 0, 0],
-    [0, 0, 0, 90, 0, 90, 90, 90, 0, 0],
-    [0, 0, 0, 90, 90, 90, 90, 90, 0, 0],
-    [0, 0, 0, 0, 0, 0, 0, 0, 0, 0],
-    [0, 0, 90, 0, 0, 0, 0, 0, 0, 0],
-    [0, 0, 0, 0, 0, 0, 0, 0, 0, 0],
-]
-# The notes' output grid G for the 3x3 moving average of F (valid positions only).
-G_EXPECTED = [
-    [0, 10, 20, 30, 30, 30, 20, 10],
-    [0, 20, 40, 60, 60, 60, 40, 20],
-    [0, 30, 60, 90, 90, 90, 60, 30],
-    [0, 30, 50, 80, 80, 90, 60, 30],
-    [0, 30, 50, 80, 80, 90, 60, 30],
-    [0, 20, 30, 50, 50, 60, 40, 20],
-    [10, 20, 30, 30, 30, 30, 20, 10],
-    [10, 10, 10, 0, 0, 0, 0, 0],
-]
 
 
 def test_course_moving_average_from_a_csv(tmp_path: Path) -> None:
