@@ -107,19 +107,10 @@ def fit_diagnostics(node: Node, layer: Layer, strict: bool) -> list[Diagnostic]:
         len(layer.fits), [("position", "positions", "at the end")] * len(layer.fits)
     )
     groups: dict[tuple[int, int, int, int, int, int, bool], list[int]] = {}
+    gaps: dict[tuple[int, int], list[int]] = {}  # (span, stride) → axes with skipped positions
     for fit in layer.fits:
         if fit.span < fit.stride:
-            gap = fit.stride - fit.span
-            found.append(
-                Diagnostic(
-                    "info",
-                    "stride-gap",
-                    f"{node.name}: stride {fit.stride} is larger than the {fit.span}-wide window, so {gap} of every {fit.stride} input {words[fit.axis][1]} {'is' if gap == 1 else 'are'} skipped",
-                    node.pos,
-                    node.name,
-                    "intended in a strided 1x1 projection (ResNet's shortcut); otherwise make the window at least as wide as the stride",
-                )
-            )
+            gaps.setdefault((fit.span, fit.stride), []).append(fit.axis)
         elif fit.remainder:
             key = (
                 fit.size,
@@ -131,6 +122,19 @@ def fit_diagnostics(node: Node, layer: Layer, strict: bool) -> list[Diagnostic]:
                 fit.ceil_mode,
             )
             groups.setdefault(key, []).append(fit.axis)
+    for (span, stride), axes in gaps.items():
+        gap = stride - span
+        where = " and ".join(words[a][1] for a in axes)
+        found.append(
+            Diagnostic(
+                "info",
+                "stride-gap",
+                f"{node.name}: stride {stride} is larger than the {span}-wide window, so {gap} of every {stride} input {where} {'is' if gap == 1 and len(axes) == 1 else 'are'} skipped",
+                node.pos,
+                node.name,
+                "intended in a strided 1x1 projection (ResNet's shortcut); otherwise make the window at least as wide as the stride",
+            )
+        )
     for axes in groups.values():
         severity: Severity
         fit = layer.fits[axes[0]]
