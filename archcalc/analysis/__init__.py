@@ -104,7 +104,10 @@ def _analyze(
             row.buffers = sum(numel(shape) for shape in node.op.buffers(layer).values())
             row.macs = node.op.macs(layer) * batch
             row.flops = node.op.flops(layer) * batch
-            row.counted = counting.count(node.op, layer) * batch
+            # the default convention is the MACs just computed: don't derive them twice
+            row.counted = (
+                row.macs if counting is DEFAULT else counting.count(node.op, layer) * batch
+            )
             row.activation_bytes = numel(layer.output) * batch * width
             row.receptive_field = fields.get(node.name)
             row.describe = node.op.describe(layer)

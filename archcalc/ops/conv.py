@@ -89,6 +89,18 @@ def _check_fixed_weights(layer: Layer, full: Shape) -> None:
         )
 
 
+def _geometry(
+    layer: Layer,
+) -> tuple[tuple[int, ...], tuple[int, ...], tuple[int, ...], list[tuple[int, int]]]:
+    """Kernel, stride, dilation and (before, after) padding per spatial axis."""
+    kernel, stride, dilation = (
+        layer.per_axis("kernel"),
+        layer.per_axis("stride"),
+        layer.per_axis("dilation"),
+    )
+    return kernel, stride, dilation, layer.padding(kernel, stride, dilation)
+
+
 def _notation(layer: Layer, kernel: str = "kernel") -> str:
     k = layer.attrs[kernel]
     ks = "×".join(str(v) for v in (k if isinstance(k, tuple) else (k,) * max(layer.rank, 1)))
@@ -139,12 +151,8 @@ class Conv(Op):
         _needs_spatial(layer, "conv")
         filters = layer.attrs["filters"]
         _check_groups(layer, filters)
-        kernel, stride, dilation = (
-            layer.per_axis("kernel"),
-            layer.per_axis("stride"),
-            layer.per_axis("dilation"),
-        )
-        out = layer.slide(kernel, stride, dilation, layer.padding(kernel, stride, dilation))
+        kernel, stride, dilation, pads = _geometry(layer)
+        out = layer.slide(kernel, stride, dilation, pads)
         _check_fixed_weights(layer, self.weights(layer)["kernel"])
         return (*out, filters)
 
@@ -169,26 +177,17 @@ class Conv(Op):
         return 2 * self.macs(layer) + (out_elements(layer) if layer.attrs["bias"] else 0)
 
     def windows(self, layer: Layer) -> list[Window]:
-        kernel, stride, dilation = (
-            layer.per_axis("kernel"),
-            layer.per_axis("stride"),
-            layer.per_axis("dilation"),
-        )
-        pads = layer.padding(kernel, stride, dilation)
+        kernel, stride, dilation, pads = _geometry(layer)
         return [
             Window(d * (k - 1) + 1, s, p[0]) for k, s, d, p in zip(kernel, stride, dilation, pads)
         ]
 
     def _kernel_args(self, layer: Layer) -> dict[str, Any]:
-        kernel, stride, dilation = (
-            layer.per_axis("kernel"),
-            layer.per_axis("stride"),
-            layer.per_axis("dilation"),
-        )
+        _, stride, dilation, pads = _geometry(layer)
         return {
             "stride": stride,
             "dilation": dilation,
-            "padding": layer.padding(kernel, stride, dilation),
+            "padding": pads,
             "groups": layer.attrs["groups"],
         }
 
@@ -294,17 +293,12 @@ class ConvTranspose(Op):
                 "give padding as an integer",
                 attr="padding",
             )
-        kernel, stride, dilation = (
-            layer.per_axis("kernel"),
-            layer.per_axis("stride"),
-            layer.per_axis("dilation"),
-        )
+        kernel, stride, dilation, pads = _geometry(layer)
         extra = (
             (a["output_padding"],) * layer.rank
             if isinstance(a["output_padding"], int)
             else a["output_padding"]
         )
-        pads = layer.padding(kernel, stride, dilation)
         sizes = []
         for n, k, s, d, (pb, pa), op in zip(
             layer.input[:-1], kernel, stride, dilation, pads, extra
@@ -340,22 +334,12 @@ class ConvTranspose(Op):
     def flops(self, layer: Layer) -> int:
         return 2 * self.macs(layer) + (out_elements(layer) if layer.attrs["bias"] else 0)
 
-    def _geometry(
-        self, layer: Layer
-    ) -> tuple[tuple[int, ...], tuple[int, ...], tuple[int, ...], list[tuple[int, int]]]:
-        kernel, stride, dilation = (
-            layer.per_axis("kernel"),
-            layer.per_axis("stride"),
-            layer.per_axis("dilation"),
-        )
-        return kernel, stride, dilation, layer.padding(kernel, stride, dilation)
-
     def windows(self, layer: Layer) -> list[Window] | str:
         # Output o gathers input i through tap t when o = i·S − P + t·D. With stride 1 that is an
         # ordinary window over the input: span D(F−1)+1, leading padding D(F−1) − P. With a larger
         # stride, neighbouring outputs see windows that move by 0 or 1 input units in turn: no
         # uniform stride exists (see why_undefined); input_span() still answers per unit.
-        kernel, stride, dilation, pads = self._geometry(layer)
+        kernel, stride, dilation, pads = _geometry(layer)
         if any(s != 1 for s in stride):
             return UNDEFINED
         return [
@@ -364,7 +348,7 @@ class ConvTranspose(Op):
         ]
 
     def input_span(self, layer: Layer, axis: int, lo: int, hi: int) -> tuple[int, int] | None:
-        kernel, stride, dilation, pads = self._geometry(layer)
+        kernel, stride, dilation, pads = _geometry(layer)
         k, s, d, p = kernel[axis], stride[axis], dilation[axis], pads[axis][0]
 
         def sources(o: int) -> list[int]:
@@ -388,7 +372,7 @@ class ConvTranspose(Op):
         )
 
     def explain(self, layer: Layer) -> list[tuple[str, str]]:
-        kernel, stride, dilation, pads = self._geometry(layer)
+        kernel, stride, dilation, pads = _geometry(layer)
         extra = layer.attrs["output_padding"]
         extras = (extra,) * layer.rank if isinstance(extra, int) else extra
         formulas = []
@@ -412,15 +396,11 @@ class ConvTranspose(Op):
 
     def _kernel_args(self, layer: Layer) -> dict[str, Any]:
         a = layer.attrs
-        kernel, stride, dilation = (
-            layer.per_axis("kernel"),
-            layer.per_axis("stride"),
-            layer.per_axis("dilation"),
-        )
+        _, stride, dilation, pads = _geometry(layer)
         return {
             "stride": stride,
             "dilation": dilation,
-            "padding": layer.padding(kernel, stride, dilation),
+            "padding": pads,
             "output_padding": a["output_padding"],
             "groups": a["groups"],
         }
