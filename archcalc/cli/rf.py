@@ -3,7 +3,6 @@ one unit sees."""
 
 from __future__ import annotations
 
-import json
 import sys
 from typing import Any
 
@@ -120,6 +119,8 @@ def rf(
         }
         if window is not None:
             data["unit"] = window.to_json()
+        import json
+
         click.echo(json.dumps(data, indent=2))
     else:
         _print_table(report, rows)

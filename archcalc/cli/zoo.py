@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from typing import Any
 
@@ -139,6 +138,8 @@ def zoo(name: str | None, fmt: str | None) -> None:
     if name is None:
         rows = entries()
         if fmt == "json":
+            import json
+
             click.echo(json.dumps([e.to_json() for e in rows], indent=2))
         else:
             click.echo(format_table(rows))
