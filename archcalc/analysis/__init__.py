@@ -67,9 +67,7 @@ def _analyze(
     explain: bool = False,
 ) -> Report:
     layers = infer_shapes(graph, diags, strict)
-    notes: dict[str, str] = {}
-    rf_explain: dict[str, list[tuple[str, str]]] | None = {} if explain else None
-    fields = receptive_fields(graph, layers, diags, notes, rf_explain)
+    fields = receptive_fields(graph, layers, diags, explain)
 
     worst_fit: dict[str, str] = {}
     for d in diags:
@@ -109,13 +107,12 @@ def _analyze(
                 row.macs if counting is DEFAULT else counting.count(node.op, layer) * batch
             )
             row.activation_bytes = numel(layer.output) * batch * width
-            row.receptive_field = fields.get(node.name)
+            rf = fields[node.name]
+            row.receptive_field = rf.field
             row.describe = node.op.describe(layer)
-            row.rf_note = notes.get(node.name, "")
-            if rf_explain is not None:
-                row.explain = _per_batch(node.op.explain(layer), batch, row) + rf_explain.get(
-                    node.name, []
-                )
+            row.rf_note = rf.note
+            if explain:
+                row.explain = _per_batch(node.op.explain(layer), batch, row) + list(rf.explain)
         rows.append(row)
         totals.params += row.params
         totals.trainable_params += row.trainable_params

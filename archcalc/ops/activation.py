@@ -15,6 +15,7 @@ from archcalc.ops.base import Array, Attr, Layer, Op, out_elements, register
 
 class _Activation(Op):
     family = "activation"
+    channelwise = True
     cost: ClassVar[int]
 
     def flops(self, layer: Layer) -> int:
@@ -83,6 +84,7 @@ class SiLU(_Activation):
 @register
 class Softmax(_Activation):
     name, aliases, cost, summary = "softmax", (), 3, "exp(x) / Σ exp(x) over channels"
+    channelwise = False
     flops_rule = "3 × elements − elements / C: exp, C − 1 adds and C divisions per vector"
 
     def flops(self, layer: Layer) -> int:

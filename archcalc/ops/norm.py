@@ -11,6 +11,7 @@ class BatchNorm(Op):
     name = "batchnorm"
     aliases = ("bn", "batch_norm", "batchnorm1d", "batchnorm2d", "batchnormalization")
     family = "norm"
+    channelwise = True
     summary = "batch normalisation (inference form)"
     flops_rule = "2 × elements (statistics folded into one scale and one shift)"
     attrs = {
@@ -79,12 +80,26 @@ class LRN(Op):
     def describe(self, layer: Layer) -> str:
         return f"n={layer.attrs['size']}"
 
+    def input_channels(
+        self, layer: Layer, index: int, channels: frozenset[int] | None
+    ) -> frozenset[int] | None:
+        # Channel c is normalised over channels c − size//2 .. c + (size − 1)//2.
+        if channels is None:
+            return None
+        size, depth = layer.attrs["size"], layer.input[-1]
+        return frozenset(
+            i
+            for c in channels
+            for i in range(max(0, c - size // 2), min(depth, c + (size - 1) // 2 + 1))
+        )
+
 
 @register
 class Dropout(Op):
     name = "dropout"
     aliases = ("drop",)
     family = "regularization"
+    channelwise = True
     summary = "dropout (identity at inference)"
     shorthand = "rate"
     attrs = {"rate": Attr("prob", 0.5, aliases=("p",))}

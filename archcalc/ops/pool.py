@@ -38,6 +38,7 @@ _POOL_ATTRS = {
 
 class _WindowPool(Op):
     family = "pool"
+    channelwise = True
     shorthand = "kernel"
 
     def _geometry(self, layer: Layer) -> tuple[tuple[int, ...], tuple[int, ...], tuple[int, ...]]:
@@ -66,7 +67,8 @@ class _WindowPool(Op):
         kernel, stride, dilation = self._geometry(layer)
         pads = layer.padding(kernel, stride, dilation)
         return [
-            Window(d * (k - 1) + 1, s, p[0]) for k, s, d, p in zip(kernel, stride, dilation, pads)
+            Window(d * (k - 1) + 1, s, p[0], d)
+            for k, s, d, p in zip(kernel, stride, dilation, pads)
         ]
 
     def support(self, layer: Layer, masks: list[Array], params: dict[str, Array]) -> Array:
@@ -167,6 +169,7 @@ class AdaptiveAvgPool(Op):
     name = "adaptive_avgpool"
     aliases = ("adaptive_avg_pool", "adaptiveavgpool2d", "adaptive_avg_pool2d")
     family = "pool"
+    channelwise = True
     summary = "adaptive average pooling to a fixed output size"
     flops_rule = "its bin's size per output element (bin − 1 adds and a division)"
     shorthand = "size"
@@ -213,6 +216,7 @@ class AdaptiveAvgPool(Op):
 
 class _GlobalPool(Op):
     family = "pool"
+    channelwise = True
     attrs = {"keepdims": Attr("bool", False, aliases=("keep_dims",), doc="keep 1x1 spatial axes")}
 
     def output_shape(self, layer: Layer) -> Shape:

@@ -24,6 +24,7 @@ class ZeroPad(Op):
     name = "zeropad"
     aliases = ("zero_pad", "pad", "zeropadding2d", "padding")
     family = "reshape"
+    channelwise = True
     summary = "zero padding"
     shorthand = "padding"
     attrs = {"padding": Attr("padding", 1, aliases=("pad", "p"))}
@@ -51,6 +52,7 @@ class Upsample(Op):
     name = "upsample"
     aliases = ("upsampling2d", "upsampling", "interpolate", "resize")
     family = "reshape"
+    channelwise = True
     summary = "upsampling by an integer factor (nearest or bilinear)"
     flops_rule = "0 nearest; linear: 3 × spatial axes × output elements (a + t·(b − a) per axis)"
     shorthand = "scale"
@@ -117,6 +119,7 @@ class Identity(Op):
     name = "identity"
     aliases = ("noop", "passthrough")
     family = "reshape"
+    channelwise = True
     summary = "passes its input through"
 
     def forward(self, layer: Layer, xs: list[Array], params: dict[str, Array]) -> Array:
@@ -129,6 +132,7 @@ class ChannelSlice(Op):
     aliases = ("select_channels", "channel_select", "take_channels")
     family = "reshape"
     summary = "keep the listed channels, in the order listed (LeNet-5's C3 connection table)"
+    selects_channels = True
     shorthand = "channels"  # channel_slice: [0, 1, 2]
     attrs = {
         "channels": Attr(
@@ -152,6 +156,12 @@ class ChannelSlice(Op):
 
     def describe(self, layer: Layer) -> str:
         return "ch " + ",".join(map(str, layer.attrs["channels"]))
+
+    def input_channels(
+        self, layer: Layer, index: int, channels: frozenset[int] | None
+    ) -> frozenset[int] | None:
+        picked = layer.attrs["channels"]
+        return frozenset(picked if channels is None else (picked[c] for c in channels))
 
     def forward(self, layer: Layer, xs: list[Array], params: dict[str, Array]) -> Array:
         return xs[0][..., list(layer.attrs["channels"])]
