@@ -50,15 +50,14 @@ class Recurrence:
     with the same terms put in (for ``--explain``)."""
 
     figure: str
-    formula: str  # a str.format template over fn's keyword names
+    formula: str  # a str.format template over fn's parameter names
     fn: Callable[..., Num]
 
-    def __call__(self, **terms: Num) -> Num:
-        return self.fn(**terms)
-
-    def text(self, **terms: Num) -> str:
-        shown = self.formula.format(**{k: _term(v) for k, v in terms.items()})
-        return f"{shown} = {num(self.fn(**terms))}"
+    def text(self, *terms: Num) -> str:
+        code = self.fn.__code__
+        names = code.co_varnames[: code.co_argcount]
+        shown = self.formula.format(**{k: _term(v) for k, v in zip(names, terms)})
+        return f"{shown} = {num(self.fn(*terms))}"
 
 
 # r: the field's size, j: its stride (jump), c: its offset; k: the window's span d(k − 1) + 1,
@@ -248,20 +247,18 @@ def _apply(field: Field, rule: list[Window], explain: bool) -> tuple[Field, Expl
     taps: list[int | None] = []
     texts: dict[Recurrence, list[str]] = {RF_SIZE: [], RF_STRIDE: [], RF_OFFSET: []}
     for axis, (r, j, c, w) in enumerate(zip(field.size, field.stride, field.offset, rule)):
-        size_terms = {"r": r, "k": w.span, "j": j}
-        stride_terms = {"j": j, "s": w.stride}
-        offset_terms = {"c": c, "k": w.span, "p": w.pad_before, "j": j}
-        sizes.append(RF_SIZE(**size_terms))
-        strides.append(RF_STRIDE(**stride_terms))
-        offsets.append(RF_OFFSET(**offset_terms))
+        terms = {
+            RF_SIZE: (r, w.span, j),
+            RF_STRIDE: (j, w.stride),
+            RF_OFFSET: (c, w.span, w.pad_before, j),
+        }
+        sizes.append(RF_SIZE.fn(*terms[RF_SIZE]))
+        strides.append(RF_STRIDE.fn(*terms[RF_STRIDE]))
+        offsets.append(RF_OFFSET.fn(*terms[RF_OFFSET]))
         taps.append(_window_taps(field.taps[axis] if field.taps else None, int(r), int(j), w))
         if explain:
-            for rec, terms in (
-                (RF_SIZE, size_terms),
-                (RF_STRIDE, stride_terms),
-                (RF_OFFSET, offset_terms),
-            ):
-                texts[rec].append(rec.text(**terms))
+            for rec, values in terms.items():
+                texts[rec].append(rec.text(*values))
     new = Field(
         tuple(sizes), tuple(strides), tuple(offsets), taps=tuple(taps) if field.taps else None
     )
@@ -535,6 +532,8 @@ def dependencies(
                     need: tuple[frozenset[int], ...] = ()
                 elif rule == GLOBAL or len(positions) != len(shape) - 1:
                     need = _everything(shape)
+                elif rule is None:  # pointwise: the same positions (the walk's common case)
+                    need = positions
                 else:
                     need = tuple(
                         frozenset(
