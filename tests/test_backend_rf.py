@@ -181,7 +181,7 @@ def test_issue_case_passes_verify_and_shows_the_exact_span(tmp_path: Path) -> No
     rf = json.loads(result.output)["layers"][-1]["checks"]["rf"]
     assert rf["ok"] and rf["measured"]["axis0@0"] == [2, 5] and rf["measured"]["holes"]
     result = runner.invoke(main, ["rf", str(spec), "-q"])
-    assert "reads only rows 2–5, columns 2–5" in result.output
+    assert "the whole input; reads rows 2–5, columns 2–5 only, with holes" in result.output
     result = runner.invoke(main, ["rf", str(spec), "-q", "--layer", "g", "--unit", "0"])
     assert "real rows 2–5 except 2 skipped (3, 4)" in result.output
     result = runner.invoke(main, ["summarize", str(spec), "--explain"])
@@ -229,3 +229,25 @@ def test_grouped_conv_of_a_concat_then_a_slice(groups: int) -> None:
     assert dependencies(graph, layers, "after", (5, 5)) == (expected, expected)
     fields = {row.name: row.receptive_field for row in analyze(graph).layers}
     assert all(c.ok for c in rf_probe.measure_fields(graph, layers, fields, ["s", "after"]))
+
+
+@pytest.mark.parametrize(("size", "wide"), [(1, False), (2, False), (3, True)])
+def test_lrn_mixes_neighbouring_channels(size: int, wide: bool) -> None:
+    """Channel 0 of an LRN depends on channels 0 .. (size − 1)//2 at its position, through the
+    normaliser: with size 3 the 5x5 branch (channel 1) reaches the slice of channel 0."""
+    spec = f"""
+input: 12x12x1
+layers:
+  - conv: {{name: one, filters: 1, kernel: 1}}
+  - conv: {{name: five, filters: 1, kernel: 5, pad: 2, inputs: [input]}}
+  - concat: {{name: cat, inputs: [one, five]}}
+  - lrn: {{name: n, size: {size}}}
+  - channel_slice: {{name: s, channels: [0]}}
+"""
+    graph = load("l.yaml", text=spec).graph
+    layers = infer_shapes(graph, Diagnostics(), False)
+    expected = set(range(3, 8)) if wide else {5}
+    assert dependencies(graph, layers, "s", (5, 5)) == (expected, expected)
+    fields = {row.name: row.receptive_field for row in analyze(graph).layers}
+    checks = rf_probe.measure_fields(graph, layers, fields, ["s"], full_scan=True)
+    assert all(c.ok for c in checks)

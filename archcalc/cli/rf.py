@@ -210,25 +210,21 @@ def _print_table(report: Any, rows: list[Any]) -> None:
 
 
 def _exact_note(field: Any) -> str:
-    """Where a unit reads less than its envelope: the holes, or what of the input it reads."""
+    """Where a unit reads less than its envelope: which part of it, and whether with holes."""
     words = _AXIS_WORDS.get(len(field.size), ())
-    holed = [w for w, h in zip(words, field.holes) if h]
-    holes = f"holes along the {' and '.join(holed)}" if holed else ""
+    holes = ", with holes" if any(field.holes) else ""
     spans = field.span
-    if not field.whole:
-        short = [
-            f"{w} {s[0]}–{s[1]}"
-            for w, s, n in zip(words, spans, field.size)
-            if s is not None and s != (0, int(n) - 1)
-        ]
-        found = [f"reads only {', '.join(short)} of its window"] if short else []
-        return "; ".join(found + ([holes] if holes else []))
-    if all(s == (0, int(n) - 1) for s, n in zip(spans, field.size)):
-        return "the whole input"
     if any(s is None for s in spans):
-        return "the whole input, but it depends on no input pixel (only padding)"
-    reads = ", ".join(f"{w} {s[0]}–{s[1]}" for w, s in zip(words, spans))
-    return f"the whole input, but it reads only {reads}" + (f"; {holes}" if holes else "")
+        return "reads no input pixel (only padding)"
+    short = [
+        f"{w} {s[0]}–{s[1]}" for w, s, n in zip(words, spans, field.size) if s != (0, int(n) - 1)
+    ]
+    if field.whole:
+        where = f"; reads {', '.join(short)} only" if short else ""
+        return f"the whole input{where}{holes}"
+    if short:
+        return f"reads {', '.join(short)} of it{holes}"
+    return "reads it with holes" if holes else ""
 
 
 def _unit_text(window: Any, row: Any) -> str:

@@ -152,13 +152,17 @@ def _rf_cell(value: dict[str, Any]) -> str:
         size = "×".join(map(str, value["size"]))
         stride = "×".join(map(str, value["stride"]))
         return f"{size} /{stride}{holes}"
+    units: dict[str, list[Any]] = {}  # per axis, the sampled units' spans in order
+    for key, span in value.items():
+        if key.startswith("axis"):
+            units.setdefault(key.split("@")[0], []).append(span)
     spans = [
-        f"{k.split('@')[0]}:{v[0]}..{v[1]}" if v else f"{k.split('@')[0]}:none"
-        for k, v in value.items()
-        if k.startswith("axis")
+        f"{axis}:{v[0]}..{v[1]}" if v else f"{axis}:none"
+        for axis, found in units.items()
+        for v in [found[len(found) // 2]]  # the middle unit's
     ]
     where = "whole input: " if value.get("whole") else ""
-    return where + " ".join(spans[:2]) + holes
+    return where + " ".join(spans) + holes
 
 
 def _print_table(result: Any) -> None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from archcalc.ops.base import Array, Attr, Layer, Op, out_elements, register
+from archcalc.ops.base import Array, Attr, Layer, Op, on_one_channel, out_elements, register
 from archcalc.shapes import Shape
 
 
@@ -79,6 +79,19 @@ class LRN(Op):
 
     def describe(self, layer: Layer) -> str:
         return f"n={layer.attrs['size']}"
+
+    def support(self, layer: Layer, masks: list[Array], params: dict[str, Array]) -> Array:
+        import numpy as np
+
+        # Each output depends on the channels c − size//2 .. c + (size − 1)//2 at its own
+        # position (through the normaliser, even where its own input is zero): a mask the same
+        # on every channel comes out as it went in; otherwise take the maximum over that window.
+        m = masks[0]
+        if on_one_channel(masks) is not None:
+            return m
+        size = layer.attrs["size"]
+        padded = np.pad(m, [(0, 0)] * (m.ndim - 1) + [(size // 2, (size - 1) // 2)])
+        return np.maximum.reduce([padded[..., t : t + m.shape[-1]] for t in range(size)])
 
     def input_channels(
         self, layer: Layer, index: int, channels: frozenset[int] | None
