@@ -9,7 +9,7 @@ compares the committed file with this output).
 
 from __future__ import annotations
 
-from archcalc.counting import CONVENTIONS, DEFAULT, TORCH_EQUIVALENT, Convention
+from archcalc.counting import CONVENTIONS, DEFAULT, Convention
 from archcalc.ops import REGISTRY, Op
 
 _FAMILY_ORDER = ("conv", "dense", "pool", "norm", "regularization", "activation", "merge")
@@ -79,11 +79,7 @@ def _matrix() -> list[str]:
     ]
     for op in _ops():
         cells = [_cell(c.rule(op).formula) for c in tools]
-        lines.append(
-            f"| `{op.name}` | {_cell(TORCH_EQUIVALENT.get(op.name, '?'))} | "
-            + " | ".join(cells)
-            + " |"
-        )
+        lines.append(f"| `{op.name}` | {_cell(op.torch_equivalent)} | " + " | ".join(cells) + " |")
     return lines
 
 

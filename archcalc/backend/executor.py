@@ -250,37 +250,6 @@ class MemoryEstimate:
         return self.weights + self.activations + self.workspace
 
 
-def _workspace(layer: Layer, op_name: str, family: str, batch: int, itemsize: int) -> int:
-    """Temporary bytes a layer's NumPy forward allocates beyond its inputs and output, at most.
-
-    Windowed layers copy their input padded (pooling also keeps a partial result per axis); a
-    convolution builds its im2col patch matrix one batch slice at a time above 256 MiB and
-    then concatenates the slices; a transposed convolution holds every tap's product; the
-    smooth activations work in float64 on the way.
-    """
-    out = batch * numel(layer.output) * itemsize
-    whole_in = batch * sum(numel(s) for s in layer.inputs) * itemsize
-    if family == "activation":
-        return 0 if op_name in ("relu", "relu6") else 6 * out
-    if family not in ("conv", "pool") or not layer.input[:-1]:
-        return out if family == "norm" else 0
-    padded = whole_in
-    if layer.fits:
-        padded = batch * itemsize * layer.input[-1]
-        padded *= math.prod(f.size + f.pad_before + f.pad_after for f in layer.fits)
-    if family == "pool":
-        return padded + whole_in
-    if op_name == "conv_transpose":
-        cols = whole_in * numel(layer.per_axis("kernel")) * layer.attrs["filters"]
-        return cols // max(1, layer.input[-1]) + out
-    kk = numel(layer.per_axis("kernel"))
-    if kk == 1 or layer.attrs["groups"] == layer.input[-1]:
-        return padded + whole_in + out  # strided 1x1 copies; depthwise keeps a temporary
-    patch = numel(layer.output[:-1]) * kk * layer.input[-1] * itemsize
-    chunk = max(1, kernels._IM2COL_LIMIT_BYTES // max(patch, 1))
-    return padded + min(batch, chunk) * patch + (out if chunk < batch else 0)
-
-
 # What the estimate adds for the allocator (freed blocks it keeps) and the interpreter's own
 # transient arrays: measured peaks of VGG-16 and ResNet-50 at batches 1-8 stay below it.
 _SLACK = 1.35
@@ -308,7 +277,7 @@ def estimate_memory(
         layer = _layer(layers, node.name)
         size[node.name] = batch * numel(layer.output) * itemsize
         live += size[node.name]
-        work = _workspace(layer, node.op.name, node.op.family, batch, itemsize)
+        work = node.op.workspace(layer, batch, itemsize)
         if live + work > worst_live + worst_work:
             worst_live, worst_work = live, work
         for src in set(node.inputs):

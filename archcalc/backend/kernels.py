@@ -219,7 +219,7 @@ def _tap_slices(
 # ---------------------------------------------------------------------------------------
 
 # im2col buffers above this size are built one batch slice at a time.
-_IM2COL_LIMIT_BYTES = 256 * 1024 * 1024
+IM2COL_LIMIT_BYTES = 256 * 1024 * 1024
 
 
 def conv(
@@ -309,7 +309,7 @@ def _conv_im2col(
     kk = math.prod(kernel)
     cin_g = cin // groups
     patch_bytes = math.prod(out) * kk * cin * xp.itemsize
-    chunk = max(1, _IM2COL_LIMIT_BYTES // max(patch_bytes, 1))
+    chunk = max(1, IM2COL_LIMIT_BYTES // max(patch_bytes, 1))
     if groups == 1:
         wm: Array = w.reshape(kk * cin, cout)  # rows ordered (*kernel, C_in), as the patches
     else:

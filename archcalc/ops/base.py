@@ -9,10 +9,13 @@ and the NumPy forward. Analyzers, renderers and the CLI only ever go through thi
 
 from __future__ import annotations
 
+import math
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from fractions import Fraction
 from typing import Any, ClassVar
 
+from archcalc.counting import Rule
 from archcalc.shapes import Shape, format_shape, numel
 
 Array = Any  # a numpy.ndarray; typed loosely so the analysis core never imports numpy
@@ -294,6 +297,15 @@ class Op:
     min_rank: ClassVar[int] = 0  # spatial axes the input needs
     macs_rule: ClassVar[str] = "0"  # macs() in words, one line, for docs/counting.md
     flops_rule: ClassVar[str] = "0"  # flops() in words, one line
+    # How the counting conventions (archcalc/counting.py) count this op where it differs from
+    # the rule of its family: convention name → Rule.
+    counts: ClassVar[Mapping[str, Rule]] = {}
+    torch_equivalent: ClassVar[str] = "?"  # the PyTorch code the op stands for, in words
+
+    @property
+    def learns(self) -> bool:
+        """Whether the op can have learnable weights at all."""
+        return type(self).weights is not Op.weights
 
     def output_shape(self, layer: Layer) -> Shape:
         return layer.input
@@ -358,6 +370,11 @@ class Op:
         method so that analysis never imports numpy."""
         raise NotImplementedError(f"{self.name} has no NumPy forward yet")
 
+    def workspace(self, layer: Layer, batch: int, itemsize: int) -> int:
+        """Temporary bytes the forward allocates beyond its inputs and output, at most, for the
+        backend's memory guard."""
+        return 0
+
     def fixed_params(self, layer: Layer) -> dict[str, Array]:
         """Arrays the spec itself gives (a conv's inline ``weights``); the rest are supplied
         by the caller (random for ``verify``, a ``.npz`` for ``run``)."""
@@ -410,6 +427,14 @@ def register(cls: type[Op]) -> type[Op]:
 
 def out_elements(layer: Layer) -> int:
     return numel(layer.output)
+
+
+def padded_input_bytes(layer: Layer, batch: int, itemsize: int) -> int:
+    """Bytes of a windowed layer's input copied with its padding (all inputs without fits)."""
+    if not layer.fits:
+        return batch * itemsize * sum(numel(s) for s in layer.inputs)
+    sizes = (f.size + f.pad_before + f.pad_after for f in layer.fits)
+    return batch * itemsize * layer.input[-1] * math.prod(sizes)
 
 
 def spatial(shape: Shape) -> Shape:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from archcalc.counting import FVCORE_HANDLES, PTFLOPS_OPS, THOP_HOOKS, Rule, macs, macs_and_bias
 from archcalc.ops.base import (
     UNDEFINED,
     Array,
@@ -14,6 +15,7 @@ from archcalc.ops.base import (
     Window,
     num,
     out_elements,
+    padded_input_bytes,
     params_formula,
     per_axis_figures,
     product,
@@ -122,6 +124,7 @@ class Conv(Op):
     summary = "convolution (cross-correlation, as frameworks compute it)"
     macs_rule = "output elements × (C_in / groups) × kernel size"
     flops_rule = "2 × MACs + output elements if bias"
+    torch_equivalent = "nn.Conv1d/2d/3d"
     attrs = {
         "filters": _FILTERS,
         "kernel": _KERNEL,
@@ -202,6 +205,20 @@ class Conv(Op):
             **self._kernel_args(layer),
         )
 
+    def workspace(self, layer: Layer, batch: int, itemsize: int) -> int:
+        # The input copied padded; im2col patches, built one batch slice at a time above the
+        # kernel's limit and then concatenated. 1x1 and depthwise convolutions build none.
+        from archcalc.backend.kernels import IM2COL_LIMIT_BYTES
+
+        out = batch * out_elements(layer) * itemsize
+        padded = padded_input_bytes(layer, batch, itemsize)
+        taps, channels = numel(layer.per_axis("kernel")), layer.input[-1]
+        if taps == 1 or layer.attrs["groups"] == channels:
+            return padded + batch * numel(layer.input) * itemsize + out
+        patch = numel(layer.output[:-1]) * taps * channels * itemsize
+        chunk = max(1, IM2COL_LIMIT_BYTES // max(patch, 1))
+        return padded + min(batch, chunk) * patch + (out if chunk < batch else 0)
+
     def fixed_params(self, layer: Layer) -> dict[str, Array]:
         import numpy as np
 
@@ -270,6 +287,24 @@ class ConvTranspose(Op):
     summary = "transposed convolution (PyTorch ConvTranspose semantics)"
     macs_rule = "input elements × (filters / groups) × kernel size"
     flops_rule = "2 × MACs + output elements if bias"
+    torch_equivalent = "nn.ConvTranspose1d/2d/3d"
+    counts = {
+        "fvcore": macs(
+            f"{FVCORE_HANDLES} conv_flop_count(transposed=True): batch·∏w_shape·∏input spatial"
+        ),
+        "ptflops": macs_and_bias(
+            f"{PTFLOPS_OPS} conv_flops_counter_hook(transpose=True): per input position"
+        ),
+        "thop": Rule(
+            lambda op, layer: (
+                out_elements(layer)
+                * (layer.input[-1] // layer.attrs["groups"])
+                * numel(layer.per_axis("kernel"))
+            ),
+            "output elements × (C_in / groups) × kernel size",
+            f"{THOP_HOOKS} count_convNd (the conv formula, over the transposed conv's output)",
+        ),
+    }
     attrs = {
         "filters": _FILTERS,
         "kernel": _KERNEL,
@@ -413,6 +448,14 @@ class ConvTranspose(Op):
             params["kernel"],
             params["bias"] if layer.attrs["bias"] else None,
             **self._kernel_args(layer),
+        )
+
+    def workspace(self, layer: Layer, batch: int, itemsize: int) -> int:
+        # Every tap's product with the input is held before it is scattered.
+        a = layer.attrs
+        taps = batch * numel(layer.input) * numel(layer.per_axis("kernel")) * itemsize
+        return (
+            taps * a["filters"] // max(1, layer.input[-1]) + batch * out_elements(layer) * itemsize
         )
 
     def support(self, layer: Layer, masks: list[Array], params: dict[str, Array]) -> Array:

@@ -14,6 +14,7 @@ class Dense(Op):
     summary = "fully connected layer (applied to the last axis)"
     macs_rule = "output elements × input features"
     flops_rule = "2 × MACs + output elements if bias"
+    torch_equivalent = "nn.Linear"
     shorthand = "units"
     attrs = {
         "units": Attr("posint", aliases=("out_features", "outputs", "neurons", "filters", "out")),
@@ -81,6 +82,7 @@ class Flatten(Op):
     aliases = ("reshape_flat",)
     family = "reshape"
     summary = "flatten to a vector (H·W·C)"
+    torch_equivalent = "torch.flatten / nn.Flatten"
 
     def output_shape(self, layer: Layer) -> Shape:
         return (numel(layer.input),)

@@ -26,6 +26,7 @@ class Add(Op):
     family = "merge"
     summary = "element-wise sum of branches (residual connection)"
     flops_rule = "(inputs − 1) × output elements"
+    torch_equivalent = "`out += identity` / `a + b`"
     min_inputs, max_inputs = 2, None
 
     def output_shape(self, layer: Layer) -> Shape:
@@ -63,6 +64,7 @@ class Concat(Op):
     aliases = ("concatenate", "cat", "depth_concat")
     family = "merge"
     summary = "stack branches along channels"
+    torch_equivalent = "torch.cat"
     min_inputs, max_inputs = 1, None
 
     def output_shape(self, layer: Layer) -> Shape:

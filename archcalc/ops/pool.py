@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
+from archcalc.counting import THOP_HOOKS, THOP_ZERO_OPS, Rule, in_elements, ptflops_twice
 from archcalc.ops.base import (
     GLOBAL,
     UNDEFINED,
@@ -17,6 +19,7 @@ from archcalc.ops.base import (
     num,
     on_one_channel,
     out_elements,
+    padded_input_bytes,
     product,
     register,
     spatial,
@@ -36,8 +39,15 @@ _POOL_ATTRS = {
 }
 
 
-class _WindowPool(Op):
+class _Pool(Op):
     family = "pool"
+
+    def workspace(self, layer: Layer, batch: int, itemsize: int) -> int:
+        # The input copied padded, and a partial result per reduced axis.
+        return padded_input_bytes(layer, batch, itemsize) + batch * numel(layer.input) * itemsize
+
+
+class _WindowPool(_Pool):
     shorthand = "kernel"
 
     def _geometry(self, layer: Layer) -> tuple[tuple[int, ...], tuple[int, ...], tuple[int, ...]]:
@@ -101,6 +111,11 @@ class MaxPool(_WindowPool):
     aliases = ("max_pool", "maxpool1d", "maxpool2d", "max_pooling2d", "maxpooling2d", "pool")
     summary = "max pooling"
     flops_rule = "(window size − 1) comparisons per output element"
+    torch_equivalent = "nn.MaxPool1d/2d/3d"
+    counts = {
+        "ptflops": ptflops_twice("pool_flops_counter_hook", "F.max_pool2d", "input"),
+        "thop": THOP_ZERO_OPS,
+    }
     attrs = {**_POOL_ATTRS, "dilation": Attr("window", 1, aliases=("d",), doc="dilation")}
 
     def flops(self, layer: Layer) -> int:
@@ -133,6 +148,15 @@ class AvgPool(_WindowPool):
     )
     summary = "average pooling"
     flops_rule = "window size per output element (n − 1 adds and a division)"
+    torch_equivalent = "nn.AvgPool1d/2d/3d"
+    counts = {
+        "ptflops": ptflops_twice("pool_flops_counter_hook", "F.avg_pool2d", "input"),
+        "thop": Rule(
+            lambda op, layer: out_elements(layer),
+            "output elements",
+            f"{THOP_HOOKS} count_avgpool → calculate_avgpool(y.numel())",
+        ),
+    }
     attrs = {
         **_POOL_ATTRS,
         "count_include_pad": Attr("bool", True, doc="padding zeros count in the mean"),
@@ -162,13 +186,33 @@ def _adaptive_bins(n: int, out: int) -> list[tuple[int, int]]:
     return [((i * n) // out, -(-((i + 1) * n) // out)) for i in range(out)]
 
 
+def _thop_adaptive(op: Op, layer: Layer) -> int:
+    # thop divides the sizes as doubles; the same IEEE arithmetic gives the same truncation.
+    kernel = math.prod(n / m for n, m in zip(layer.input[:-1], layer.output[:-1]))
+    return int((kernel + 1) * out_elements(layer))
+
+
 @register
-class AdaptiveAvgPool(Op):
+class AdaptiveAvgPool(_Pool):
     name = "adaptive_avgpool"
     aliases = ("adaptive_avg_pool", "adaptiveavgpool2d", "adaptive_avg_pool2d")
-    family = "pool"
     summary = "adaptive average pooling to a fixed output size"
     flops_rule = "its bin's size per output element (bin − 1 adds and a division)"
+    torch_equivalent = "nn.AdaptiveAvgPool1d/2d/3d"
+    counts = {
+        "fvcore": Rule(
+            lambda op, layer: in_elements(layer) if layer.rank == 2 else 0,
+            "input elements (2-D only)",
+            "fvcore/nn/flop_count.py: aten::adaptive_avg_pool2d → elementwise_flop_counter(1, 0);"
+            " the 1-D and 3-D ops have no handle",
+        ),
+        "ptflops": ptflops_twice("pool_flops_counter_hook", "F.adaptive_avg_pool2d", "input"),
+        "thop": Rule(
+            _thop_adaptive,
+            "⌊(∏ input/output sizes + 1) × output elements⌋",
+            f"{THOP_HOOKS} count_adap_avgpool → calculate_adaptive_avg",
+        ),
+    }
     shorthand = "size"
     attrs = {"size": Attr("window", aliases=("output_size", "out"), doc="output size per axis")}
 
@@ -211,8 +255,7 @@ class AdaptiveAvgPool(Op):
         return kernels.adaptive_avg_pool(xs[0], layer.per_axis("size"))
 
 
-class _GlobalPool(Op):
-    family = "pool"
+class _GlobalPool(_Pool):
     attrs = {"keepdims": Attr("bool", False, aliases=("keep_dims",), doc="keep 1x1 spatial axes")}
 
     def output_shape(self, layer: Layer) -> Shape:
@@ -239,6 +282,20 @@ class GlobalAvgPool(_GlobalPool):
     aliases = ("global_avg_pool", "globalavgpool", "global_average_pooling2d", "gap")
     summary = "global average pooling"
     flops_rule = "input elements (H·W − 1 adds and a division per channel)"
+    torch_equivalent = "nn.AdaptiveAvgPool2d(1)"
+    counts = {
+        "fvcore": Rule(
+            lambda op, layer: in_elements(layer) if layer.rank == 2 else 0,
+            "input elements (2-D only)",
+            "as adaptive_avgpool: nn.AdaptiveAvgPool2d(1) traces to aten::adaptive_avg_pool2d",
+        ),
+        "ptflops": ptflops_twice("pool_flops_counter_hook", "F.adaptive_avg_pool2d", "input"),
+        "thop": Rule(
+            lambda op, layer: (numel(layer.input[:-1]) + 1) * layer.input[-1],
+            "(H·W + 1) × C",
+            f"{THOP_HOOKS} count_adap_avgpool, as nn.AdaptiveAvgPool2d(1)",
+        ),
+    }
 
     def flops(self, layer: Layer) -> int:
         # Sum of H·W values (H·W − 1 adds) and one division, per channel.
@@ -256,6 +313,11 @@ class GlobalMaxPool(_GlobalPool):
     aliases = ("global_max_pool", "globalmaxpool", "global_max_pooling2d")
     summary = "global max pooling"
     flops_rule = "input elements − C (H·W − 1 comparisons per channel)"
+    torch_equivalent = "nn.AdaptiveMaxPool2d(1)"
+    counts = {
+        "ptflops": ptflops_twice("pool_flops_counter_hook", "F.adaptive_max_pool2d", "input"),
+        "thop": THOP_ZERO_OPS,
+    }
 
     def flops(self, layer: Layer) -> int:
         return numel(layer.input) - layer.input[-1]
