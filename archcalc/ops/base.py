@@ -51,6 +51,7 @@ class Attr:
     aliases: tuple[str, ...] = ()
     choices: tuple[str, ...] = ()
     doc: str = ""
+    default_text: str = ""  # the default as the docs state it, when not the value itself
 
     def check(self, value: Any) -> Any:
         """Validate and normalise a user-given value; raise OpError on a wrong type or range."""

@@ -32,7 +32,7 @@ _POOL_ATTRS = {
         "window", aliases=("kernel_size", "pool_size", "size", "k", "f"), doc="window size F"
     ),
     "stride": Attr(
-        "window", 0, aliases=("strides", "s"), doc="stride S (default: the window size)"
+        "window", 0, aliases=("strides", "s"), doc="stride S", default_text="the window size"
     ),
     "padding": Attr("padding", 0, aliases=("pad", "p"), doc="implicit padding"),
     "ceil_mode": Attr("bool", False, doc="round the output size up, as PyTorch's ceil_mode"),
