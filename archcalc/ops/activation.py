@@ -8,7 +8,7 @@ gelu x·½·(1 + erf(x/√2)) = 5; silu x·sigmoid(x) = 5; softmax = exp, sum, d
 
 from __future__ import annotations
 
-from typing import ClassVar
+from typing import Any, ClassVar
 
 from archcalc.counting import (
     PTFLOPS_OPS,
@@ -27,6 +27,12 @@ class _Activation(Op):
     cost: ClassVar[int]
     kernel: ClassVar[str]  # the function of archcalc/backend/kernels.py that computes it
     scratch: ClassVar[int] = 6  # output-sized temporaries the kernel holds (float64 on the way)
+    torch_class: ClassVar[str]  # the torch.nn module, built with the op's attributes in order
+
+    def __init_subclass__(cls) -> None:
+        super().__init_subclass__()
+        if "torch_equivalent" not in vars(cls):
+            cls.torch_equivalent = f"nn.{cls.torch_class}"
 
     def flops(self, layer: Layer) -> int:
         return self.cost * out_elements(layer)
@@ -44,12 +50,17 @@ class _Activation(Op):
     def support(self, layer: Layer, masks: list[Array], params: dict[str, Array]) -> Array:
         return masks[0]  # element-wise: each output depends on its own input element only
 
+    def torch_module(self, layer: Layer) -> Any:
+        from torch import nn
+
+        return getattr(nn, self.torch_class)(*layer.attrs.values())
+
 
 @register
 class ReLU(_Activation):
     name, aliases, cost, summary = "relu", ("rectifier",), 1, "max(x, 0)"
     flops_rule = "1 per element: max(x, 0)"
-    torch_equivalent = "nn.ReLU"
+    torch_class = "ReLU"
     counts = {
         "ptflops": ptflops_twice("relu_flops_counter_hook", "F.relu"),
         "thop": THOP_ZERO_OPS,
@@ -62,7 +73,7 @@ class ReLU(_Activation):
 class ReLU6(_Activation):
     name, aliases, cost, summary = "relu6", (), 2, "min(max(x, 0), 6)"
     flops_rule = "2 per element: two comparisons"
-    torch_equivalent = "nn.ReLU6"
+    torch_class = "ReLU6"
     counts = {
         "ptflops": Rule(
             lambda op, layer: out_elements(layer),
@@ -85,7 +96,7 @@ class LeakyReLU(_Activation):
         "x if x > 0 else slope·x",
     )
     flops_rule = "2 per element: a comparison and a multiply"
-    torch_equivalent = "nn.LeakyReLU"
+    torch_class = "LeakyReLU"
     counts = {
         "ptflops": Rule(
             lambda op, layer: out_elements(layer),
@@ -103,7 +114,7 @@ class LeakyReLU(_Activation):
 class Sigmoid(_Activation):
     name, aliases, cost, summary = "sigmoid", ("logistic",), 4, "1 / (1 + exp(−x))"
     flops_rule = "4 per element: negate, exp, add, divide"
-    torch_equivalent = "nn.Sigmoid"
+    torch_class = "Sigmoid"
     kernel = "sigmoid"
 
 
@@ -111,7 +122,7 @@ class Sigmoid(_Activation):
 class Tanh(_Activation):
     name, aliases, cost, summary = "tanh", (), 5, "hyperbolic tangent"
     flops_rule = "5 per element: (e^2x − 1)/(e^2x + 1)"
-    torch_equivalent = "nn.Tanh"
+    torch_class = "Tanh"
     kernel = "tanh"
 
 
@@ -119,7 +130,7 @@ class Tanh(_Activation):
 class GELU(_Activation):
     name, aliases, cost, summary = "gelu", (), 5, "x·Φ(x), exact erf form"
     flops_rule = "5 per element: x·½·(1 + erf(x/√2))"
-    torch_equivalent = "nn.GELU"
+    torch_class = "GELU"
     counts = {"ptflops": ptflops_twice("relu_flops_counter_hook", "F.gelu")}
     kernel = "gelu"
 
@@ -128,7 +139,7 @@ class GELU(_Activation):
 class SiLU(_Activation):
     name, aliases, cost, summary = "silu", ("swish",), 5, "x·sigmoid(x)"
     flops_rule = "5 per element: x·sigmoid(x)"
-    torch_equivalent = "nn.SiLU"
+    torch_class = "SiLU"
     counts = {
         "ptflops": Rule(
             lambda op, layer: out_elements(layer),
@@ -143,7 +154,7 @@ class SiLU(_Activation):
 class Softmax(_Activation):
     name, aliases, cost, summary = "softmax", (), 3, "exp(x) / Σ exp(x) over channels"
     flops_rule = "3 × elements − elements / C: exp, C − 1 adds and C divisions per vector"
-    torch_equivalent = "nn.Softmax(dim=1)"
+    torch_class, torch_equivalent = "Softmax", "nn.Softmax(dim=1)"
     counts = {
         "ptflops": Rule(
             lambda op, layer: in_elements(layer),
@@ -166,3 +177,8 @@ class Softmax(_Activation):
         # Every channel's output depends on all channels at its position.
         m = masks[0]
         return m.max(axis=-1, keepdims=True) + 0 * m
+
+    def torch_module(self, layer: Layer) -> Any:
+        from torch import nn
+
+        return nn.Softmax(dim=1)

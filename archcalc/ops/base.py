@@ -392,6 +392,16 @@ class Op:
         """
         return self.forward(layer, masks, params)
 
+    def torch_module(self, layer: Layer) -> Any:
+        """The PyTorch module (N, C, ... layout) this layer stands for, as the oracle tests
+        build networks; :meth:`torch_state` gives its parameters."""
+        raise NotImplementedError(f"{self.name} has no PyTorch module")
+
+    def torch_state(self, layer: Layer, params: Mapping[str, Array]) -> dict[str, Array]:
+        """The layer's arrays in the layouts of :meth:`torch_module`'s parameters and buffers,
+        by their names (the last part of each state_dict key)."""
+        return {}
+
     def describe(self, layer: Layer) -> str:
         """Key hyperparameters in the course's notation, for tables and diagrams."""
         return ""

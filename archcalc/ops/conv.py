@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from archcalc.counting import FVCORE_HANDLES, PTFLOPS_OPS, THOP_HOOKS, Rule, macs, macs_and_bias
@@ -234,6 +235,37 @@ class Conv(Op):
             fixed["bias"] = np.zeros((a["filters"],), dtype=np.float32)
         return fixed
 
+    def torch_module(self, layer: Layer) -> Any:
+        from torch import nn
+
+        from archcalc.ops import torch_modules as tm
+
+        a = layer.attrs
+        kernel, stride, dilation, pads = _geometry(layer)
+        even = all(pb == pa for pb, pa in pads)
+        conv = tm.by_rank(
+            "Conv",
+            layer.rank,
+            layer.input[-1],
+            a["filters"],
+            kernel,
+            stride,
+            tuple(pb for pb, _ in pads) if even else 0,
+            dilation,
+            a["groups"],
+            a["bias"],
+        )
+        return conv if even else nn.Sequential(tm.zero_pad(pads), conv)
+
+    def torch_state(self, layer: Layer, params: Mapping[str, Array]) -> dict[str, Array]:
+        import numpy as np
+
+        r = layer.rank
+        weight = np.transpose(params["kernel"], (r + 1, r, *range(r)))  # (out, in/g, *k)
+        if layer.attrs["flip"]:
+            weight = np.flip(weight, tuple(range(2, 2 + r)))
+        return {"weight": weight, **({"bias": params["bias"]} if layer.attrs["bias"] else {})}
+
     def support(self, layer: Layer, masks: list[Array], params: dict[str, Array]) -> Array:
         import numpy as np
 
@@ -457,6 +489,32 @@ class ConvTranspose(Op):
         return (
             taps * a["filters"] // max(1, layer.input[-1]) + batch * out_elements(layer) * itemsize
         )
+
+    def torch_module(self, layer: Layer) -> Any:
+        from archcalc.ops import torch_modules as tm
+
+        a = layer.attrs
+        kernel, stride, dilation, pads = _geometry(layer)
+        return tm.by_rank(
+            "ConvTranspose",
+            layer.rank,
+            layer.input[-1],
+            a["filters"],
+            kernel,
+            stride,
+            tm.symmetric(pads, self.name),
+            a["output_padding"],
+            a["groups"],
+            a["bias"],
+            dilation,
+        )
+
+    def torch_state(self, layer: Layer, params: Mapping[str, Array]) -> dict[str, Array]:
+        import numpy as np
+
+        r = layer.rank
+        weight = np.transpose(params["kernel"], (r, r + 1, *range(r)))  # (in, out/g, *k)
+        return {"weight": weight, **({"bias": params["bias"]} if layer.attrs["bias"] else {})}
 
     def support(self, layer: Layer, masks: list[Array], params: dict[str, Array]) -> Array:
         from archcalc.backend import kernels

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
+
 from archcalc.ops.base import GLOBAL, Array, Attr, Layer, Op, num, out_elements, product, register
 from archcalc.shapes import Shape, numel
 
@@ -75,6 +78,18 @@ class Dense(Op):
         y = self.forward(layer, [x], {"kernel": ones, "bias": None})
         return np.broadcast_to(y, (*y.shape[:-1], layer.attrs["units"]))
 
+    def torch_module(self, layer: Layer) -> Any:
+        from torch import nn
+
+        from archcalc.ops import torch_modules as tm
+
+        linear = nn.Linear(layer.input[-1], layer.attrs["units"], layer.attrs["bias"])
+        return linear if layer.rank == 0 else tm.ChannelsLast(linear)
+
+    def torch_state(self, layer: Layer, params: Mapping[str, Array]) -> dict[str, Array]:
+        bias = {"bias": params["bias"]} if layer.attrs["bias"] else {}
+        return {"weight": params["kernel"].T, **bias}
+
 
 @register
 class Flatten(Op):
@@ -97,3 +112,8 @@ class Flatten(Op):
 
     def explain(self, layer: Layer) -> list[tuple[str, str]]:
         return [("output", f"{product(layer.input)} = {num(numel(layer.input))}")]
+
+    def torch_module(self, layer: Layer) -> Any:
+        from torch import nn
+
+        return nn.Flatten()  # C·H·W order: the oracle permutes the next dense layer's columns

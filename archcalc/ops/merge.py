@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from archcalc.ops.base import (
     Array,
     Layer,
@@ -57,6 +59,11 @@ class Add(Op):
             return self.forward(layer, masks, params)
         return broadcast_channels(self.forward(layer, one, params), masks[0].shape[-1])
 
+    def torch_module(self, layer: Layer) -> Any:
+        from archcalc.ops import torch_modules as tm
+
+        return tm.Add()
+
 
 @register
 class Concat(Op):
@@ -86,3 +93,8 @@ class Concat(Op):
     def explain(self, layer: Layer) -> list[tuple[str, str]]:
         channels = " + ".join(str(s[-1]) for s in layer.inputs)
         return [("channels", f"{channels} = {layer.output[-1]:,}")]
+
+    def torch_module(self, layer: Layer) -> Any:
+        from archcalc.ops import torch_modules as tm
+
+        return tm.Concat()

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
+
 from archcalc.counting import (
     FVCORE_HANDLES,
     PTFLOPS_OPS,
@@ -82,6 +85,18 @@ class BatchNorm(_Normalisation):
         # dependency on everything).
         return masks[0]
 
+    def torch_module(self, layer: Layer) -> Any:
+        from archcalc.ops import torch_modules as tm
+
+        a = layer.attrs
+        return tm.by_rank(
+            "BatchNorm", layer.rank, layer.input[-1], a["eps"], a["momentum"], a["affine"]
+        )
+
+    def torch_state(self, layer: Layer, params: Mapping[str, Array]) -> dict[str, Array]:
+        names = {"gamma": "weight", "beta": "bias"}
+        return {names.get(k, k): v for k, v in params.items()}
+
 
 @register
 class LRN(_Normalisation):
@@ -124,6 +139,12 @@ class LRN(_Normalisation):
     def describe(self, layer: Layer) -> str:
         return f"n={layer.attrs['size']}"
 
+    def torch_module(self, layer: Layer) -> Any:
+        from torch import nn
+
+        a = layer.attrs
+        return nn.LocalResponseNorm(a["size"], a["alpha"], a["beta"], a["k"])
+
 
 @register
 class Dropout(Op):
@@ -141,3 +162,8 @@ class Dropout(Op):
 
     def forward(self, layer: Layer, xs: list[Array], params: dict[str, Array]) -> Array:
         return xs[0]  # inference: dropout passes everything through (inverted dropout)
+
+    def torch_module(self, layer: Layer) -> Any:
+        from torch import nn
+
+        return nn.Dropout(layer.attrs["rate"])

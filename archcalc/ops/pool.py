@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from typing import Any
+from typing import Any, ClassVar
 
 from archcalc.counting import THOP_HOOKS, THOP_ZERO_OPS, Rule, in_elements, ptflops_twice
 from archcalc.ops.base import (
@@ -134,6 +134,21 @@ class MaxPool(_WindowPool):
             ("FLOPs", f"{product(layer.output)} · ({window} − 1) = {num(self.flops(layer))}"),
         ]
 
+    def torch_module(self, layer: Layer) -> Any:
+        from archcalc.ops import torch_modules as tm
+
+        kernel, stride, dilation = self._geometry(layer)
+        pads = tm.symmetric(layer.padding(kernel, stride, dilation), self.name)
+        return tm.by_rank(
+            "MaxPool",
+            layer.rank,
+            kernel,
+            stride,
+            pads,
+            dilation,
+            ceil_mode=layer.attrs["ceil_mode"],
+        )
+
 
 @register
 class AvgPool(_WindowPool):
@@ -179,6 +194,16 @@ class AvgPool(_WindowPool):
             *super().explain(layer),
             ("FLOPs", f"{product(layer.output)} · {window} = {num(self.flops(layer))}"),
         ]
+
+    def torch_module(self, layer: Layer) -> Any:
+        from archcalc.ops import torch_modules as tm
+
+        a = layer.attrs
+        kernel, stride, dilation = self._geometry(layer)
+        pads = tm.symmetric(layer.padding(kernel, stride, dilation), self.name)
+        return tm.by_rank(
+            "AvgPool", layer.rank, kernel, stride, pads, a["ceil_mode"], a["count_include_pad"]
+        )
 
 
 def _adaptive_bins(n: int, out: int) -> list[tuple[int, int]]:
@@ -254,8 +279,14 @@ class AdaptiveAvgPool(_Pool):
 
         return kernels.adaptive_avg_pool(xs[0], layer.per_axis("size"))
 
+    def torch_module(self, layer: Layer) -> Any:
+        from archcalc.ops import torch_modules as tm
+
+        return tm.by_rank("AdaptiveAvgPool", layer.rank, layer.per_axis("size"))
+
 
 class _GlobalPool(_Pool):
+    torch_class: ClassVar[str]  # the torch.nn adaptive pooling, to size 1
     attrs = {"keepdims": Attr("bool", False, aliases=("keep_dims",), doc="keep 1x1 spatial axes")}
 
     def output_shape(self, layer: Layer) -> Shape:
@@ -275,6 +306,14 @@ class _GlobalPool(_Pool):
             y = y.reshape(y.shape[0], *(1,) * layer.rank, y.shape[-1])
         return y
 
+    def torch_module(self, layer: Layer) -> Any:
+        from torch import nn
+
+        from archcalc.ops import torch_modules as tm
+
+        pool = tm.by_rank(self.torch_class, layer.rank, 1)
+        return pool if layer.attrs["keepdims"] else nn.Sequential(pool, nn.Flatten())
+
 
 @register
 class GlobalAvgPool(_GlobalPool):
@@ -282,7 +321,7 @@ class GlobalAvgPool(_GlobalPool):
     aliases = ("global_avg_pool", "globalavgpool", "global_average_pooling2d", "gap")
     summary = "global average pooling"
     flops_rule = "input elements (H·W − 1 adds and a division per channel)"
-    torch_equivalent = "nn.AdaptiveAvgPool2d(1)"
+    torch_equivalent, torch_class = "nn.AdaptiveAvgPool2d(1)", "AdaptiveAvgPool"
     counts = {
         "fvcore": Rule(
             lambda op, layer: in_elements(layer) if layer.rank == 2 else 0,
@@ -313,7 +352,7 @@ class GlobalMaxPool(_GlobalPool):
     aliases = ("global_max_pool", "globalmaxpool", "global_max_pooling2d")
     summary = "global max pooling"
     flops_rule = "input elements − C (H·W − 1 comparisons per channel)"
-    torch_equivalent = "nn.AdaptiveMaxPool2d(1)"
+    torch_equivalent, torch_class = "nn.AdaptiveMaxPool2d(1)", "AdaptiveMaxPool"
     counts = {
         "ptflops": ptflops_twice("pool_flops_counter_hook", "F.adaptive_max_pool2d", "input"),
         "thop": THOP_ZERO_OPS,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from fractions import Fraction
+from typing import Any
 
 from archcalc.counting import PTFLOPS_OPS, THOP_HOOKS, THOP_ZERO_OPS, Rule
 from archcalc.ops.base import (
@@ -50,6 +51,11 @@ class ZeroPad(Op):
         from archcalc.backend import kernels
 
         return kernels.zeropad(xs[0], self._pads(layer))
+
+    def torch_module(self, layer: Layer) -> Any:
+        from archcalc.ops import torch_modules as tm
+
+        return tm.zero_pad(self._pads(layer))
 
 
 @register
@@ -144,6 +150,15 @@ class Upsample(Op):
 
         return kernels.upsample(xs[0], layer.per_axis("scale"), layer.attrs["mode"])
 
+    def torch_module(self, layer: Layer) -> Any:
+        from torch import nn
+
+        mode = layer.attrs["mode"]
+        if mode != "nearest":
+            mode = {1: "linear", 2: "bilinear", 3: "trilinear"}[layer.rank]
+        scale = tuple(float(s) for s in layer.per_axis("scale"))
+        return nn.Upsample(scale_factor=scale, mode=mode)
+
 
 @register
 class Identity(Op):
@@ -155,6 +170,11 @@ class Identity(Op):
 
     def forward(self, layer: Layer, xs: list[Array], params: dict[str, Array]) -> Array:
         return xs[0]
+
+    def torch_module(self, layer: Layer) -> Any:
+        from torch import nn
+
+        return nn.Identity()
 
 
 @register
@@ -190,3 +210,8 @@ class ChannelSlice(Op):
 
     def forward(self, layer: Layer, xs: list[Array], params: dict[str, Array]) -> Array:
         return xs[0][..., list(layer.attrs["channels"])]
+
+    def torch_module(self, layer: Layer) -> Any:
+        from archcalc.ops import torch_modules as tm
+
+        return tm.ChannelSlice(list(layer.attrs["channels"]))
