@@ -1,7 +1,7 @@
 """The report: plain data produced by the analyzers, read by every renderer.
 
-``Report.to_json()`` is the stable contract described in DESIGN.md: fields may be added, none
-may change meaning.
+``Report.to_json()`` is the stable contract described in docs/json-report.md: fields may be
+added, none may change meaning.
 """
 
 from __future__ import annotations

@@ -51,7 +51,7 @@ def test_golden(name: str, update_golden: bool) -> None:
 
 
 def test_json_contract() -> None:
-    """The JSON report has every field DESIGN.md promises, with the documented types."""
+    """The JSON report has every field docs/json-report.md promises, with the documented types."""
     data = json.loads(cli("summarize", "resnet50", "--format", "json").stdout)
     assert set(data) >= {"name", "input_shape", "layers", "totals", "diagnostics"}
     assert data["input_shape"] == [224, 224, 3]
