@@ -37,6 +37,7 @@ from archcalc.backend import kernels
 from archcalc.diagnostics import UsageError
 from archcalc.graph import INPUT, Graph
 from archcalc.ops.base import Layer
+from archcalc.render.numbers import human
 from archcalc.shapes import Shape, numel
 
 Params = dict[str, dict[str, np.ndarray]]
@@ -337,23 +338,15 @@ def parse_bytes(text: str) -> int:
     return int(value * _UNITS[unit])
 
 
-def format_bytes(n: float) -> str:
-    for unit in ("B", "KiB", "MiB", "GiB"):
-        if abs(n) < 1024 or unit == "GiB":
-            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
-        n /= 1024
-    return f"{n:.1f} TiB"
-
-
 def guard_memory(estimate: MemoryEstimate, limit: int, limit_source: str, what: str) -> None:
     """Refuse (UsageError, exit 2) when the estimate is over the limit."""
     if estimate.total <= limit:
         return
     raise UsageError(
-        f"{what} would need about {format_bytes(estimate.total)} (weights "
-        f"{format_bytes(estimate.weights)}, peak activations {format_bytes(estimate.activations)}"
-        f", kernel workspace {format_bytes(estimate.workspace)}), over the limit of "
-        f"{format_bytes(limit)} ({limit_source})",
+        f"{what} would need about {human(estimate.total, 'B')} (weights "
+        f"{human(estimate.weights, 'B')}, peak activations {human(estimate.activations, 'B')}"
+        f", kernel workspace {human(estimate.workspace, 'B')}), over the limit of "
+        f"{human(limit, 'B')} ({limit_source})",
         "use --batch 1 or a smaller --input (e.g. half the height and width), or raise "
         "--max-memory if you know the memory is there",
     )

@@ -160,7 +160,7 @@ def _print_table(result: Any) -> None:
     from rich.console import Console
     from rich.table import Table
 
-    from archcalc.backend.executor import format_bytes
+    from archcalc.render.numbers import human
     from archcalc.shapes import format_shape
 
     out = sys.stdout
@@ -210,7 +210,7 @@ def _print_table(result: Any) -> None:
     console.print(
         f"{'FAIL' if failed else 'PASS'}: {len(result.layers) - failed}/{len(result.layers)} "
         f"layers agree (shape, params, MACs; receptive field measured on {sampled}) in "
-        f"{result.seconds:.2f} s; peak live activations {format_bytes(result.peak_live_bytes)}, "
-        f"estimated peak {format_bytes(result.memory.total)} "
-        f"(limit {format_bytes(result.memory_limit)})"
+        f"{result.seconds:.2f} s; peak live activations {human(result.peak_live_bytes, 'B')}, "
+        f"estimated peak {human(result.memory.total, 'B')} "
+        f"(limit {human(result.memory_limit, 'B')})"
     )
