@@ -155,20 +155,12 @@ def _per_batch(lines: list[tuple[str, str]], batch: int, row: LayerRow) -> list[
 
 def _peak_live_bytes(graph: Graph, rows: list[LayerRow], input_bytes: int) -> int:
     """Peak of the activations alive at once when each is freed after its last consumer runs."""
-    last_use: dict[str, int] = {}
-    for i, node in enumerate(graph.nodes):
-        for src in node.inputs:
-            last_use[src] = i
     size = {row.name: row.activation_bytes for row in rows}
     size[INPUT] = input_bytes
     live = input_bytes
     peak = live
-    for i, node in enumerate(graph.nodes):
+    for node, frees in zip(graph.nodes, graph.free_after()):
         live += size[node.name]
         peak = max(peak, live)
-        for src in set(node.inputs):
-            if last_use.get(src) == i:
-                live -= size[src]
-        if node.name not in last_use and i < len(graph.nodes) - 1:
-            live -= size[node.name]  # a dead end (nothing reads it) is freed at once
+        live -= sum(size[name] for name in frees)
     return peak

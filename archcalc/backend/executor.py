@@ -174,14 +174,6 @@ class Execution:
     kept: dict[str, np.ndarray] = field(default_factory=dict)
 
 
-def _last_uses(graph: Graph, upto: int) -> dict[str, int]:
-    last: dict[str, int] = {}
-    for i, node in enumerate(graph.nodes[: upto + 1]):
-        for src in node.inputs:
-            last[src] = i
-    return last
-
-
 def _held(arrays: Any) -> int:
     """Bytes of memory behind the arrays, each buffer once (views share their base's)."""
     bases: dict[int, int] = {}
@@ -204,7 +196,7 @@ def execute(
     output and one :class:`LayerRun` per node. Arrays of the nodes named in ``keep`` are
     kept; every other activation is freed after its last consumer has run."""
     keep = keep or set()
-    last = _last_uses(graph, len(graph.nodes) - 1)
+    schedule = graph.free_after()
     env: dict[str, np.ndarray] = {INPUT: x}
     peak = x.nbytes
     runs: list[LayerRun] = []
@@ -225,11 +217,8 @@ def execute(
         peak = max(peak, _held(env.values()))  # inputs and output alive together
         if node.name in keep:
             kept[node.name] = y
-        for src in set(node.inputs):
-            if last.get(src) == i:
-                del env[src]
-        if node.name not in last and i < len(graph.nodes) - 1:
-            del env[node.name]  # nothing reads it: a dead end
+        for name in schedule[i]:
+            del env[name]
         if progress is not None:
             progress(f"running {node.name}", i + 1, len(graph.nodes))
     return Execution(output, runs, peak, kept)
@@ -271,7 +260,7 @@ def estimate_memory(
     """
     weights = sum(numel(s) for ps in param_shapes(graph, layers).values() for s in ps.values())
     size = {INPUT: batch * numel(graph.input_shape) * itemsize}
-    last = _last_uses(graph, len(graph.nodes) - 1)
+    schedule = graph.free_after()
     live = size[INPUT]
     worst_live, worst_work = live, 0
     for i, node in enumerate(graph.nodes):
@@ -281,11 +270,7 @@ def estimate_memory(
         work = node.op.workspace(layer, batch, itemsize)
         if live + work > worst_live + worst_work:
             worst_live, worst_work = live, work
-        for src in set(node.inputs):
-            if last.get(src) == i:
-                live -= size[src]
-        if node.name not in last and i < len(graph.nodes) - 1:
-            live -= size[node.name]
+        live -= sum(size[name] for name in schedule[i])
     activations = max(worst_live, peak_activation_bytes)
     extra = int((activations + worst_work) * (_SLACK - 1)) + _FIXED
     return MemoryEstimate(weights * itemsize, activations, worst_work + extra)
@@ -675,7 +660,7 @@ def _run_probes(
         }
         per_probe = itemsize * sum(numel(_layer(layers, n.name).output) for n in nodes)
         chunk = max(1, min(64, budget // max(per_probe, 1)))
-        last = _last_uses(graph, depth)
+        last = graph.last_uses(depth)
         here = [k for k, plan in enumerate(plans) if index_of[plan[0]] <= depth]
         for sl in _chunks(len(members), chunk):
             batch = [probe_list[k] for k in members[sl]]
