@@ -84,6 +84,29 @@ def test_json_contract() -> None:
         assert d["file"].endswith("resnet50.yaml") and d["line"] > 0
 
 
+def test_json_gives_resolved_window_hyperparameters() -> None:
+    """ResNet-50's stem: 7x7/2 conv, padding 3 (PyTorch's); 3x3/2 max pool, padding 1; pooling
+    and element-wise layers have no groups, and layers without a window give nulls."""
+    layers = json.loads(cli("summarize", "resnet50", "--format", "json").stdout)["layers"]
+    keys = ("kernel", "stride", "padding", "dilation", "groups")
+    conv, bn, relu, pool = ({k: row[k] for k in keys} for row in layers[:4])
+    assert conv == {
+        "kernel": [7, 7],
+        "stride": [2, 2],
+        "padding": [[3, 3], [3, 3]],
+        "dilation": [1, 1],
+        "groups": 1,
+    }
+    assert bn == relu == dict.fromkeys(keys)
+    assert pool == {
+        "kernel": [3, 3],
+        "stride": [2, 2],
+        "padding": [[1, 1], [1, 1]],
+        "dilation": [1, 1],
+        "groups": None,
+    }
+
+
 def test_check_exit_codes() -> None:
     assert cli("check", "alexnet", "vgg16", "resnet50").exit_code == 0
     assert cli("check", "tests/data/stride3.yaml").exit_code == 0  # a warning only

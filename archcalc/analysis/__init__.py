@@ -111,6 +111,9 @@ def _analyze(
             row.activation_bytes = numel(layer.output) * batch * width
             row.receptive_field = fields.get(node.name)
             row.describe = node.op.describe(layer)
+            geometry = node.op.geometry(layer)
+            if geometry is not None:
+                row.window = {**geometry.to_json(), "groups": layer.attrs.get("groups")}
             row.rf_note = notes.get(node.name, "")
             if rf_explain is not None:
                 row.explain = _per_batch(node.op.explain(layer), batch, row) + rf_explain.get(

@@ -13,10 +13,10 @@ import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from fractions import Fraction
-from typing import Any, ClassVar
+from typing import Any, ClassVar, NamedTuple
 
 from archcalc.counting import Rule
-from archcalc.shapes import Shape, format_shape, numel
+from archcalc.shapes import Shape, format_shape, numel, out_length, pad_pairs, per_axis
 
 Array = Any  # a numpy.ndarray; typed loosely so the analysis core never imports numpy
 
@@ -177,6 +177,28 @@ class Window:
     pad_before: int
 
 
+class Geometry(NamedTuple):
+    """A sliding window resolved per spatial axis: what every rule of a windowed op reads."""
+
+    kernel: tuple[int, ...]
+    stride: tuple[int, ...]
+    dilation: tuple[int, ...]
+    padding: tuple[tuple[int, int], ...]  # (before, after)
+
+    @property
+    def spans(self) -> tuple[int, ...]:
+        """Effective extent of the window per axis, d·(k − 1) + 1."""
+        return tuple(d * (k - 1) + 1 for k, d in zip(self.kernel, self.dilation))
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "kernel": list(self.kernel),
+            "stride": list(self.stride),
+            "padding": [list(p) for p in self.padding],
+            "dilation": list(self.dilation),
+        }
+
+
 GLOBAL = "global"  # the output sees the whole input (global pooling, dense on a flat vector)
 UNDEFINED = "undefined"  # no integer window describes it (transposed conv, upsampling)
 
@@ -190,6 +212,7 @@ class Layer:
     inputs: list[Shape]
     output: Shape = ()
     fits: list[AxisFit] = field(default_factory=list)
+    geometry: Geometry | None = None  # resolved once, by the op's first rule that needs it
 
     @property
     def input(self) -> Shape:
@@ -203,65 +226,47 @@ class Layer:
     def per_axis(self, attr: str) -> tuple[int, ...]:
         """An int-or-tuple attribute expanded to one value per spatial axis."""
         value = self.attrs[attr]
-        if isinstance(value, int):
-            return (value,) * self.rank
-        if len(value) != self.rank:
+        try:
+            return per_axis(value, self.rank)
+        except ValueError:
             raise OpError(
                 f"{attr} has {len(value)} values but the input {format_shape(self.input)} has "
                 f"{self.rank} spatial ax{'is' if self.rank == 1 else 'es'}",
                 f"give one {attr} per spatial axis, or a single integer",
                 attr=attr,
-            )
-        return tuple(value)
+            ) from None
 
     def padding(
         self, kernel: tuple[int, ...], stride: tuple[int, ...], dilation: tuple[int, ...]
-    ) -> list[tuple[int, int]]:
+    ) -> tuple[tuple[int, int], ...]:
         """Per-axis (before, after) padding, resolving ``same``/``valid`` and four-side forms."""
         value = self.attrs.get("padding", 0)
         rank = self.rank
         if value == "valid":
-            return [(0, 0)] * rank
+            return ((0, 0),) * rank
         if value == "same":
             # TensorFlow's rule: output = ceil(N / S); any odd total puts the extra after.
             pads = []
             for n, k, s, d in zip(self.input[:-1], kernel, stride, dilation):
                 total = max((-(-n // s) - 1) * s + d * (k - 1) + 1 - n, 0)
                 pads.append((total // 2, total - total // 2))
-            return pads
-        if isinstance(value, int):
-            return [(value, value)] * rank
-        if value and isinstance(value[0], tuple):
-            if len(value) != rank:
-                raise OpError(
-                    f"padding gives {len(value)} axes for a {rank}-D input", attr="padding"
-                )
-            return [(p[0], p[1]) for p in value]
-        if len(value) == rank:
-            return [(p, p) for p in value]
-        if len(value) == 2 * rank:
-            return [(value[2 * i], value[2 * i + 1]) for i in range(rank)]
-        raise OpError(
-            f"padding has {len(value)} values for a {rank}-D input",
-            "give one per axis, or two per axis in the order before, after (for 2-D: "
-            "[top, bottom, left, right])",
-            attr="padding",
-        )
+            return tuple(pads)
+        try:
+            return pad_pairs(value, rank)
+        except ValueError as err:
+            raise OpError(
+                str(err),
+                "give one per axis, or two per axis in the order before, after (for 2-D: "
+                "[top, bottom, left, right])",
+                attr="padding",
+            ) from None
 
-    def slide(
-        self,
-        kernel: tuple[int, ...],
-        stride: tuple[int, ...],
-        dilation: tuple[int, ...],
-        pads: list[tuple[int, int]],
-        ceil_mode: bool = False,
-    ) -> tuple[int, ...]:
+    def slide(self, geometry: Geometry, ceil_mode: bool = False) -> tuple[int, ...]:
         """Output spatial sizes of a sliding window, recording how it fits each axis."""
         out = []
-        for axis, (n, k, s, d, (pb, pa)) in enumerate(
-            zip(self.input[:-1], kernel, stride, dilation, pads)
+        for axis, (n, span, s, (pb, pa)) in enumerate(
+            zip(self.input[:-1], geometry.spans, geometry.stride, geometry.padding)
         ):
-            span = d * (k - 1) + 1
             room = n + pb + pa - span
             if room < 0:
                 raise OpError(
@@ -271,14 +276,8 @@ class Layer:
                     "use a smaller kernel, more padding, or a larger input",
                     code="stride-fit",
                 )
-            q, r = divmod(room, s)
-            size = q + 1
-            if ceil_mode and r:
-                size += 1
-                # PyTorch drops a last window that would start in the right padding.
-                if (size - 1) * s >= n + pb:
-                    size -= 1
-            self.fits.append(AxisFit(axis, n, span, s, pb, pa, size, r, ceil_mode))
+            size = out_length(n, span, s, pb, pa, ceil_mode)
+            self.fits.append(AxisFit(axis, n, span, s, pb, pa, size, room % s, ceil_mode))
             out.append(size)
         return tuple(out)
 
@@ -324,6 +323,10 @@ class Op:
 
     def flops(self, layer: Layer) -> int:
         return 0
+
+    def geometry(self, layer: Layer) -> Geometry | None:
+        """The sliding window's hyperparameters per spatial axis; None for ops without one."""
+        return None
 
     def windows(self, layer: Layer) -> list[Window] | str | None:
         """Receptive-field rule: per-axis windows, ``GLOBAL``, ``UNDEFINED``, or ``None`` for
@@ -405,6 +408,26 @@ class Op:
     def describe(self, layer: Layer) -> str:
         """Key hyperparameters in the course's notation, for tables and diagrams."""
         return ""
+
+
+class SlidingWindow(Op):
+    """Base of the ops that slide a window (convolutions, pooling). Their kernel, stride,
+    dilation and padding are resolved per axis once per layer, then every rule reads them."""
+
+    def resolve(self, layer: Layer) -> Geometry:
+        kernel = layer.per_axis("kernel")
+        stride = layer.per_axis("stride") if layer.attrs["stride"] else kernel  # 0: the window
+        dilation = layer.per_axis("dilation") if "dilation" in layer.attrs else (1,) * layer.rank
+        return Geometry(kernel, stride, dilation, layer.padding(kernel, stride, dilation))
+
+    def geometry(self, layer: Layer) -> Geometry:
+        if layer.geometry is None:
+            layer.geometry = self.resolve(layer)
+        return layer.geometry
+
+    def windows(self, layer: Layer) -> list[Window] | str:
+        g = self.geometry(layer)
+        return [Window(span, s, pb) for span, s, (pb, _) in zip(g.spans, g.stride, g.padding)]
 
 
 def on_one_channel(masks: list[Array]) -> list[Array] | None:

@@ -14,6 +14,7 @@ from archcalc.ops.base import (
     Layer,
     Op,
     OpError,
+    SlidingWindow,
     Window,
     broadcast_channels,
     num,
@@ -47,37 +48,20 @@ class _Pool(Op):
         return padded_input_bytes(layer, batch, itemsize) + batch * numel(layer.input) * itemsize
 
 
-class _WindowPool(_Pool):
+class _WindowPool(_Pool, SlidingWindow):
     shorthand = "kernel"
-
-    def _geometry(self, layer: Layer) -> tuple[tuple[int, ...], tuple[int, ...], tuple[int, ...]]:
-        kernel = layer.per_axis("kernel")
-        stride = layer.per_axis("stride") if layer.attrs["stride"] else kernel
-        dilation = layer.per_axis("dilation") if "dilation" in layer.attrs else (1,) * layer.rank
-        return kernel, stride, dilation
 
     def output_shape(self, layer: Layer) -> Shape:
         _needs_spatial(layer, self.name)
-        kernel, stride, dilation = self._geometry(layer)
-        pads = layer.padding(kernel, stride, dilation)
-        for k, (pb, pa) in zip(kernel, pads):
+        g = self.geometry(layer)
+        for k, (pb, pa) in zip(g.kernel, g.padding):
             if max(pb, pa) > k // 2:
                 raise OpError(
                     f"pooling padding {max(pb, pa)} is more than half the {k}-wide window",
                     "PyTorch rejects this too; use padding of at most kernel // 2",
                     attr="padding",
                 )
-        return (
-            *layer.slide(kernel, stride, dilation, pads, layer.attrs["ceil_mode"]),
-            layer.input[-1],
-        )
-
-    def windows(self, layer: Layer) -> list[Window]:
-        kernel, stride, dilation = self._geometry(layer)
-        pads = layer.padding(kernel, stride, dilation)
-        return [
-            Window(d * (k - 1) + 1, s, p[0]) for k, s, d, p in zip(kernel, stride, dilation, pads)
-        ]
+        return (*layer.slide(g, layer.attrs["ceil_mode"]), layer.input[-1])
 
     def support(self, layer: Layer, masks: list[Array], params: dict[str, Array]) -> Array:
         # Pooling treats channels alone and alike: pool one channel of a channel-uniform mask.
@@ -87,16 +71,16 @@ class _WindowPool(_Pool):
         return broadcast_channels(self.forward(layer, one, params), masks[0].shape[-1])
 
     def _kwargs(self, layer: Layer) -> dict[str, Any]:
-        kernel, stride, dilation = self._geometry(layer)
+        g = self.geometry(layer)
         return {
-            "kernel": kernel,
-            "stride": stride,
-            "padding": layer.padding(kernel, stride, dilation),
+            "kernel": g.kernel,
+            "stride": g.stride,
+            "padding": g.padding,
             "ceil_mode": layer.attrs["ceil_mode"],
         }
 
     def describe(self, layer: Layer) -> str:
-        kernel, stride, _ = self._geometry(layer)
+        kernel, stride = self.geometry(layer)[:2]
         ks = "×".join(map(str, kernel))
         return (
             ks
@@ -120,15 +104,17 @@ class MaxPool(_WindowPool):
 
     def flops(self, layer: Layer) -> int:
         # A window of n values needs n - 1 comparisons.
-        return out_elements(layer) * (numel(self._geometry(layer)[0]) - 1)
+        return out_elements(layer) * (numel(self.geometry(layer).kernel) - 1)
 
     def forward(self, layer: Layer, xs: list[Array], params: dict[str, Array]) -> Array:
         from archcalc.backend import kernels
 
-        return kernels.max_pool(xs[0], dilation=self._geometry(layer)[2], **self._kwargs(layer))
+        return kernels.max_pool(
+            xs[0], dilation=self.geometry(layer).dilation, **self._kwargs(layer)
+        )
 
     def explain(self, layer: Layer) -> list[tuple[str, str]]:
-        window = product(self._geometry(layer)[0])
+        window = product(self.geometry(layer).kernel)
         return [
             *super().explain(layer),
             ("FLOPs", f"{product(layer.output)} · ({window} − 1) = {num(self.flops(layer))}"),
@@ -137,8 +123,8 @@ class MaxPool(_WindowPool):
     def torch_module(self, layer: Layer) -> Any:
         from archcalc.ops import torch_modules as tm
 
-        kernel, stride, dilation = self._geometry(layer)
-        pads = tm.symmetric(layer.padding(kernel, stride, dilation), self.name)
+        kernel, stride, dilation, padding = self.geometry(layer)
+        pads = tm.symmetric(padding, self.name)
         return tm.by_rank(
             "MaxPool",
             layer.rank,
@@ -179,7 +165,7 @@ class AvgPool(_WindowPool):
 
     def flops(self, layer: Layer) -> int:
         # n - 1 additions and one division per window.
-        return out_elements(layer) * numel(self._geometry(layer)[0])
+        return out_elements(layer) * numel(self.geometry(layer).kernel)
 
     def forward(self, layer: Layer, xs: list[Array], params: dict[str, Array]) -> Array:
         from archcalc.backend import kernels
@@ -189,7 +175,7 @@ class AvgPool(_WindowPool):
         )
 
     def explain(self, layer: Layer) -> list[tuple[str, str]]:
-        window = product(self._geometry(layer)[0])
+        window = product(self.geometry(layer).kernel)
         return [
             *super().explain(layer),
             ("FLOPs", f"{product(layer.output)} · {window} = {num(self.flops(layer))}"),
@@ -199,8 +185,8 @@ class AvgPool(_WindowPool):
         from archcalc.ops import torch_modules as tm
 
         a = layer.attrs
-        kernel, stride, dilation = self._geometry(layer)
-        pads = tm.symmetric(layer.padding(kernel, stride, dilation), self.name)
+        kernel, stride, _, padding = self.geometry(layer)
+        pads = tm.symmetric(padding, self.name)
         return tm.by_rank(
             "AvgPool", layer.rank, kernel, stride, pads, a["ceil_mode"], a["count_include_pad"]
         )

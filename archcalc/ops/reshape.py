@@ -35,7 +35,7 @@ class ZeroPad(Op):
     shorthand = "padding"
     attrs = {"padding": Attr("padding", 1, aliases=("pad", "p"))}
 
-    def _pads(self, layer: Layer) -> list[tuple[int, int]]:
+    def _pads(self, layer: Layer) -> tuple[tuple[int, int], ...]:
         ones = (1,) * layer.rank
         return layer.padding(ones, ones, ones)
 

@@ -6,6 +6,7 @@ Imported only by those rules (never by the analysis): it imports torch at module
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import torch
@@ -58,13 +59,13 @@ def by_rank(kind: str, rank: int, *args: Any, **kwargs: Any) -> nn.Module:
     return module
 
 
-def symmetric(pads: list[tuple[int, int]], what: str) -> tuple[int, ...]:
+def symmetric(pads: Sequence[tuple[int, int]], what: str) -> tuple[int, ...]:
     """One padding per axis, for torch modules that pad both sides alike."""
     if any(before != after for before, after in pads):
         raise NotImplementedError(f"{what} with uneven padding has no single PyTorch module")
     return tuple(before for before, _ in pads)
 
 
-def zero_pad(pads: list[tuple[int, int]]) -> nn.Module:
+def zero_pad(pads: Sequence[tuple[int, int]]) -> nn.Module:
     """nn.ZeroPadNd for per-axis (before, after) pads, given as torch wants: last axis first."""
     return by_rank("ZeroPad", len(pads), tuple(p for pair in reversed(pads) for p in pair))
