@@ -23,7 +23,7 @@ Pure: no numpy, no I/O. docs/counting.md is generated from the rules by
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
 from archcalc.shapes import numel
@@ -41,6 +41,9 @@ class Rule:
     count: Count
     formula: str  # the rule in words, for docs/counting.md
     source: str  # the file/function of the tool that this mirrors
+    # What a tool that hooks modules counts when the reference code calls the op as a function
+    # (F.relu) instead of a module (a layer's `call: functional`); None: it sees nothing.
+    function: Rule | None = None
 
 
 @dataclass(frozen=True)
@@ -49,13 +52,21 @@ class Convention:
     tool: str  # the call whose total this reproduces
     summary: str  # one line: what it counts
     default: Callable[[Op], Rule]  # the rule for an op whose entry states no exception
+    hooks_modules: bool = True  # False: it traces every operation, functional calls included
 
-    def rule(self, op: Op) -> Rule:
-        return op.counts.get(self.name) or self.default(op)
+    def rule(self, op: Op, call: str = "module") -> Rule:
+        """The rule for ``op`` called as a module, or as a function (``call="functional"``)."""
+        rule = op.counts.get(self.name) or self.default(op)
+        if call == "functional" and self.hooks_modules:
+            return rule.function or _UNSEEN
+        return rule
 
-    def count(self, op: Op, layer: Layer) -> int:
+    def count(self, op: Op, layer: Layer, call: str = "module") -> int:
         """What this convention counts for one sample through ``layer``."""
-        return self.rule(op).count(op, layer)
+        return self.rule(op, call).count(op, layer)
+
+
+_UNSEEN = Rule(lambda op, layer: 0, "0", "a function call: no module hook sees it")
 
 
 def by_family(families: Mapping[str, Rule], fallback: Rule) -> Callable[[Op], Rule]:
@@ -112,13 +123,32 @@ THOP_ZERO_OPS = zero(f"{THOP_HOOKS} zero_ops (register_hooks in thop/profile.py)
 TORCHINFO_MACS = "torchinfo/layer_info.py LayerInfo.calculate_macs"
 
 
+def also_as_function(rule: Rule) -> Rule:
+    """A rule whose count comes from a patched functional call alone, so it is the same when
+    the reference code calls that function directly."""
+    return replace(rule, function=rule)
+
+
+def ptflops_functional(function: str, per: str = "output") -> Rule:
+    """ptflops' patched functional alone: one per element (of the input, for pooling)."""
+    count = out_elements if per == "output" else in_elements
+    rule = Rule(
+        lambda op, layer: count(layer),
+        f"{per} elements",
+        f"{PTFLOPS_OPS} FUNCTIONAL_MAPPING[{function}] (_numel_functional_flops_hook)",
+    )
+    return also_as_function(rule)
+
+
 def ptflops_twice(hook: str, function: str, per: str = "output") -> Rule:
-    """ptflops' module hook plus its patched functional, both counting each element."""
+    """ptflops' module hook plus its patched functional, both counting each element; the
+    functional alone when the op is called as a function."""
     count = out_elements if per == "output" else in_elements
     return Rule(
         lambda op, layer: 2 * count(layer),
         f"2 × {per} elements",
         f"{PTFLOPS_OPS} {hook}; forward calls {function}{PTFLOPS_TWICE}",
+        ptflops_functional(function, per),
     )
 
 
@@ -131,6 +161,7 @@ ARCHCALC = Convention(
     "multiply-accumulates of conv, transposed conv and dense layers, bias excluded "
     "(docs/counting.md)",
     lambda op: _OWN_MACS,
+    hooks_modules=False,
 )
 
 FVCORE = Convention(
@@ -149,6 +180,7 @@ FVCORE = Convention(
         },
         zero("no handle in fvcore/nn/flop_count.py _DEFAULT_SUPPORTED_OPS: skipped"),
     ),
+    hooks_modules=False,  # it traces the model: F.relu is the same aten op as nn.ReLU
 )
 
 PTFLOPS = Convention(

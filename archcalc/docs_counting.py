@@ -73,6 +73,12 @@ def _matrix() -> list[str]:
         "the `ultralytics-thop` fork) may count differently.",
         "- A tool that traces the model (fvcore) or hooks modules (the others) sees `add` as "
         "`a + b`; code that calls `torch.add` instead is counted by ptflops.",
+        "- A layer marked `call: functional` stands for a function call, as torchvision writes "
+        "`F.relu(x)` or `F.adaptive_avg_pool2d(x, 1)` in some models (the bundled MobileNetV2, "
+        "DenseNet-121, GoogLeNet and Inception v3 mark them): fvcore traces it like a module; "
+        "ptflops counts only its patched functional (ReLU, GELU and pooling once instead of "
+        "twice; softmax, SiLU, ReLU6 and upsampling as one per element); thop and torchinfo, "
+        "which hook modules, count nothing.",
         "",
         "| type | PyTorch | " + " | ".join(c.name for c in tools) + " |",
         "|---|---|" + "---|" * len(tools),

@@ -23,6 +23,9 @@ class Node:
     attr_pos: dict[str, Pos] = field(default_factory=dict)
     trainable: bool = True
     broken: bool = False  # its definition had errors; the analysis skips it and what follows
+    # How the reference implementation calls it: "module" (nn.ReLU()) or "functional"
+    # (F.relu); tools that count by hooking modules do not see functional calls.
+    call: str = "module"
 
 
 @dataclass

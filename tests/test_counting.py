@@ -471,6 +471,57 @@ def test_tool_agrees(tool: str, net: str) -> None:
     assert run_tool(tool, model, chw) == expected
 
 
+# Layers torchvision calls as functions (F.relu, F.adaptive_avg_pool2d, ...), marked
+# `call: functional` in the specs: the tools that hook modules count them differently. These are
+# the gaps measured between archcalc and each tool run on torchvision's own models before the
+# marks existed (issue #11), ptflops and thop.
+FUNCTIONAL_GAPS = {
+    "mobilenet_v2": (62_720, 64_000),
+    "densenet121": (100_352, 51_200),
+    "googlenet": (3_226_160, 0),
+    "inception_v3": (11_544_640, 2_002_400),
+}
+
+
+@pytest.mark.parametrize("net", FUNCTIONAL_GAPS)
+def test_functional_marks_close_the_gaps_to_torchvision(net: str) -> None:
+    graph = load(net).graph
+    marked = [n for n in graph.nodes if n.call == "functional"]
+    assert marked
+    totals = [analyze(graph, count=c).totals.counted for c in ("ptflops", "thop")]
+    for node in marked:
+        node.call = "module"
+    as_modules = [analyze(graph, count=c).totals.counted for c in ("ptflops", "thop")]
+    assert tuple(m - t for m, t in zip(as_modules, totals)) == FUNCTIONAL_GAPS[net]
+
+
+@pytest.mark.parametrize("tool", TOOLS)
+@pytest.mark.parametrize("net", ["densenet121", "inception_v3"])
+def test_tool_agrees_on_functional_calls(tool: str, net: str) -> None:
+    """The two nets with functional calls that test_tool_agrees leaves out for time."""
+    test_tool_agrees(tool, net)
+
+
+def test_functional_is_seen_by_tracing_only() -> None:
+    op, layer = view("relu", (4, 4, 8))
+    seen = {c: CONVENTIONS[c].count(op, layer, "functional") for c in ORDER}
+    # ptflops counts F.relu once through its patched functional; hooks see nothing.
+    assert seen == {"archcalc": 0, "fvcore": 0, "ptflops": 128, "thop": 0, "torchinfo": 0}
+    op, layer = view("conv", (4, 4, 2), filters=3, kernel=3)
+    assert CONVENTIONS["fvcore"].count(op, layer, "functional") == 2 * 2 * 3 * 9 * 2
+    assert CONVENTIONS["thop"].count(op, layer, "functional") == 0
+
+
+def test_call_must_be_module_or_functional(tmp_path: Path) -> None:
+    spec = tmp_path / "bad.yaml"
+    spec.write_text("input: 8x8x3\nlayers:\n  - relu: {call: sideways}\n")
+    result = cli("summarize", str(spec))
+    assert result.exit_code == 2
+    assert "bad.yaml:3:18: error: 'call' is module or functional, found the text 'sideways'" in (
+        result.stderr
+    )
+
+
 def _fvcore() -> Any:
     """fvcore.nn, importable when fvcore was installed without its dependencies: iopath,
     termcolor, tabulate and tqdm serve only its checkpoint/printing code, not the counting, so

@@ -1,7 +1,8 @@
 """An independent oracle: the same layer graph built from PyTorch modules.
 
 Every node becomes the module its op's ``torch_module`` rule names (N, C, ... layout), as a
-torchvision-style network would be written. ``torch_model(graph, layers)`` alone is what the
+torchvision-style network would be written; a layer marked ``call: functional`` runs that
+module unregistered, as torchvision's ``F.relu(x)`` runs the function. ``torch_model(graph, layers)`` alone is what the
 counting tools are run on (tests/test_counting.py); ``TorchNet(graph, layers, params)`` also
 copies archcalc's channels-last weights in through each op's ``torch_state``. The first dense
 layer after a flatten gets its input columns permuted, because PyTorch flattens (C, H, W) where
@@ -23,6 +24,7 @@ from torch import nn
 from archcalc.backend.kernels import flatten_order_from_chw
 from archcalc.graph import INPUT, Graph
 from archcalc.ops.base import Layer
+from archcalc.ops.torch_modules import Functional
 
 
 def to_nchw(x: np.ndarray) -> torch.Tensor:
@@ -49,7 +51,10 @@ class GraphModule(nn.Module):
             for node in graph.nodes:
                 layer = layers[node.name]
                 assert layer is not None
-                modules[_key(node.name)] = node.op.torch_module(layer)
+                module = node.op.torch_module(layer)
+                if node.call == "functional":
+                    module = Functional(module)
+                modules[_key(node.name)] = module
         self.layers = nn.ModuleDict(modules)
         self.steps = [(node.name, list(node.inputs)) for node in graph.nodes]
         self.last = {src: i for i, (_, inputs) in enumerate(self.steps) for src in inputs}

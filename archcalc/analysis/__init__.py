@@ -106,7 +106,9 @@ def _analyze(
             row.flops = node.op.flops(layer) * batch
             # the default convention is the MACs just computed: don't derive them twice
             row.counted = (
-                row.macs if counting is DEFAULT else counting.count(node.op, layer) * batch
+                row.macs
+                if counting.name == DEFAULT
+                else counting.count(node.op, layer, node.call) * batch
             )
             row.activation_bytes = numel(layer.output) * batch * width
             row.receptive_field = fields.get(node.name)

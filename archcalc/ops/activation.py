@@ -15,7 +15,9 @@ from archcalc.counting import (
     THOP_HOOKS,
     THOP_ZERO_OPS,
     Rule,
+    also_as_function,
     in_elements,
+    ptflops_functional,
     ptflops_twice,
     zero,
 )
@@ -80,6 +82,7 @@ class ReLU6(_Activation):
             "output elements",
             f"{PTFLOPS_OPS} relu_flops_counter_hook (nn.ReLU6 calls F.hardtanh, which is not "
             "patched)",
+            ptflops_functional("F.relu6"),
         ),
         "thop": THOP_ZERO_OPS,
     }
@@ -141,10 +144,12 @@ class SiLU(_Activation):
     flops_rule = "5 per element: x·sigmoid(x)"
     torch_class = "SiLU"
     counts = {
-        "ptflops": Rule(
-            lambda op, layer: out_elements(layer),
-            "output elements",
-            f"{PTFLOPS_OPS} FUNCTIONAL_MAPPING[F.silu] only (nn.SiLU has no module hook)",
+        "ptflops": also_as_function(
+            Rule(
+                lambda op, layer: out_elements(layer),
+                "output elements",
+                f"{PTFLOPS_OPS} FUNCTIONAL_MAPPING[F.silu] only (nn.SiLU has no module hook)",
+            )
         ),
     }
     kernel = "silu"
@@ -156,10 +161,12 @@ class Softmax(_Activation):
     flops_rule = "3 × elements − elements / C: exp, C − 1 adds and C divisions per vector"
     torch_class, torch_equivalent = "Softmax", "nn.Softmax(dim=1)"
     counts = {
-        "ptflops": Rule(
-            lambda op, layer: in_elements(layer),
-            "input elements",
-            f"{PTFLOPS_OPS} FUNCTIONAL_MAPPING[F.softmax] only (nn.Softmax has no module hook)",
+        "ptflops": also_as_function(
+            Rule(
+                lambda op, layer: in_elements(layer),
+                "input elements",
+                f"{PTFLOPS_OPS} FUNCTIONAL_MAPPING[F.softmax] only (nn.Softmax has no module hook)",
+            )
         ),
         "thop": Rule(
             lambda op, layer: 3 * in_elements(layer) - in_elements(layer) // layer.input[-1],

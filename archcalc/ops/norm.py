@@ -12,6 +12,7 @@ from archcalc.counting import (
     THOP_ZERO_OPS,
     Rule,
     affine,
+    also_as_function,
     in_elements,
 )
 from archcalc.ops.base import Array, Attr, Layer, Op, out_elements, register
@@ -106,15 +107,17 @@ class LRN(_Normalisation):
     flops_rule = "(2·size + 3) × elements (squares, window sum, scale, add k, power, divide)"
     torch_equivalent = "nn.LocalResponseNorm"
     counts = {
-        "ptflops": Rule(
-            lambda op, layer: (
-                3 * in_elements(layer)
-                + (layer.input[-1] + layer.attrs["size"] - 1) * numel(layer.input[:-1])
-            ),
-            "3 × input elements + (C + size − 1) × spatial positions",
-            "F.local_response_norm's patched calls: Tensor.mul twice and Tensor.add once "
-            f"({PTFLOPS_OPS} _elementwise_tensor_flops_hook), avg_pool over the channel-padded "
-            "squares",
+        "ptflops": also_as_function(
+            Rule(
+                lambda op, layer: (
+                    3 * in_elements(layer)
+                    + (layer.input[-1] + layer.attrs["size"] - 1) * numel(layer.input[:-1])
+                ),
+                "3 × input elements + (C + size − 1) × spatial positions",
+                "F.local_response_norm's patched calls: Tensor.mul twice and Tensor.add once "
+                f"({PTFLOPS_OPS} _elementwise_tensor_flops_hook), avg_pool over the channel-padded "
+                "squares",
+            )
         ),
     }
     shorthand = "size"

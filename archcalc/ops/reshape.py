@@ -5,7 +5,7 @@ from __future__ import annotations
 from fractions import Fraction
 from typing import Any
 
-from archcalc.counting import PTFLOPS_OPS, THOP_HOOKS, THOP_ZERO_OPS, Rule
+from archcalc.counting import PTFLOPS_OPS, THOP_HOOKS, THOP_ZERO_OPS, Rule, ptflops_functional
 from archcalc.ops.base import (
     UNDEFINED,
     Array,
@@ -82,6 +82,7 @@ class Upsample(Op):
             "2 × output elements",
             f"{PTFLOPS_OPS} upsample_flops_counter_hook + F.interpolate "
             "(_interpolate_functional_flops_hook): counted twice",
+            ptflops_functional("F.interpolate"),
         ),
         "thop": Rule(
             lambda op, layer: (

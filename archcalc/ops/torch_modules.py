@@ -69,3 +69,17 @@ def symmetric(pads: Sequence[tuple[int, int]], what: str) -> tuple[int, ...]:
 def zero_pad(pads: Sequence[tuple[int, int]]) -> nn.Module:
     """nn.ZeroPadNd for per-axis (before, after) pads, given as torch wants: last axis first."""
     return by_rank("ZeroPad", len(pads), tuple(p for pair in reversed(pads) for p in pair))
+
+
+class Functional(nn.Module):
+    """Runs a module without registering it, as code calling ``F.relu`` runs the function:
+    tools that hook the registered modules (ptflops, thop, torchinfo) do not see it, while a
+    tracer (fvcore) and ptflops' patched functionals do (a layer's ``call: functional``)."""
+
+    def __init__(self, module: nn.Module) -> None:
+        super().__init__()
+        self.hidden = (module,)  # a tuple: nn.Module registers only modules set directly
+
+    def forward(self, *xs: torch.Tensor) -> torch.Tensor:
+        y: torch.Tensor = self.hidden[0](*xs)
+        return y

@@ -29,7 +29,8 @@ from archcalc.shapes import parse_shape
 from archcalc.spec.yamlpos import YList, YMap, ylist, ymap
 
 TOP_KEYS = ("name", "source", "description", "input", "strict", "blocks", "layers")
-COMMON_KEYS = ("name", "inputs", "trainable", "frozen")
+COMMON_KEYS = ("name", "inputs", "trainable", "frozen", "call")
+CALLS = ("module", "functional")
 COMPOSITES = ("residual", "parallel", "sequential")
 _KIND_HINTS = {
     "posint": "give a whole number of at least 1",
@@ -516,6 +517,16 @@ class _Builder:
         if named is None:
             return prev
         _, qualified, refs, trainable = named
+        call = value.get("call", "module") if isinstance(value, YMap) else "module"
+        if call not in CALLS:
+            self.error(
+                "value",
+                f"'call' is module or functional, found {_kind(call)}",
+                value.where("call"),
+                "write 'call: functional' where the reference code calls the op as a function "
+                "(F.relu), which tools that hook modules do not count",
+            )
+            broken = True
         if refs is None and inputs is None and op.min_inputs > 1:
             self.error(
                 "missing-inputs",
@@ -534,6 +545,7 @@ class _Builder:
             raw_pos,
             trainable,
             broken,
+            call,
         )
         if refs is not None:
             node.inputs = []
