@@ -102,7 +102,8 @@ def draw(
     levels = _depth(depth)
     if os.path.isdir(output):
         raise UsageError(f"'{output}' is a directory", "give a file name such as net.svg")
-    report, sources, graph = load_and_analyze(spec, input_shape, batch, dtype, strict)
+    report, sources, result, _ = load_and_analyze(spec, input_shape, batch, dtype, strict)
+    graph = result.graph
     if (
         os.path.exists(output)
         and graph.file

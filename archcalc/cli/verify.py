@@ -68,24 +68,20 @@ def verify(
     from archcalc.backend.executor import parse_bytes
     from archcalc.backend.verify import verify as run_verify
     from archcalc.diagnostics import UsageError
-    from archcalc.spec import load
 
     if dtype not in ("float32", "float64"):
         raise UsageError(
             f"verify computes in float32 or float64, not {dtype}", "use --dtype float32"
         )
     limit = parse_bytes(max_memory) if max_memory is not None else None
-    report, sources, _ = load_and_analyze(spec, input_shape, batch, dtype, strict)
+    report, sources, analysed, spec_shape = load_and_analyze(
+        spec, input_shape, batch, dtype, strict
+    )
     if report.has_errors:
         echo_diagnostics(report.diagnostics, sources)
         click.echo("verify: the architecture has errors; nothing to run", err=True)
         sys.exit(EXIT_ERRORS)
-    graph = load(spec).graph
-    spec_shape = tuple(graph.input_shape)
-    if input_shape is not None:
-        from archcalc.shapes import parse_shape
-
-        graph.input_shape = parse_shape(input_shape)
+    graph = analysed.graph
 
     stream = sys.stderr
     if stream.isatty() and fmt == "table":
@@ -105,9 +101,9 @@ def verify(
             def step(what: str, done: int, total: int) -> None:
                 bar.update(task, completed=done, total=total, description=what)
 
-            result = run_verify(graph, report, spec_shape, seed, dtype, rf_samples, limit, step)
+            result = run_verify(analysed, spec_shape, seed, dtype, rf_samples, limit, step)
     else:
-        result = run_verify(graph, report, spec_shape, seed, dtype, rf_samples, limit)
+        result = run_verify(analysed, spec_shape, seed, dtype, rf_samples, limit)
 
     if fmt == "json":
         import json
