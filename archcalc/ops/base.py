@@ -16,6 +16,7 @@ from fractions import Fraction
 from typing import Any, ClassVar, NamedTuple
 
 from archcalc.counting import Rule
+from archcalc.diagnostics import did_you_mean
 from archcalc.shapes import Shape, format_shape, numel, out_length, pad_pairs, per_axis
 
 Array = Any  # a numpy.ndarray; typed loosely so the analysis core never imports numpy
@@ -108,6 +109,32 @@ class Attr:
             items = _ints(value, 0, "an index or a list of indices, such as [0, 1, 2]")
             return items if isinstance(items, tuple) else (items,)
         raise AssertionError(f"unknown attribute kind {kind}")
+
+
+# What to write instead, per kind, when a value is wrong and the check gives no better hint.
+_KIND_HINTS = {
+    "posint": "give a whole number of at least 1",
+    "nonneg": "give a whole number, 0 or more",
+    "int": "give a whole number",
+    "float": "give a number, such as 0.5",
+    "prob": "give a probability such as 0.5",
+    "bool": "write true or false",
+    "window": "give a positive whole number such as 3, or one per spatial axis such as [3, 5]",
+    "padding": "give a number such as 1, one per axis [1, 2], four sides [top, bottom, left, right], same or valid",
+}
+
+
+@dataclass(frozen=True)
+class AttrIssue:
+    """A problem with a layer's attributes, found by :meth:`Op.parse_attrs`, for the spec
+    builder to report at ``key`` (the key as written; None: the layer itself), or at its value
+    when ``on_value``."""
+
+    code: str
+    message: str
+    hint: str
+    key: Any = None
+    on_value: bool = False
 
 
 def _describe(value: Any) -> str:
@@ -306,6 +333,73 @@ class Op:
     def learns(self) -> bool:
         """Whether the op can have learnable weights at all."""
         return type(self).weights is not Op.weights
+
+    def attr_name(self, key: str) -> str | None:
+        """The declared attribute that ``key`` (a name or an alias, any case) stands for."""
+        key = key.lower()
+        for name, spec in self.attrs.items():
+            if key == name or key in spec.aliases:
+                return name
+        return None
+
+    def parse_attrs(
+        self, given: Mapping[Any, Any], common: tuple[str, ...] = ()
+    ) -> tuple[dict[str, Any], dict[str, Any], list[AttrIssue]]:
+        """Check a layer's attributes as written (``given``, in order; keys in ``common`` belong
+        to the builder and are passed over) against the declaration: aliases resolved, each value
+        checked and normalised, defaults filled in, required ones demanded. Returns the
+        attributes, the key each given attribute was written as, and the problems found."""
+        import difflib
+
+        keys: dict[str, Any] = {}
+        issues: list[AttrIssue] = []
+        misspelt: set[str] = set()
+        for key in given:
+            if key in common:
+                continue
+            attr = self.attr_name(str(key))
+            if attr is None:
+                names = [*self.attrs, *(a for s in self.attrs.values() for a in s.aliases), *common]
+                # a misspelt attribute is reported once, not again as missing
+                for close in difflib.get_close_matches(str(key).lower(), names, n=1, cutoff=0.6):
+                    misspelt.add(self.attr_name(close) or close)
+                hint = did_you_mean(str(key), set(names)) or (
+                    f"{self.name} takes {', '.join([*self.attrs, *common])}"
+                )
+                issues.append(
+                    AttrIssue("unknown-key", f"{self.name} has no attribute '{key}'", hint, key)
+                )
+            elif attr in keys:
+                issues.append(
+                    AttrIssue(
+                        "duplicate-key",
+                        f"'{key}' repeats {self.name}'s attribute '{attr}'",
+                        "give each attribute once",
+                        key,
+                    )
+                )
+            else:
+                keys[attr] = key
+        attrs: dict[str, Any] = {}
+        for attr, spec in self.attrs.items():
+            if attr in keys:
+                try:
+                    attrs[attr] = spec.check(given[keys[attr]])
+                except OpError as err:
+                    hint = err.hint or _KIND_HINTS.get(spec.kind, spec.doc)
+                    message = f"{self.name} {attr}: {err.message}"
+                    issues.append(AttrIssue("value", message, hint, keys[attr], on_value=True))
+            elif spec.default is REQUIRED and attr not in misspelt:
+                issues.append(
+                    AttrIssue(
+                        "missing-attribute",
+                        f"{self.name} needs '{attr}'" + (f" ({spec.doc})" if spec.doc else ""),
+                        f"add '{attr}: ...' to this layer",
+                    )
+                )
+            else:
+                attrs[attr] = spec.default
+        return attrs, keys, issues
 
     def output_shape(self, layer: Layer) -> Shape:
         return layer.input
