@@ -29,12 +29,6 @@ class _Activation(Op):
     cost: ClassVar[int]
     kernel: ClassVar[str]  # the function of archcalc/backend/kernels.py that computes it
     scratch: ClassVar[int] = 6  # output-sized temporaries the kernel holds (float64 on the way)
-    torch_class: ClassVar[str]  # the torch.nn module, built with the op's attributes in order
-
-    def __init_subclass__(cls) -> None:
-        super().__init_subclass__()
-        if "torch_equivalent" not in vars(cls):
-            cls.torch_equivalent = f"nn.{cls.torch_class}"
 
     def flops(self, layer: Layer) -> int:
         return self.cost * out_elements(layer)
@@ -51,11 +45,6 @@ class _Activation(Op):
 
     def support(self, layer: Layer, masks: list[Array], params: dict[str, Array]) -> Array:
         return masks[0]  # element-wise: each output depends on its own input element only
-
-    def torch_module(self, layer: Layer) -> Any:
-        from torch import nn
-
-        return getattr(nn, self.torch_class)(*layer.attrs.values())
 
 
 @register

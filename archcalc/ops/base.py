@@ -328,6 +328,14 @@ class Op:
     # the rule of its family: convention name → Rule.
     counts: ClassVar[Mapping[str, Rule]] = {}
     torch_equivalent: ClassVar[str] = "?"  # the PyTorch code the op stands for, in words
+    # A torch.nn module that takes the op's attributes in their declared order (nn.Dropout(p)):
+    # names the equivalent and builds it, unless the op says otherwise.
+    torch_class: ClassVar[str | None] = None
+
+    def __init_subclass__(cls) -> None:
+        super().__init_subclass__()
+        if cls.torch_class is not None and "torch_equivalent" not in vars(cls):
+            cls.torch_equivalent = f"nn.{cls.torch_class}"
 
     @property
     def learns(self) -> bool:
@@ -492,7 +500,11 @@ class Op:
     def torch_module(self, layer: Layer) -> Any:
         """The PyTorch module (N, C, ... layout) this layer stands for, as the oracle tests
         build networks; :meth:`torch_state` gives its parameters."""
-        raise NotImplementedError(f"{self.name} has no PyTorch module")
+        if self.torch_class is None:
+            raise NotImplementedError(f"{self.name} has no PyTorch module")
+        from torch import nn
+
+        return getattr(nn, self.torch_class)(*layer.attrs.values())
 
     def torch_state(self, layer: Layer, params: Mapping[str, Array]) -> dict[str, Array]:
         """The layer's arrays in the layouts of :meth:`torch_module`'s parameters and buffers,

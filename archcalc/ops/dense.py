@@ -97,7 +97,8 @@ class Flatten(Op):
     aliases = ("reshape_flat",)
     family = "reshape"
     summary = "flatten to a vector (H·W·C)"
-    torch_equivalent = "torch.flatten / nn.Flatten"
+    # C·H·W order in torch: the oracle permutes the next dense layer's columns
+    torch_class, torch_equivalent = "Flatten", "torch.flatten / nn.Flatten"
 
     def output_shape(self, layer: Layer) -> Shape:
         return (numel(layer.input),)
@@ -112,8 +113,3 @@ class Flatten(Op):
 
     def explain(self, layer: Layer) -> list[tuple[str, str]]:
         return [("output", f"{product(layer.input)} = {num(numel(layer.input))}")]
-
-    def torch_module(self, layer: Layer) -> Any:
-        from torch import nn
-
-        return nn.Flatten()  # C·H·W order: the oracle permutes the next dense layer's columns

@@ -105,7 +105,7 @@ class LRN(_Normalisation):
     aliases = ("local_response_norm", "localresponsenorm", "norm")
     summary = "local response normalisation across channels (AlexNet)"
     flops_rule = "(2·size + 3) × elements (squares, window sum, scale, add k, power, divide)"
-    torch_equivalent = "nn.LocalResponseNorm"
+    torch_class = "LocalResponseNorm"
     counts = {
         "ptflops": also_as_function(
             Rule(
@@ -142,12 +142,6 @@ class LRN(_Normalisation):
     def describe(self, layer: Layer) -> str:
         return f"n={layer.attrs['size']}"
 
-    def torch_module(self, layer: Layer) -> Any:
-        from torch import nn
-
-        a = layer.attrs
-        return nn.LocalResponseNorm(a["size"], a["alpha"], a["beta"], a["k"])
-
 
 @register
 class Dropout(Op):
@@ -155,7 +149,7 @@ class Dropout(Op):
     aliases = ("drop",)
     family = "regularization"
     summary = "dropout (identity at inference)"
-    torch_equivalent = "nn.Dropout"
+    torch_class = "Dropout"
     counts = {"thop": THOP_ZERO_OPS}
     shorthand = "rate"
     attrs = {"rate": Attr("prob", 0.5, aliases=("p",))}
@@ -165,8 +159,3 @@ class Dropout(Op):
 
     def forward(self, layer: Layer, xs: list[Array], params: dict[str, Array]) -> Array:
         return xs[0]  # inference: dropout passes everything through (inverted dropout)
-
-    def torch_module(self, layer: Layer) -> Any:
-        from torch import nn
-
-        return nn.Dropout(layer.attrs["rate"])

@@ -272,7 +272,7 @@ class AdaptiveAvgPool(_Pool):
 
 
 class _GlobalPool(_Pool):
-    torch_class: ClassVar[str]  # the torch.nn adaptive pooling, to size 1
+    adaptive: ClassVar[str]  # the torch.nn adaptive pooling that stands for it, to size 1
     attrs = {"keepdims": Attr("bool", False, aliases=("keep_dims",), doc="keep 1x1 spatial axes")}
 
     def output_shape(self, layer: Layer) -> Shape:
@@ -297,7 +297,7 @@ class _GlobalPool(_Pool):
 
         from archcalc.ops import torch_modules as tm
 
-        pool = tm.by_rank(self.torch_class, layer.rank, 1)
+        pool = tm.by_rank(self.adaptive, layer.rank, 1)
         return pool if layer.attrs["keepdims"] else nn.Sequential(pool, nn.Flatten())
 
 
@@ -307,7 +307,7 @@ class GlobalAvgPool(_GlobalPool):
     aliases = ("global_avg_pool", "globalavgpool", "global_average_pooling2d", "gap")
     summary = "global average pooling"
     flops_rule = "input elements (H·W − 1 adds and a division per channel)"
-    torch_equivalent, torch_class = "nn.AdaptiveAvgPool2d(1)", "AdaptiveAvgPool"
+    torch_equivalent, adaptive = "nn.AdaptiveAvgPool2d(1)", "AdaptiveAvgPool"
     counts = {
         "fvcore": Rule(
             lambda op, layer: in_elements(layer) if layer.rank == 2 else 0,
@@ -338,7 +338,7 @@ class GlobalMaxPool(_GlobalPool):
     aliases = ("global_max_pool", "globalmaxpool", "global_max_pooling2d")
     summary = "global max pooling"
     flops_rule = "input elements − C (H·W − 1 comparisons per channel)"
-    torch_equivalent, torch_class = "nn.AdaptiveMaxPool2d(1)", "AdaptiveMaxPool"
+    torch_equivalent, adaptive = "nn.AdaptiveMaxPool2d(1)", "AdaptiveMaxPool"
     counts = {
         "ptflops": ptflops_twice("pool_flops_counter_hook", "F.adaptive_max_pool2d", "input"),
         "thop": THOP_ZERO_OPS,

@@ -167,15 +167,10 @@ class Identity(Op):
     aliases = ("noop", "passthrough")
     family = "reshape"
     summary = "passes its input through"
-    torch_equivalent = "nn.Identity"
+    torch_class = "Identity"
 
     def forward(self, layer: Layer, xs: list[Array], params: dict[str, Array]) -> Array:
         return xs[0]
-
-    def torch_module(self, layer: Layer) -> Any:
-        from torch import nn
-
-        return nn.Identity()
 
 
 @register
