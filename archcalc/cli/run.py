@@ -76,17 +76,11 @@ def run(
 
     from archcalc.analysis.shapes import infer_shapes
     from archcalc.backend import executor as ex
-    from archcalc.diagnostics import Diagnostics, SpecError
+    from archcalc.diagnostics import Diagnostics
     from archcalc.graph import INPUT, Graph
     from archcalc.spec import load
 
-    try:
-        loaded = load(spec)
-    except SpecError as err:
-        from archcalc.cli.common import _texts_for
-
-        err.sources = _texts_for(err.diagnostics)  # type: ignore[attr-defined]
-        raise
+    loaded = load(spec)
     graph = loaded.graph
     sources = {graph.file: loaded.text}
     if layer is not None:
