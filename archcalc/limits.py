@@ -6,22 +6,8 @@ by a wide margin; an environment setting raises (or lowers) it for one command, 
 ``ARCHCALC_MAX_LAYERS=200000 archcalc summarize huge.yaml``. Going over a limit is bad input:
 a message saying which limit, where in the file, and how to raise it; exit status 2.
 
-=========================  ==========================  =========================================
-setting                    default                     what it bounds
-=========================  ==========================  =========================================
-ARCHCALC_MAX_SPEC_BYTES    512 KiB                     bytes read from a spec (checked while
-                                                       reading, so /dev/zero and pipes stop)
-ARCHCALC_MAX_YAML_NODES    200,000                     YAML values after alias expansion (an
-                                                       alias counts as a copy of its anchor)
-ARCHCALC_MAX_DEPTH         500                         levels of YAML nesting (about 3 per
-                                                       nested residual/block)
-ARCHCALC_MAX_LAYERS        10,000                      layers and blocks after ``repeat:`` and
-                                                       block calls are expanded, counted before
-                                                       any is built
-ARCHCALC_MAX_INPUT_BYTES   2 GiB                       the arrays ``run`` loads (--input and
-                                                       --weights), from their headers, before
-                                                       loading; ``--max-memory`` is checked too
-=========================  ==========================  =========================================
+The limits, their settings and defaults are the definitions at the end of this module (the
+man page's ENVIRONMENT section is generated from them).
 """
 
 from __future__ import annotations
@@ -37,6 +23,7 @@ class Limit:
     env: str  # the environment setting that overrides the default
     default: int
     what: str  # the counted thing, plural: "bytes", "layers", ...
+    doc: str  # what it bounds, for the man page
 
     @property
     def value(self) -> int:
@@ -76,11 +63,41 @@ def _parse_count(text: str) -> int:
     return int(float(t) * scale)
 
 
-SPEC_BYTES = Limit("ARCHCALC_MAX_SPEC_BYTES", 2**19, "bytes")
-YAML_NODES = Limit("ARCHCALC_MAX_YAML_NODES", 200_000, "YAML values")
-DEPTH = Limit("ARCHCALC_MAX_DEPTH", 500, "levels of nesting")
-LAYERS = Limit("ARCHCALC_MAX_LAYERS", 10_000, "layers")
-INPUT_BYTES = Limit("ARCHCALC_MAX_INPUT_BYTES", 2 * 2**30, "bytes")
+SPEC_BYTES = Limit(
+    "ARCHCALC_MAX_SPEC_BYTES",
+    2**19,
+    "bytes",
+    "Bytes read from a spec, counted while reading, so an endless source (/dev/zero, a pipe) "
+    "stops at the limit. Default 512 KiB; units such as 2MiB are understood.",
+)
+YAML_NODES = Limit(
+    "ARCHCALC_MAX_YAML_NODES",
+    200_000,
+    "YAML values",
+    "Values in a spec's YAML, each alias (*name) counted as a copy of its anchor's value, "
+    "measured before any value is built. Default 200000.",
+)
+DEPTH = Limit(
+    "ARCHCALC_MAX_DEPTH",
+    500,
+    "levels of nesting",
+    "Levels of nesting in a spec, about 3 per nested residual or block, with used blocks "
+    "counted as if written out in place. Default 500.",
+)
+LAYERS = Limit(
+    "ARCHCALC_MAX_LAYERS",
+    10_000,
+    "layers",
+    "Layers and blocks a spec makes once every repeat: and block call is expanded, counted "
+    "before any is built. Default 10000.",
+)
+INPUT_BYTES = Limit(
+    "ARCHCALC_MAX_INPUT_BYTES",
+    2 * 2**30,
+    "bytes",
+    "Bytes of arrays archcalc run loads (--input, --weights), from the .npy headers before "
+    "loading; --max-memory is checked against them too. Default 2 GiB.",
+)
 
 ALL = (SPEC_BYTES, YAML_NODES, DEPTH, LAYERS, INPUT_BYTES)
 

@@ -116,6 +116,17 @@ def read_text(path: Path | None, shown_as: str) -> str:
         ) from None
 
 
+_stdin_read: tuple[object, str] | None = None
+
+
+def _stdin_text() -> str:
+    """Standard input's spec, read once: a command may load its spec more than once."""
+    global _stdin_read
+    if _stdin_read is None or _stdin_read[0] is not sys.stdin:
+        _stdin_read = (sys.stdin, read_text(None, STDIN_NAME))
+    return _stdin_read[1]
+
+
 def _read_at_most(stream: BinaryIO, size: int) -> bytes:
     chunks: list[bytes] = []
     left = size
@@ -135,7 +146,7 @@ def load(spec: str, text: str | None = None) -> LoadedSpec:
         shown = spec
     elif spec == STDIN:
         shown = STDIN_NAME
-        text = read_text(None, shown)
+        text = _stdin_text()
     else:
         path = resolve(spec)
         shown = spec if Path(spec).exists() else str(path)
