@@ -459,7 +459,7 @@ class _Builder:
                 ):
                     self.error(
                         "name",
-                        f"a layer name must be a plain word (letters, digits, _ or -), found {_kind(given)}",
+                        f"a layer name must be a plain word (a letter or _, then letters, digits, _ or -), found {_kind(given)}",
                         value.where("name"),
                     )
                 else:
