@@ -124,12 +124,17 @@ def scalars() -> st.SearchStrategy[Any]:
     )
 
 
-def slots(data: Any) -> list[tuple[Any, Any]]:
-    """Every (container, key-or-index) in parsed YAML data."""
+def slots(data: Any, most: int = 5000) -> list[tuple[Any, Any]]:
+    """(container, key-or-index) pairs in parsed YAML data, each container once (YAML aliases
+    share containers: walking copies would be exponential), at most ``most``."""
     found: list[tuple[Any, Any]] = []
+    seen: set[int] = set()
     todo = [data]
-    while todo:
+    while todo and len(found) < most:
         item = todo.pop()
+        if id(item) in seen:
+            continue
+        seen.add(id(item))
         keys = list(item) if isinstance(item, dict) else range(len(item))
         for key in keys:
             found.append((item, key))

@@ -108,7 +108,15 @@ def guarded(func: F) -> F:
                 click.echo(f"  hint: {err.hint}", err=True)
             sys.exit(EXIT_USAGE)
         except RecursionError:
-            click.echo("archcalc: error: the spec is nested too deeply to read", err=True)
+            # not expected: the nesting limit (archcalc.limits.DEPTH) refuses deep specs with a
+            # position first, and Python's recursion limit is raised to fit it
+            from archcalc import limits
+
+            click.echo("archcalc: error: the spec is nested too deeply to analyse", err=True)
+            click.echo(
+                f"  hint: nest less deeply, or lower {limits.DEPTH.env} to be told where",
+                err=True,
+            )
             sys.exit(EXIT_USAGE)
 
     return wrapper  # type: ignore[return-value]
