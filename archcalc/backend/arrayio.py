@@ -16,7 +16,7 @@ from typing import Any, BinaryIO
 import numpy as np
 
 from archcalc import limits
-from archcalc.backend.executor import format_bytes
+from archcalc.backend.memory import format_bytes
 from archcalc.diagnostics import UsageError
 
 _NUMBERS = "biuf"  # bool, signed and unsigned integers, floats

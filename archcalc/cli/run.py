@@ -84,15 +84,16 @@ def run(
 
     from archcalc.analysis.shapes import infer_shapes
     from archcalc.backend import executor as ex
+    from archcalc.backend import memory as mem
     from archcalc.diagnostics import Diagnostics
     from archcalc.graph import INPUT, Graph
     from archcalc.safeio import check_output, write_output
     from archcalc.spec import load
 
     limit, source = (
-        (ex.parse_bytes(max_memory), "--max-memory")
+        (mem.parse_bytes(max_memory), "--max-memory")
         if max_memory is not None
-        else ex.default_limit()
+        else mem.default_limit()
     )
     inputs = [spec, input_data, weights]
     if output is not None:  # before any work: a refused output costs nothing
@@ -124,10 +125,10 @@ def run(
         from archcalc.backend.arrayio import load_npz
 
         given = _single_layer_keys(load_npz(weights, (limit, source)), graph)
-    estimate = ex.estimate_memory(
+    estimate = mem.estimate_memory(
         graph, layers, report.totals.peak_activation_bytes, x.shape[0], itemsize
     )
-    ex.guard_memory(
+    mem.guard_memory(
         estimate,
         limit,
         source,
