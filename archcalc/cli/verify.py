@@ -65,7 +65,7 @@ def verify(
     input). Exit status: 0 all pass, 1 any mismatch (each named on stderr), 2 bad usage, an
     unreadable spec, or an estimated peak memory over --max-memory.
     """
-    from archcalc.backend.executor import parse_bytes
+    from archcalc.backend.memory import parse_bytes
     from archcalc.backend.verify import verify as run_verify
     from archcalc.diagnostics import UsageError
 
