@@ -124,28 +124,106 @@ def test_inception_branches_merge_in_a_concat(tmp_path: Path) -> None:
     assert sum(k.startswith("e/input->") for k in svg.edges) == 4
 
 
-def test_resnet50_collapsed_by_default_with_folded_repeats(tmp_path: Path) -> None:
+def test_resnet50_default_shows_each_bottleneck_open_with_its_skip(tmp_path: Path) -> None:
     svg = draw_svg(tmp_path, "resnet50")
-    # the four stages are clusters; their bottlenecks are single boxes
-    assert set(svg.clusters) == {f"cluster/layer{i}" for i in range(1, 5)}
-    boxes = {k: " ".join(Svg.texts(g)) for k, g in svg.nodes.items() if k.startswith("b/")}
+    stages = {f"cluster/layer{i}" for i in range(1, 5)}
+    blocks = set(svg.clusters) - stages
     # ResNet-50 has 3, 4, 6, 3 bottlenecks per stage: the first of each projects, the rest
-    # (2, 3, 5, 2) are identical and folded into one box with a badge
-    assert len(boxes) == 8
-    badges = sorted(
-        text
-        for k, g in svg.nodes.items()
-        if k.startswith("b/")
-        for text in Svg.texts(g)
-        if text.startswith("×")
-    )
+    # (2, 3, 5, 2) are identical and folded into one figure with a ×N badge
+    assert stages <= set(svg.clusters) and len(blocks) == 8
+    badges = sorted(t for c in blocks for t in Svg.texts(svg.clusters[c]) if t.startswith("×"))
     assert badges == sorted(["×2", "×3", "×5", "×2"])
-    # first bottleneck of stage 1: 1×1,64 → 3×3,64 → 1×1,256 plus a 1×1,256 projection, no
-    # biases, 3 batchnorms of 64/64/256 and one of 256 (2 params per channel):
+    # each figure has its ⊕ (with the relu after it)
+    adds = {k: g for k, g in svg.nodes.items() if k.endswith("/merge")}
+    assert len(adds) == 8 and all("+" in Svg.texts(g) for g in adds.values())
+    assert all("relu" in " ".join(Svg.texts(g)) for g in adds.values())
+    # first bottleneck of stage 1: body 1×1,64 → 3×3,64 → 1×1,256; projection 1×1,256 + bn
+    down = "m/layer1.bottleneck_down1"
+    assert Svg.texts(svg.nodes[f"{down}/body"])[:3] == [
+        "conv 1×1, 64",
+        "conv 3×3, 64",
+        "conv 1×1, 256",
+    ]
+    shortcut = f"{down}/layer1.bottleneck_down1.residual1.shortcut"
+    assert Svg.texts(svg.nodes[shortcut])[0] == "conv 1×1, 256"
+    # the skips: the projection and the body both end in ⊕; the identity shortcut of the
+    # folded bottleneck runs from the projecting block's ⊕ straight to the next ⊕
+    assert f"e/{down}/body->{down}/merge" in svg.edges
+    assert f"e/{shortcut}->{down}/merge" in svg.edges
+    assert f"e/{down}/merge->m/layer1.bottleneck1/merge" in svg.edges
     # 64·64 + 9·64·64 + 64·256 + 64·256 + 2·(64 + 64 + 256 + 256) = 75,008 → "75.01 K"
-    assert "75.01 K params" in boxes["b/layer1.bottleneck_down1"]
-    assert "out 56×56×256" in boxes["b/layer1.bottleneck_down1"]
-    assert len(svg.nodes) < 30  # readable: stem, 8 boxes, head, input/output/legend
+    title = " ".join(Svg.texts(svg.clusters["cluster/layer1.bottleneck_down1"]))
+    assert "75.01 K params" in title
+    assert len(svg.nodes) < 40  # readable: stem, 8 figures of 3 boxes, head, input/output/legend
+
+
+def test_googlenet_default_shows_inception_branches_side_by_side(tmp_path: Path) -> None:
+    svg = draw_svg(tmp_path, "googlenet")
+    fig = "m/inception3a"
+    branches = [Svg.texts(svg.nodes[f"{fig}/inception3a.parallel1.b{i}"]) for i in range(1, 5)]
+    # Table 1, inception (3a): #1x1 64 | #3x3 reduce 96, #3x3 128 | 16, 32 (torchvision: 3x3) |
+    # pool proj 32; every conv followed by batchnorm and relu (torchvision's BasicConv2d)
+    assert [b[:-1] for b in branches] == [
+        ["conv 1×1, 64"],
+        ["conv 1×1, 96", "conv 3×3, 128"],
+        ["conv 1×1, 16", "conv 3×3, 32"],
+        ["maxpool 3×3/1", "conv 1×1, 32"],
+    ]
+    # side by side: the four branch boxes share one row of the layout
+    ys = [_centre_y(svg.nodes[f"{fig}/inception3a.parallel1.b{i}"]) for i in range(1, 5)]
+    assert max(ys) - min(ys) < 2
+    # 64 + 128 + 32 + 32 = 256 channels leave the module
+    assert Svg.texts(svg.edges[f"e/{fig}/merge->m/inception3b/inception3b.parallel1.b1"]) == [
+        " 28×28×256 "
+    ]
+
+
+def _centre_y(g: ET.Element) -> float:
+    ys = [float(t.get("y") or 0) for t in g.iter(f"{SVG}text")]
+    return sum(ys) / len(ys)  # the middle of the box's lines: its centre
+
+
+def test_unet_is_drawn_as_a_u(tmp_path: Path) -> None:
+    svg = draw_svg(tmp_path, "unet")
+
+    def y(node: str) -> float:
+        return float(next(svg.nodes[node].iter(f"{SVG}text")).get("y") or 0)
+
+    def x(node: str) -> float:
+        return float(next(svg.nodes[node].iter(f"{SVG}text")).get("x") or 0)
+
+    # each level of the encoder faces its decoder across, skip between them: 512, 256, 128,
+    # 64 wide, going down; the 32-wide bottom lowest
+    for k in range(1, 5):
+        assert y(f"u/enc{k}") == pytest.approx(y(f"u/dec{k}"), abs=15)
+        assert x(f"u/enc{k}") < x(f"n/cat{k}") < x(f"u/dec{k}")
+        assert f"e/u/enc{k}->n/cat{k}" in svg.edges
+    assert y("u/enc1") < y("u/enc2") < y("u/enc3") < y("u/enc4") < y("u/bottom")
+
+
+def test_long_run_of_differing_blocks_drawn_first_middle_last(tmp_path: Path) -> None:
+    svg = draw_svg(tmp_path, "densenet121")
+    # denseblock3 has 24 dense layers, each wider than the last: layer 1, one box for 2…23, 24
+    middle = " ".join(Svg.texts(svg.nodes["x/denseblock3.dense_layer2"]))
+    assert "dense_layer2 … dense_layer23" in middle and "22 more dense_layer blocks" in middle
+    # 256 + 32·k channels after k layers: 256 + 64 = 320 after layer 2, 256 + 736 = 992 after 23
+    assert "14×14×320 … 14×14×992" in middle
+    assert "cluster/denseblock3.dense_layer24" in svg.clusters
+
+
+def test_dpi_scales_the_png(tmp_path: Path) -> None:
+    require("dot")
+    from PIL import Image
+
+    sizes = []
+    for dpi in ("96", "192"):
+        out = tmp_path / f"net{dpi}.png"
+        code, output = run("draw", "lenet5", "-o", str(out), "--dpi", dpi)
+        assert code == 0, output
+        sizes.append(Image.open(out).size)
+    assert sizes[1][0] == pytest.approx(2 * sizes[0][0], rel=0.02)
+    code, output = run("draw", "lenet5", "-o", str(tmp_path / "x.png"), "--dpi", "5000")
+    assert code == 2 and "--dpi" in output
 
 
 def test_resnet50_bottleneck_expanded_shows_the_residual_add(tmp_path: Path) -> None:
@@ -180,7 +258,9 @@ def test_bad_stride_fit_in_warning_colour_with_tooltip(tmp_path: Path) -> None:
     # (7 − 3)/3 + 1 = 2.33: the 3×3 filter at stride 3 does not fit a 7×7 input
     assert Svg.fill(conv) == WARNING_FILL
     assert "2.33" in Svg.tooltip(conv) and "warning" in Svg.tooltip(conv)
-    assert Svg.texts(conv)[-1] == "warning: stride-fit"  # visible in PNG/PDF too
+    # the arithmetic itself is visible in PNG/PDF too
+    assert Svg.texts(conv)[-1].endswith("(7 − 3)/3 + 1 = 2.33")
+    assert Svg.texts(conv)[-1].startswith("warning: ")
     assert Svg.fill(svg.nodes["n/relu1"]) != WARNING_FILL
     assert "warning" in Svg.texts(svg.nodes["legend"])
 

@@ -17,6 +17,8 @@ from archcalc.cli.common import (
 )
 from archcalc.diagnostics import UsageError
 
+MIN_DPI, MAX_DPI = 36, 600
+
 
 def _depth(value: str | None) -> int | str | None:
     if value is None:
@@ -70,6 +72,14 @@ def _depth(value: str | None) -> int | str | None:
     show_default=True,
     help="Draw consecutive identical block instances once, with a ×N badge.",
 )
+@click.option(
+    "--dpi",
+    type=click.IntRange(MIN_DPI, MAX_DPI),
+    default=None,
+    metavar="N",
+    help=f"Resolution of a PNG in dots per inch ({MIN_DPI}-{MAX_DPI}; Graphviz's default is 96): "
+    "150 or 200 for a slide or print.",
+)
 @guarded
 def draw(
     spec: str,
@@ -82,9 +92,15 @@ def draw(
     rankdir: str,
     show_params: bool,
     fold: bool,
+    dpi: int | None,
 ) -> None:
     """Draw SPEC as a Graphviz diagram: layers coloured by family, tensor shapes on the edges,
     residual adds and concatenations as merges, blocks as clusters.
+
+    At the default depth a residual block is drawn open (body, shortcut, ⊕) with its identical
+    repeats folded ×N, an Inception module shows its branches side by side with their kernel
+    sizes, an encoder-decoder (U-Net) is drawn as a U, and a filter that does not fit shows
+    its arithmetic.
 
     SVG, PNG and PDF need Graphviz's `dot` program; a .dot file does not. In SVG, hovering a
     layer shows its position in the spec and any diagnostic. Exit status is 1 when the
@@ -95,6 +111,7 @@ def draw(
     Examples:
       archcalc draw alexnet -o alexnet.svg --params
       archcalc draw resnet50 -o resnet50.png --depth 4 --rankdir LR
+      archcalc draw unet -o unet.png --dpi 200
     """
     from archcalc.render import graphviz as gv
 
@@ -114,10 +131,10 @@ def draw(
             "choose another file name, e.g. one ending in .svg",
         )
     if levels == "auto":
-        levels = gv.default_depth(report)
+        levels = gv.default_depth(graph, report)
     assert levels is None or isinstance(levels, int)
     dot = gv.to_dot(
-        graph, report, depth=levels, rankdir=rankdir.upper(), params=show_params, fold=fold
+        graph, report, depth=levels, rankdir=rankdir.upper(), params=show_params, fold=fold, dpi=dpi
     )
     data = gv.render_bytes(dot, fmt)
     gv.write_atomic(output, data)
