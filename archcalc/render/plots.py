@@ -109,7 +109,7 @@ def versus_input(name: str, points: list[Point], fmt: str, batch: int, dtype: st
 
 def frontier(points: list[tuple[str, int, int]]) -> list[str]:
     """Names of the nets no other net beats on both parameters and MACs, by parameters."""
-    best = []
+    best: list[tuple[str, int, int]] = []
     for name, params, macs in sorted(points, key=lambda p: (p[1], p[2])):
         if not best or macs < best[-1][2]:
             best.append((name, params, macs))
