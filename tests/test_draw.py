@@ -213,8 +213,7 @@ def test_long_run_of_differing_blocks_drawn_first_middle_last(tmp_path: Path) ->
 
 def test_dpi_scales_the_png(tmp_path: Path) -> None:
     require("dot")
-    from PIL import Image
-
+    Image = require("PIL.Image")
     sizes = []
     for dpi in ("96", "192"):
         out = tmp_path / f"net{dpi}.png"

@@ -105,7 +105,7 @@ def animate(
             write_output(f"{stem}-{k:03d}.png", data)
         written = f"{stem}-001.png … {stem}-{anim.frames:03d}.png"
     for d in anim.diagnostics:
-        click.echo(f"{d.severity}: {d.message}", err=True)
+        click.echo(f"{d.severity}: {d.message.removeprefix('layer: ')}", err=True)
     click.echo(
         f"wrote {written} ({anim.frames} window positions → {anim.out[0]}×{anim.out[1]} output)",
         err=True,

@@ -92,12 +92,15 @@ def build(
         raise UsageError(
             f"cannot animate '{kind}'", f"choose one of {', '.join(sorted(set(KINDS)))}"
         )
-    attrs = [f"kernel: [{kernel[0]}, {kernel[1]}]", f"stride: [{stride[0]}, {stride[1]}]"]
-    attrs.append(f"pad: [{pad[0]}, {pad[1]}]")
+
+    def yaml(pair: tuple[int, int]) -> str:  # '3' when square, as a spec would say it
+        return str(pair[0]) if pair[0] == pair[1] else f"[{pair[0]}, {pair[1]}]"
+
+    attrs = [f"kernel: {yaml(kernel)}", f"stride: {yaml(stride)}", f"pad: {yaml(pad)}"]
     if op in ("conv", "conv_transpose"):
         attrs.insert(0, "filters: 1")
     if op == "conv":
-        attrs.append(f"dilation: [{dilation[0]}, {dilation[1]}]")
+        attrs.append(f"dilation: {yaml(dilation)}")
     elif dilation != (1, 1):
         raise UsageError(f"--dilation applies to conv only, not {kind}", "drop --dilation")
     if ceil_mode:
@@ -121,7 +124,11 @@ def build(
         message = problems[0].message if problems else "the layer has no output"
         raise UsageError(f"these settings do not make a layer: {message}", "check the sizes")
     out = _pair(row.output_shape[:-1])
-    title = f"{op} {row.describe} on {size[0]}×{size[1]} → {out[0]}×{out[1]}"
+    settings = [f"pad {yaml(pad)}"] if any(pad) else []
+    if dilation != (1, 1):
+        settings.append(f"dilation {yaml(dilation)}")
+    described = ", ".join([f"{op} {row.describe}", *settings])
+    title = f"{described} on {size[0]}×{size[1]} → {out[0]}×{out[1]}"
     if op == "conv_transpose":
         anim = _transposed(title, size, kernel, stride, pad, out)
     else:
