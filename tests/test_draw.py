@@ -387,3 +387,22 @@ def test_tree_marks_the_bad_layer(tmp_path: Path) -> None:
 def test_tree_refuses_other_formats() -> None:
     code, output = run("summarize", "alexnet", "--tree", "--format", "json")
     assert code == 2 and "--tree" in output
+
+
+def test_nested_split_listed_side_by_side(tmp_path: Path) -> None:
+    svg = draw_svg(tmp_path, "inception_v3")
+    # Mixed_7b (torchvision InceptionE): branch 2 is 1×1, 384 then a 1×3 | 3×1 pair of 384
+    lines = Svg.texts(svg.nodes["m/Mixed_7b/Mixed_7b.parallel1.b2"])
+    assert lines[:2] == ["conv 1×1, 384", "conv 1×3, 384 | conv 3×1, 384"]
+
+
+def test_stages_of_different_structure_are_not_elided(tmp_path: Path) -> None:
+    svg = draw_svg(tmp_path, "mobilenet_v2")
+    assert not any(k.startswith("x/") for k in svg.nodes)
+    # each stage's first inverted residual is one box: expand 1×1, depthwise 3×3, project 1×1
+    # (stage 3 of the paper's Table 2: t = 6, c = 32, s = 2 on 24 channels: 144 = 6·24)
+    assert Svg.texts(svg.nodes["u/stage3.inverted1"])[1:4] == [
+        "conv 1×1, 144",
+        "conv 3×3/2, 144, depthwise",
+        "conv 1×1, 32",
+    ]

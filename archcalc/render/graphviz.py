@@ -299,7 +299,7 @@ def _draw_children(
             while (
                 i + run < len(children)
                 and _elidable(children[i + run])
-                and children[i + run].label == children[i].label
+                and _same_layout(children[i + run], children[i])
             ):
                 run += 1
         if run >= ELIDE_RUN:
@@ -317,6 +317,12 @@ def _draw_children(
 def _elidable(part: Part) -> bool:
     # a warning must stay visible where it is
     return part.kind == "block" and SEVERITY_RANK[part.worst] < SEVERITY_RANK["warning"]
+
+
+def _same_layout(a: Part, b: Part) -> bool:
+    """The same block with the same layer types in the same order: instances that differ only
+    in their widths (DenseNet's dense layers), not in their structure (MobileNet's stages)."""
+    return a.label == b.label and [r.type for r in a.rows()] == [r.type for r in b.rows()]
 
 
 def _draw_elided(dot: Any, parts: list[Part], drawing: _Drawing, warned: set[str]) -> None:
@@ -448,6 +454,7 @@ def _draw_layer(
 MODULE_KINDS = ("residual", "parallel")
 ELIDE_RUN = 5  # a run of this many differing instances of one block is drawn first, ⋮, last
 MAX_FIT_LINES = 3
+MAX_UNIT_LINES = 4  # a plain chain with up to this many weighted layers is one box
 MAX_SIDE_BY_SIDE = 6  # more branches than this are listed in one box, not drawn side by side
 # the layers a module's summary lists one per line; the others are named once below them
 _MAIN_FAMILIES = ("conv", "pool", "dense")
@@ -463,8 +470,17 @@ def _parts(part: Part) -> Iterator[Part]:
 def _module_of(part: Part) -> Part | None:
     """The single residual or parallel block inside a collapsed part (a bottleneck, an Inception
     module, a dense layer), drawn open as the figure the paper draws; None for anything else."""
-    found = [p for p in _parts(part) if p.kind in MODULE_KINDS]
-    return found[0] if len(found) == 1 else None
+    outermost: list[Part] = []
+
+    def walk(p: Part) -> None:
+        if p.kind in MODULE_KINDS:
+            outermost.append(p)  # a module nested in its branches is part of its figure
+            return
+        for child in p.children:
+            walk(child)
+
+    walk(part)
+    return outermost[0] if len(outermost) == 1 else None
 
 
 def _is_wide(part: Part) -> bool:
@@ -477,10 +493,12 @@ def _is_wide(part: Part) -> bool:
 
 def _is_unit(part: Part) -> bool:
     """A short chain of layers with no module inside (GoogLeNet's BasicConv2d, a U-Net double
-    conv, a DenseNet transition): drawn as one box listing its layers at any depth but 'all'."""
+    conv, a DenseNet transition, MobileNet's first block of a stage): drawn as one box listing
+    its layers at any depth but 'all'."""
     rows = list(part.rows())
     chained = all(r.inputs == [prev.name] for prev, r in itertools.pairwise(rows))
-    return len(rows) <= 4 and chained and any(r.family in _MAIN_FAMILIES for r in rows)
+    mains = sum(r.family in _MAIN_FAMILIES for r in rows)
+    return chained and 1 <= mains <= MAX_UNIT_LINES and len(rows) <= 3 * MAX_UNIT_LINES
 
 
 def _draw_unit(
@@ -533,20 +551,51 @@ def _module_roles(part: Part, module: Part) -> dict[str, list[LayerRow]]:
     return roles
 
 
-def _chain_lines(rows: list[LayerRow], plain: bool = False) -> list[str]:
+def _chain_lines(
+    rows: list[LayerRow], plain: bool = False, kinds: dict[str, str] | None = None, inside: str = ""
+) -> list[str]:
     """'conv 1×1, 64' per conv, pool or dense layer, then '+ batchnorm, relu' for the rest
-    (``plain``: every layer but activations and norms, a channel slice included)."""
+    (``plain``: every layer but activations and norms, a channel slice included). A split
+    nested in the rows (Inception v3's 1×3 | 3×1 pair; ``kinds`` names each scope's kind, the
+    splits looked for are those inside the scope ``inside``) is one line, its branches side by
+    side: 'conv 1×3, 384 | conv 3×1, 384'."""
     if plain:
         return [
             _esc(f"{r.type} {r.describe}".strip())
             for r in rows
             if r.family not in ("activation", "norm")
         ]
-    main = [f"{r.type} {r.describe}".strip() for r in rows if r.family in _MAIN_FAMILIES]
+    lines: list[str] = []
+    splits: dict[str, dict[str, list[str]]] = {}
+    for r in rows:
+        if r.family not in _MAIN_FAMILIES:
+            continue
+        text = f"{r.type} {r.describe}".strip()
+        split = next(
+            (
+                sc
+                for sc in r.scope
+                if kinds and kinds.get(sc) in MODULE_KINDS and sc.startswith(inside + ".")
+            ),
+            None,
+        )
+        if split is None:
+            lines.append(_esc(text))
+            continue
+        if split not in splits:
+            splits[split] = {}
+            lines.append(split)  # replaced below by the split's one line
+        after = r.scope[r.scope.index(split) + 1 :]
+        splits[split].setdefault(after[0] if after else "", []).append(text)
+    lines = [
+        _esc(" | ".join(" → ".join(chain) for chain in splits[line].values()))
+        if line in splits
+        else line
+        for line in lines
+    ]
     rest = list(dict.fromkeys(r.type for r in rows if r.family not in _MAIN_FAMILIES))
-    if not main:
+    if not lines:
         return [_esc(", ".join(rest))]
-    lines = [_esc(m) for m in main]
     if rest:
         lines.append(f'<font point-size="8">+ {_esc(", ".join(rest))}</font>')
     return lines
@@ -581,6 +630,7 @@ def _draw_module(
             id=f"cluster/{part.name}",
         )
         branches = []
+        kinds = {p.name: p.kind for p in _parts(part)}
         roles = _module_roles(part, module)
         many = [r for r in roles if r not in ("before", "body", "merge", "after")]
         if len(many) > MAX_SIDE_BY_SIDE:  # LeNet's 16 C3 maps: one box, a line per branch
@@ -621,7 +671,12 @@ def _draw_module(
             family = next((r.family for r in rows if r.family in _MAIN_FAMILIES), rows[0].family)
             families.add(family if family in FAMILY_COLOURS else "other")
             attrs.setdefault("fillcolor", FAMILY_COLOURS.get(family, FAMILY_COLOURS["other"]))
-            lines = [*(drawing.branch_lines.get(node_id) or _chain_lines(rows))]
+            lines = [
+                *(
+                    drawing.branch_lines.get(node_id)
+                    or _chain_lines(rows, kinds=kinds, inside=module.name)
+                )
+            ]
             lines += _fit_lines(rows, part)
             sub.node(node_id, "<" + "<br/>".join(lines) + ">", **attrs)
             if role not in ("before", "after"):
