@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 from archcalc.diagnostics import Diagnostic, UsageError
 from archcalc.graph import INPUT, Graph
 from archcalc.render.nesting import (
+    MAIN_FAMILIES,
     SEVERITY_RANK,
     Part,
     build,
@@ -456,8 +457,6 @@ ELIDE_RUN = 5  # a run of this many differing instances of one block is drawn fi
 MAX_FIT_LINES = 3
 MAX_UNIT_LINES = 4  # a plain chain with up to this many weighted layers is one box
 MAX_SIDE_BY_SIDE = 6  # more branches than this are listed in one box, not drawn side by side
-# the layers a module's summary lists one per line; the others are named once below them
-_MAIN_FAMILIES = ("conv", "pool", "dense")
 
 
 def _parts(part: Part) -> Iterator[Part]:
@@ -497,7 +496,7 @@ def _is_unit(part: Part) -> bool:
     its layers at any depth but 'all'."""
     rows = list(part.rows())
     chained = all(r.inputs == [prev.name] for prev, r in itertools.pairwise(rows))
-    mains = sum(r.family in _MAIN_FAMILIES for r in rows)
+    mains = sum(r.family in MAIN_FAMILIES for r in rows)
     return chained and 1 <= mains <= MAX_UNIT_LINES and len(rows) <= 3 * MAX_UNIT_LINES
 
 
@@ -509,7 +508,7 @@ def _draw_unit(
     for row in rows:
         drawing.rep[row.name] = node_id
     drawing.boxes += 1
-    family = next(r.family for r in rows if r.family in _MAIN_FAMILIES)
+    family = next(r.family for r in rows if r.family in MAIN_FAMILIES)
     families.add(family if family in FAMILY_COLOURS else "other")
     attrs = {
         "id": node_id,
@@ -568,7 +567,7 @@ def _chain_lines(
     lines: list[str] = []
     splits: dict[str, dict[str, list[str]]] = {}
     for r in rows:
-        if r.family not in _MAIN_FAMILIES:
+        if r.family not in MAIN_FAMILIES:
             continue
         text = f"{r.type} {r.describe}".strip()
         split = next(
@@ -593,7 +592,7 @@ def _chain_lines(
         else line
         for line in lines
     ]
-    rest = list(dict.fromkeys(r.type for r in rows if r.family not in _MAIN_FAMILIES))
+    rest = list(dict.fromkeys(r.type for r in rows if r.family not in MAIN_FAMILIES))
     if not lines:
         return [_esc(", ".join(rest))]
     if rest:
@@ -668,7 +667,7 @@ def _draw_module(
                     attrs.setdefault("fillcolor", FAMILY_COLOURS["merge"])
                     sub.node(node_id, f"‖ {_esc(row.type)}", height="0.25", **attrs)
                 continue
-            family = next((r.family for r in rows if r.family in _MAIN_FAMILIES), rows[0].family)
+            family = next((r.family for r in rows if r.family in MAIN_FAMILIES), rows[0].family)
             families.add(family if family in FAMILY_COLOURS else "other")
             attrs.setdefault("fillcolor", FAMILY_COLOURS.get(family, FAMILY_COLOURS["other"]))
             lines = [

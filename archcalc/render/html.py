@@ -15,11 +15,14 @@ import json
 from importlib import resources
 from typing import TYPE_CHECKING, Any
 
-from archcalc.render.nesting import Part, build, instance_range
+from archcalc.render.nesting import MAIN_FAMILIES, Part, build, instance_range
 
 if TYPE_CHECKING:
     from archcalc.graph import Graph
     from archcalc.report import Report
+
+
+CHAIN_SHOWN = 4
 
 
 def _part_json(part: Part) -> dict[str, Any]:
@@ -36,6 +39,10 @@ def _part_json(part: Part) -> dict[str, Any]:
         "params": part.params * part.repeat,
         "macs": part.macs * part.repeat,
         "worst": part.worst,
+        # what a closed block says about itself: its weighted layers, 'conv 3×3, 64 → ...'
+        "chain": [f"{r.type} {r.describe}".strip() for r in rows if r.family in MAIN_FAMILIES][
+            :CHAIN_SHOWN
+        ],
         "children": [_part_json(c) for c in part.children],
     }
 

@@ -128,6 +128,7 @@ function render(node, depth) {
   if (node.label !== node.title && node.kind !== "branch") head.append(el("i", "", node.label + " "));
   if (node.repeat > 1) head.append(el("span", "badge", "×" + node.repeat + " "));
   const each = node.repeat > 1 ? " in all" : "";
+  if (node.chain.length) head.append(el("span", "chain", node.chain.join(" → ") + " "));
   head.append(el("span", "sum", node.layers + " layers · " + human(node.params) + " params · " + human(node.macs) + " MACs" + each));
   head.addEventListener("click", (ev) => { ev.stopPropagation(); block.classList.toggle("open"); });
   const body = el("div", "body col");
