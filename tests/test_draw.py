@@ -82,8 +82,17 @@ def draw_svg(tmp_path: Path, spec: str, *options: str) -> Svg:
     return Svg(out)
 
 
+def test_alexnet_compact_by_default(tmp_path: Path) -> None:
+    svg = draw_svg(tmp_path, "alexnet")
+    layers = [k for k in svg.nodes if k.startswith("n/")]
+    # 24 layers less the 7 relus and the softmax drawn inside the conv or dense box before them
+    assert len(layers) == 16
+    assert Svg.texts(svg.nodes["n/conv1"]) == ["conv1", "conv 11×11/4, 96", "+ relu"]
+    assert Svg.texts(svg.edges["e/n/conv1->n/pool1"]) == [" 55×55×96 "]
+
+
 def test_alexnet_nodes_edges_and_labels(tmp_path: Path) -> None:
-    svg = draw_svg(tmp_path, "alexnet", "--params")
+    svg = draw_svg(tmp_path, "alexnet", "--params", "--depth", "all")
     layers = [k for k in svg.nodes if k.startswith("n/")]
     # the spec lists 24 layers (5 conv, 8 activations, 3 pools, 2 lrn, flatten, 3 dense, 2 dropout)
     assert len(layers) == 24
@@ -108,7 +117,7 @@ def test_alexnet_nodes_edges_and_labels(tmp_path: Path) -> None:
 
 
 def test_inception_branches_merge_in_a_concat(tmp_path: Path) -> None:
-    svg = draw_svg(tmp_path, str(DATA / "inception_block.yaml"))
+    svg = draw_svg(tmp_path, str(DATA / "inception_block.yaml"), "--depth", "all")
     assert set(svg.clusters) == {
         "cluster/inception3a",
         *(f"cluster/inception3a.b{i}" for i in range(1, 5)),
@@ -260,7 +269,7 @@ def test_bad_stride_fit_in_warning_colour_with_tooltip(tmp_path: Path) -> None:
     # the arithmetic itself is visible in PNG/PDF too
     assert Svg.texts(conv)[-1].endswith("(7 − 3)/3 + 1 = 2.33")
     assert Svg.texts(conv)[-1].startswith("warning: ")
-    assert Svg.fill(svg.nodes["n/relu1"]) != WARNING_FILL
+    assert Svg.fill(svg.nodes["n/flatten1"]) != WARNING_FILL
     assert "warning" in Svg.texts(svg.nodes["legend"])
 
 
@@ -277,7 +286,7 @@ def test_dot_output_needs_no_graphviz(tmp_path: Path, monkeypatch: pytest.Monkey
     assert code == 0, output
     text = out.read_text(encoding="utf-8")
     assert text.startswith("digraph")
-    assert '"n/conv1" -> "n/relu1"' in text and "55×55×96" in text
+    assert '"n/conv1" -> "n/pool1"' in text and "55×55×96" in text
 
 
 def test_png_without_graphviz_is_a_clear_error(

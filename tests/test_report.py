@@ -32,7 +32,7 @@ CHROMIUM_ARGS = [
 
 def run(*args: str) -> tuple[int, str]:
     result = CliRunner().invoke(main, list(args))
-    return result.exit_code, result.output
+    return result.exit_code, result.output + (repr(result.exception) if result.exit_code else "")
 
 
 def page_data(path: Path) -> dict[str, Any]:

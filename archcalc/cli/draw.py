@@ -56,7 +56,8 @@ def _depth(value: str | None) -> int | str | None:
     default=None,
     help="Levels of nesting to draw: 1 = the top level only (each top-level block one box "
     "with its totals), 2 = open those blocks too, ..., all = every layer. "
-    "Default: all for nets up to 60 layers, 2 for bigger ones.",
+    "Default: all for nets up to 60 layers (short plain blocks as one box, each activation "
+    "inside the box before it), 2 for bigger ones, 1 for a U-Net.",
 )
 @click.option(
     "--rankdir",
@@ -130,11 +131,19 @@ def draw(
             f"refusing to write the diagram over the spec itself ('{output}')",
             "choose another file name, e.g. one ending in .svg",
         )
+    compact = levels == "auto"  # a depth the user chose draws exactly that
     if levels == "auto":
         levels = gv.default_depth(graph, report)
     assert levels is None or isinstance(levels, int)
     dot = gv.to_dot(
-        graph, report, depth=levels, rankdir=rankdir.upper(), params=show_params, fold=fold, dpi=dpi
+        graph,
+        report,
+        depth=levels,
+        rankdir=rankdir.upper(),
+        params=show_params,
+        fold=fold,
+        dpi=dpi,
+        compact=compact,
     )
     data = gv.render_bytes(dot, fmt)
     gv.write_atomic(output, data)

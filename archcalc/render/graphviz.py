@@ -104,6 +104,11 @@ class _Drawing:
     labelled: set[tuple[str, str]] = field(default_factory=set)
     level: dict[str, int] = field(default_factory=dict)  # node id → its row of the U
     branch_lines: dict[str, list[str]] = field(default_factory=dict)  # a wide module's box
+    # compact (the default drawing): short plain blocks as one box, and an activation drawn
+    # inside the layer it follows (layer name → the activation folded into its box)
+    compact: bool = False
+    then: dict[str, LayerRow] = field(default_factory=dict)
+    folded: set[str] = field(default_factory=set)
 
 
 def to_dot(
@@ -114,9 +119,12 @@ def to_dot(
     params: bool = False,
     fold: bool = True,
     dpi: int | None = None,
+    compact: bool = False,
 ) -> Any:
     """A graphviz.Digraph of the net. ``depth``: how many levels of nesting to draw open
-    (1 = the top-level sequence only, each top-level block one box); None = all."""
+    (1 = the top-level sequence only, each top-level block one box); None = all.
+    ``compact`` (what `draw` does unless given --depth): short plain blocks as one box and
+    each activation inside the box of the layer before it."""
     import graphviz
 
     root = build(graph, report, fold=fold)
@@ -151,7 +159,9 @@ def to_dot(
     )
     dot.attr("edge", fontname="Helvetica", fontsize="9", arrowsize="0.6", color="#555555")
 
-    drawing = _Drawing()
+    drawing = _Drawing(compact=compact)
+    if compact:
+        drawing.then = _activations_to_fold(report)
     families: set[str] = set()
     warned: set[str] = set()
     dot.node(
@@ -189,6 +199,25 @@ def to_dot(
         _edge(dot, drawing, seen, row.name, out, unicode_shape(row.output_shape), target_id=out)
     _legend(dot, families, warned)
     return dot
+
+
+def _activations_to_fold(report: Report) -> dict[str, LayerRow]:
+    """Layer → the activation right after it, when that activation is its only consumer."""
+    consumers: dict[str, int] = {}
+    for row in report.layers:
+        for src in row.inputs:
+            consumers[src] = consumers.get(src, 0) + 1
+    then = {}
+    for row, nxt in itertools.pairwise(report.layers):
+        if (
+            nxt.family == "activation"
+            and nxt.inputs == [row.name]
+            and consumers.get(row.name) == 1
+            and row.family in MAIN_FAMILIES
+            and row.scope == nxt.scope
+        ):
+            then[row.name] = nxt
+    return then
 
 
 def _spatial(shape: Shape | None) -> int | None:
@@ -369,7 +398,9 @@ def _draw(
                 drawing.group.setdefault(row.name, {})[drawing.folds] = k
     module = _module_of(part) if part.row is None else None
     direct = module is not None and module in part.children
-    if part.row is not None:
+    if part.row is not None and part.row.name in drawing.folded:
+        pass  # drawn inside the box of the layer before it
+    elif part.row is not None:
         _draw_layer(dot, part, params, drawing, families, warned)
     elif (
         depth is not None
@@ -378,7 +409,7 @@ def _draw(
     ):
         # a bottleneck or an Inception module whose insides would be one box: its figure
         _draw_module(dot, part, module, drawing, families, warned)
-    elif depth is not None and module is None and _is_unit(part):
+    elif (depth is not None or drawing.compact) and module is None and _is_unit(part):
         _draw_unit(dot, part, drawing, families, warned)
     elif depth is not None and level >= depth:
         _draw_collapsed(dot, part, drawing, warned)
@@ -446,6 +477,11 @@ def _draw_layer(
         lines = [f"<b>{_esc(kind)}</b>"]
     if params and row.params:
         lines.append(f'<font point-size="9">{grouped(row.params)} params</font>')
+    after = drawing.then.get(row.name)
+    if after is not None:
+        drawing.rep[after.name] = node_id
+        drawing.folded.add(after.name)
+        lines.append(f'<font point-size="8">+ {_esc(after.type)}</font>')
     lines += _fit_lines([row], part)
     dot.node(node_id, "<" + "<br/>".join(lines) + ">", **attrs)
 
@@ -455,7 +491,7 @@ def _draw_layer(
 MODULE_KINDS = ("residual", "parallel")
 ELIDE_RUN = 5  # a run of this many differing instances of one block is drawn first, ⋮, last
 MAX_FIT_LINES = 3
-MAX_UNIT_LINES = 4  # a plain chain with up to this many weighted layers is one box
+MAX_UNIT_LINES = 5  # a plain chain with up to this many weighted layers is one box
 MAX_SIDE_BY_SIDE = 6  # more branches than this are listed in one box, not drawn side by side
 
 

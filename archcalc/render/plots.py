@@ -51,6 +51,7 @@ def _pyplot() -> Any:
         import matplotlib
 
         matplotlib.use("Agg")  # files only: never open a window
+        matplotlib.rcParams["svg.hashsalt"] = "archcalc"  # the same plot, the same SVG bytes
         import matplotlib.pyplot as plt
     except ImportError as err:
         raise UsageError(
