@@ -104,10 +104,10 @@ class _Drawing:
     labelled: set[tuple[str, str]] = field(default_factory=set)
     level: dict[str, int] = field(default_factory=dict)  # node id → its row of the U
     branch_lines: dict[str, list[str]] = field(default_factory=dict)  # a wide module's box
-    # compact (the default drawing): short plain blocks as one box, and an activation drawn
-    # inside the layer it follows (layer name → the activation folded into its box)
+    # compact (the default drawing): short plain blocks as one box, and the norms and
+    # activations after a layer drawn inside its box (layer name → the layers folded into it)
     compact: bool = False
-    then: dict[str, LayerRow] = field(default_factory=dict)
+    then: dict[str, list[LayerRow]] = field(default_factory=dict)
     folded: set[str] = field(default_factory=set)
 
 
@@ -161,7 +161,7 @@ def to_dot(
 
     drawing = _Drawing(compact=compact)
     if compact:
-        drawing.then = _activations_to_fold(report)
+        drawing.then = _followers_to_fold(report)
     families: set[str] = set()
     warned: set[str] = set()
     dot.node(
@@ -201,22 +201,37 @@ def to_dot(
     return dot
 
 
-def _activations_to_fold(report: Report) -> dict[str, LayerRow]:
-    """Layer → the activation right after it, when that activation is its only consumer."""
+def _followers_to_fold(report: Report) -> dict[str, list[LayerRow]]:
+    """Layer → the norms and activations right after it (conv → batchnorm → relu), each the
+    only consumer of the one before, drawn inside its box."""
     consumers: dict[str, int] = {}
     for row in report.layers:
         for src in row.inputs:
             consumers[src] = consumers.get(src, 0) + 1
-    then = {}
+    then: dict[str, list[LayerRow]] = {}
+    host: LayerRow | None = None
     for row, nxt in itertools.pairwise(report.layers):
+        if row.family in MAIN_FAMILIES:
+            host = row
+        elif not (host is not None and then.get(host.name, [None])[-1] is row):
+            host = None  # a norm or activation not already folded: nothing to attach to
+        folded = then.get(host.name, []) if host is not None else []
+        # conv → batchnorm → relu, never pool → lrn: a norm joins a weighted layer before any
+        # activation; an activation joins anything
+        joins = nxt.family == "activation" or (
+            nxt.family == "norm"
+            and host is not None
+            and host.family != "pool"
+            and all(f.family == "norm" for f in folded)
+        )
         if (
-            nxt.family == "activation"
+            host is not None
+            and joins
             and nxt.inputs == [row.name]
             and consumers.get(row.name) == 1
-            and row.family in MAIN_FAMILIES
-            and row.scope == nxt.scope
+            and host.scope == nxt.scope
         ):
-            then[row.name] = nxt
+            then.setdefault(host.name, []).append(nxt)
     return then
 
 
@@ -477,11 +492,13 @@ def _draw_layer(
         lines = [f"<b>{_esc(kind)}</b>"]
     if params and row.params:
         lines.append(f'<font point-size="9">{grouped(row.params)} params</font>')
-    after = drawing.then.get(row.name)
-    if after is not None:
-        drawing.rep[after.name] = node_id
-        drawing.folded.add(after.name)
-        lines.append(f'<font point-size="8">+ {_esc(after.type)}</font>')
+    after = drawing.then.get(row.name, [])
+    for follower in after:
+        drawing.rep[follower.name] = node_id
+        drawing.folded.add(follower.name)
+    if after:
+        names = ", ".join(f.type for f in after)
+        lines.append(f'<font point-size="8">+ {_esc(names)}</font>')
     lines += _fit_lines([row], part)
     dot.node(node_id, "<" + "<br/>".join(lines) + ">", **attrs)
 
@@ -686,7 +703,9 @@ def _draw_module(
             if role == "merge":
                 row = rows[0]
                 if len(rows) > 1:  # ⊕ then relu
-                    attrs["xlabel"] = " " + ", ".join(r.type for r in rows[1:])
+                    after = ", ".join(r.type for r in rows[1:])
+                    attrs["xlabel"] = f'<<font point-size="9">{_esc(after)}</font>>'
+
                 if row.type in CIRCLED_MERGES:
                     attrs.setdefault("fillcolor", FAMILY_COLOURS["merge"])
                     sub.node(
