@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import sys
 
 import click
@@ -114,23 +113,14 @@ def draw(
       archcalc draw resnet50 -o resnet50.png --depth 4 --rankdir LR
       archcalc draw unet -o unet.png --dpi 200
     """
+    from archcalc.cli.output import check_output, write_output
     from archcalc.render import graphviz as gv
 
     fmt = gv.format_for(output)
     levels = _depth(depth)
-    if os.path.isdir(output):
-        raise UsageError(f"'{output}' is a directory", "give a file name such as net.svg")
+    check_output(output)
     report, sources, graph = load_and_analyze(spec, input_shape, batch, dtype, strict)
-    if (
-        os.path.exists(output)
-        and graph.file
-        and os.path.exists(graph.file)
-        and os.path.samefile(output, graph.file)
-    ):
-        raise UsageError(
-            f"refusing to write the diagram over the spec itself ('{output}')",
-            "choose another file name, e.g. one ending in .svg",
-        )
+    check_output(output, [graph.file])
     compact = levels == "auto"  # a depth the user chose draws exactly that
     if levels == "auto":
         levels = gv.default_depth(graph, report)
@@ -146,7 +136,7 @@ def draw(
         compact=compact,
     )
     data = gv.render_bytes(dot, fmt)
-    gv.write_atomic(output, data)
+    write_output(output, data, [graph.file])
     echo_diagnostics(report.diagnostics, sources, quiet_info=True)
     opened = "all levels" if levels is None else f"depth {levels}"
     click.echo(f"wrote {output} ({fmt}, {opened})", err=True)

@@ -7,7 +7,9 @@ becomes a call to it.
 
 from __future__ import annotations
 
+import contextlib
 import os
+import tempfile
 from collections.abc import Iterable
 
 from archcalc.diagnostics import UsageError
@@ -28,7 +30,26 @@ def check_output(path: str, inputs: Iterable[str] = ()) -> None:
 
 
 def write_output(path: str, data: bytes, inputs: Iterable[str] = ()) -> None:
-    from archcalc.render.graphviz import write_atomic
-
     check_output(path, inputs)
     write_atomic(path, data)
+
+
+def write_atomic(path: str, data: bytes) -> None:
+    """Write next to ``path`` and rename over it: an interrupted run never leaves half a file."""
+    directory = os.path.dirname(os.path.abspath(path))
+    try:
+        mode = os.stat(path).st_mode & 0o777  # keep an existing file's permissions
+    except OSError:
+        umask = os.umask(0)
+        os.umask(umask)
+        mode = 0o666 & ~umask  # what a plain open() would have given a new file
+    fd, tmp = tempfile.mkstemp(prefix=".archcalc-", suffix=".tmp", dir=directory)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+        os.chmod(tmp, mode)
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
