@@ -230,8 +230,11 @@ function drawField(name) {
   } else {
     rows2 = dims.length >= 2 ? w[0] : [0, 0];
     cols = dims.length >= 2 ? w[1] : w[0];
-    note.textContent = "centre unit's window: rows " + rows2[0] + "…" + rows2[1] + ", columns " + cols[0] + "…" + cols[1] +
-      " of the " + shape(dims) + " input (negative or past the edge: padding)";
+    const span = dims.length >= 2
+      ? "rows " + rows2[0] + "…" + rows2[1] + ", columns " + cols[0] + "…" + cols[1]
+      : "samples " + cols[0] + "…" + cols[1];
+    note.textContent = "centre unit's window: " + span + " of the " + shape(dims) +
+      " input (negative or past the edge: padding)";
   }
   const x0 = Math.min(0, cols[0]), x1 = Math.max(W, cols[1] + 1);
   const y0 = Math.min(0, rows2[0]), y1 = Math.max(H, rows2[1] + 1);
