@@ -73,8 +73,8 @@ def animate(
       archcalc animate transposed 3x3 --kernel 3 --stride 2 -o up.svg
       archcalc animate conv 9x9 --kernel 3 --dilation 2 -o frames.png
     """
-    from archcalc.cli.output import check_output, write_output
     from archcalc.render import animate as anim_mod
+    from archcalc.safeio import check_output, write_output
 
     suffix = os.path.splitext(output)[1].lower()
     if suffix not in SUFFIXES:

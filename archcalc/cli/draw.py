@@ -113,14 +113,13 @@ def draw(
       archcalc draw resnet50 -o resnet50.png --depth 4 --rankdir LR
       archcalc draw unet -o unet.png --dpi 200
     """
-    from archcalc.cli.output import check_output, write_output
     from archcalc.render import graphviz as gv
+    from archcalc.safeio import check_output, write_output
 
     fmt = gv.format_for(output)
     levels = _depth(depth)
-    check_output(output)
+    check_output(output, [spec])
     report, sources, graph = load_and_analyze(spec, input_shape, batch, dtype, strict)
-    check_output(output, [graph.file])
     compact = levels == "auto"  # a depth the user chose draws exactly that
     if levels == "auto":
         levels = gv.default_depth(graph, report)
@@ -136,7 +135,7 @@ def draw(
         compact=compact,
     )
     data = gv.render_bytes(dot, fmt)
-    write_output(output, data, [graph.file])
+    write_output(output, data, [spec, graph.file])
     echo_diagnostics(report.diagnostics, sources, quiet_info=True)
     opened = "all levels" if levels is None else f"depth {levels}"
     click.echo(f"wrote {output} ({fmt}, {opened})", err=True)

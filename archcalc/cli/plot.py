@@ -82,8 +82,9 @@ def plot(
       archcalc plot resnet50 --vs input 32:512 -o cost.svg
       archcalc plot alexnet vgg16 resnet18 resnet50 googlenet mobilenet_v2 -o cmp.svg
     """
-    from archcalc.cli.output import check_output, write_output
     from archcalc.render import plots
+    from archcalc.safeio import check_output, write_output
+    from archcalc.spec import STDIN, resolve
 
     fmt = os.path.splitext(output)[1].lower().lstrip(".")
     if fmt not in plots.FORMATS:
@@ -96,6 +97,11 @@ def plot(
         axis, spread = vs
         if axis != "input":
             raise UsageError(f"--vs takes 'input', got '{axis}'", "e.g. --vs input 32:512")
+        if specs == (STDIN,):
+            raise UsageError(
+                "--vs input analyses the spec once per input size, so it cannot read it from '-'",
+                "save the spec to a file and give its path",
+            )
         if len(specs) != 1 or input_shape is not None:
             raise UsageError(
                 "--vs input plots one SPEC over a range of inputs",
@@ -113,7 +119,8 @@ def plot(
             report = load_and_analyze(spec, input_shape, batch, dtype, strict).report
             reports.append(report)
         data = plots.compare(reports, fmt)
-    write_output(output, data, specs)
+    # a bundled name reads a file too: never write over it
+    write_output(output, data, [*specs, *(str(resolve(s)) for s in specs if s != STDIN)])
     click.echo(f"wrote {output}", err=True)
 
 

@@ -47,16 +47,16 @@ def report(
       archcalc report resnet50 -o resnet50.html
       archcalc report my_net.yaml -o my_net.html --input 128x128x3
     """
-    from archcalc.cli.output import check_output, write_output
     from archcalc.render.graphviz import default_depth
     from archcalc.render.html import to_html
+    from archcalc.safeio import check_output, write_output
 
     if os.path.splitext(output)[1].lower() not in (".html", ".htm"):
         raise UsageError(f"'{output}' does not end in .html", "name the page e.g. net.html")
     check_output(output, [spec])
     found, sources, graph = load_and_analyze(spec, input_shape, batch, dtype, strict, explain=True)
     page = to_html(found, graph, default_depth(graph, found))
-    write_output(output, page.encode("utf-8"), [spec])
+    write_output(output, page.encode("utf-8"), [spec, graph.file])
     echo_diagnostics(found.diagnostics, sources, quiet_info=True)
     click.echo(f"wrote {output}", err=True)
     sys.exit(EXIT_ERRORS if found.has_errors else EXIT_OK)
