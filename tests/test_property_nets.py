@@ -7,8 +7,8 @@ backend, and the receptive field of every spatial layer (plus the first that see
 input) against probes — and then every sampled unit's exact receptive field is measured again
 over every single input row and column.
 
-The example count comes from the hypothesis profile (tests/conftest.py): a few seconds in the
-normal run, more with ARCHCALC_HYPOTHESIS_PROFILE=ci (.ci/run).
+25 examples in the normal run (a few seconds; the "quick" profile of tests/conftest.py draws the
+same ones every run), 400 with ARCHCALC_HYPOTHESIS=ci (.ci/run; about a minute).
 """
 
 from __future__ import annotations
@@ -18,15 +18,16 @@ from collections.abc import Iterator
 
 import pytest
 import yaml
-from hypothesis import given
+from hypothesis import given, settings
 
-from archcalc.analysis import analyze
+from archcalc.analysis import analyze_graph
 from archcalc.analysis.shapes import infer_shapes
 from archcalc.backend import rf_probe
 from archcalc.backend.verify import verify
 from archcalc.diagnostics import Diagnostics
 from archcalc.ops import REGISTRY
 from archcalc.spec import load
+from tests.helpers import examples
 from tests.strategies import valid_nets
 
 SEEN: Counter[str] = Counter()  # what the run generated, reported at the end
@@ -43,13 +44,15 @@ def _report_counts() -> Iterator[None]:
     )
 
 
+@settings(max_examples=examples(25, ci=400))
 @given(valid_nets())
 def test_analysis_equals_execution(text: str) -> None:
     loaded = load("net.yaml", text)
     graph = loaded.graph
-    report = analyze(graph, diagnostics=loaded.diagnostics)
+    analysis = analyze_graph(graph, diagnostics=loaded.diagnostics)
+    report = analysis.report
     assert not report.has_errors, text
-    result = verify(graph, report, tuple(graph.input_shape), rf_samples=len(graph.nodes))
+    result = verify(analysis, tuple(graph.input_shape), rf_samples=len(graph.nodes))
     assert result.ok, (text, result.mismatches())
     assert len(result.layers) == len(graph.nodes)
 

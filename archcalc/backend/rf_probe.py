@@ -31,7 +31,7 @@ from typing import Any
 import numpy as np
 
 from archcalc.analysis.rf import Field, dependencies
-from archcalc.backend.executor import Progress, last_uses, layer_of
+from archcalc.backend.executor import Progress, layer_of
 from archcalc.graph import INPUT, Graph
 from archcalc.ops.base import Layer
 from archcalc.shapes import Shape, numel
@@ -312,7 +312,7 @@ def _run_probes(
             )
         )
         chunk = max(1, min(128, budget // max(per_probe, 1)))
-        last = last_uses(graph, depth)
+        last = graph.last_uses(depth)
         here = [k for k, plan in enumerate(plans) if plan.depth <= depth]
         for sl in _chunks(len(members), chunk):
             batch = [probes[k][0] for k in members[sl]]

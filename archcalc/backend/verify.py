@@ -12,13 +12,10 @@ from typing import Any
 
 import numpy as np
 
-from archcalc.analysis.shapes import infer_shapes
+from archcalc.analysis import Analysis
 from archcalc.backend import executor as ex
 from archcalc.backend import memory as mem
 from archcalc.backend import rf_probe
-from archcalc.diagnostics import Diagnostics
-from archcalc.graph import Graph
-from archcalc.report import Report
 from archcalc.shapes import format_shape, numel
 
 
@@ -152,8 +149,7 @@ def rf_text(check: rf_probe.FieldCheck, measured: bool) -> Any:
 
 
 def verify(
-    graph: Graph,
-    report: Report,
+    analysis: Analysis,
     spec_input_shape: tuple[int, ...],
     seed: int = 0,
     dtype: str = "float32",
@@ -161,14 +157,13 @@ def verify(
     max_memory: int | None = None,
     progress: ex.Progress | None = None,
 ) -> Verification:
-    """Run the graph on a random batch and compare every layer with the report."""
+    """Run the analysed graph on a random batch and compare every layer with the report."""
     import time
 
     start = time.perf_counter()
     np_dtype = ex.DTYPES[dtype]
     itemsize = np.dtype(np_dtype).itemsize
-    strict = report.strict
-    layers = infer_shapes(graph, Diagnostics(), strict)
+    graph, layers, report = analysis.graph, analysis.layers, analysis.report
     batch = report.batch
     estimate = mem.estimate_memory(
         graph, layers, report.totals.peak_activation_bytes, batch, itemsize
@@ -190,7 +185,7 @@ def verify(
     del x
 
     rows = {row.name: row for row in report.layers}
-    fields = {row.name: row.receptive_field for row in report.layers}
+    fields = {name: found.field for name, found in analysis.fields.items()}
     samples = rf_probe.pick_samples(graph, layers, fields, rf_samples)
     budget = max(limit - estimate.weights, 64 * 2**20)
     field_checks = {
