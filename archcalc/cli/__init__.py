@@ -7,6 +7,7 @@ import click
 
 from archcalc import __version__
 from archcalc.cli.draw import draw
+from archcalc.cli.grade import grade
 from archcalc.cli.rf import rf
 from archcalc.cli.run import run
 from archcalc.cli.summarize import check, summarize
@@ -38,3 +39,4 @@ main.add_command(rf)
 main.add_command(verify)
 main.add_command(run)
 main.add_command(draw)
+main.add_command(grade)
