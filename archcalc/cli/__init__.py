@@ -6,6 +6,7 @@ from __future__ import annotations
 import click
 
 from archcalc import __version__
+from archcalc.cli.calc import conv, pool
 from archcalc.cli.draw import draw
 from archcalc.cli.grade import grade
 from archcalc.cli.rf import rf
@@ -40,3 +41,5 @@ main.add_command(verify)
 main.add_command(run)
 main.add_command(draw)
 main.add_command(grade)
+main.add_command(conv)
+main.add_command(pool)
