@@ -178,7 +178,9 @@ def parse_shape_answer(raw: Any) -> Shape:
     else:
         text = str(raw).strip()
         text = re.sub(r"^[\[(]|[\])]$", "", text).strip()
-        parts = [p for p in re.split(r"\s*[x×X*,]\s*|\s+", text) if p]
+        if not re.fullmatch(r"\d+(\s*[x×X*,]\s*\d+|\s+\d+)*", text):
+            raise AnswerError(f"expected a shape such as 32x32x10 or [32, 32, 10], got '{raw}'")
+        parts = re.split(r"\s*[x×X*,]\s*|\s+", text)
     try:
         shape = tuple(int(str(p).strip()) for p in parts)
     except ValueError:

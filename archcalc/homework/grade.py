@@ -9,7 +9,7 @@ from typing import Any
 
 from archcalc.diagnostics import Diagnostics, Pos, SpecError, UsageError
 from archcalc.homework import answers as A
-from archcalc.homework.key import Key, Question, expected_value, load_net
+from archcalc.homework.key import Key, Question, describe_constraints, expected_value, load_net
 from archcalc.homework.mistakes import Case, recognise
 from archcalc.homework.net import ASKS, FigureError, Net
 from archcalc.shapes import format_shape
@@ -149,7 +149,7 @@ def _mark(
 
 def _expected_text(q: Question) -> str:
     if q.ask == "design":
-        return "a spec meeting: " + ", ".join(f"{k} {v}" for k, v in q.constraints.items())
+        return "a spec with " + describe_constraints(q.constraints)
     return show(q, expected_value(q))
 
 
@@ -189,7 +189,10 @@ def grade_question(q: Question, answer: Answer | None, path: str) -> Mark:
         earned = q.points * q.partial["per_axis"] * right / len(expected)
         if right:
             notes.append(f"{right} of {len(expected)} sizes right")
-    for mistake in recognise(Case(q.net, q.ask, q.layer), given, same):
+    # the catalogue is in order of likelihood: name the first slip that explains the answer
+    # a slip is named only when it gives the answer exactly (as written), not within tolerance
+    exactly = _comparer(q, exact=True)
+    for mistake in recognise(Case(q.net, q.ask, q.layer), given, exactly)[:1]:
         notes.append(f"{written} is what you get when {mistake.says}")
         earned = max(earned, q.points * q.partial.get(mistake.id, 0.0))
     return _mark(q, written, round(earned, 6), shown, derivation, notes)
@@ -214,8 +217,9 @@ def _parse(q: Question, raw: Any) -> Any:
     return A.parse_number(raw)
 
 
-def _comparer(q: Question) -> Any:
+def _comparer(q: Question, exact: bool = False) -> Any:
     kind = ASKS[q.ask]
+    tolerance = A.Tolerance() if exact else q.tolerance
     if kind == "shape":
         return lambda g, e: A.shape_matches(g, tuple(e), q.channels_first)
     if kind == "yes/no":
@@ -231,7 +235,7 @@ def _comparer(q: Question) -> Any:
             )
 
         return same_matrix
-    return lambda g, e: A.number_matches(g, float(e), q.tolerance)
+    return lambda g, e: A.number_matches(g, float(e), tolerance)
 
 
 # --- design questions ------------------------------------------------------------------

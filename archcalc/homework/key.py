@@ -276,8 +276,60 @@ class _Reader:
                     f"use {', '.join(sorted(CONSTRAINTS))}",
                 )
                 continue
+            problem = _constraint_problem(str(name), value)
+            if problem:
+                self.diags.error("key", f"constraint {name}: {problem}", given.where(name))
+                continue
             q.constraints[str(name)] = value
             q.constraint_pos[str(name)] = given.where(name)
+
+
+def _constraint_problem(name: str, value: Any) -> str:
+    """What is wrong with a design constraint's value, or ''."""
+    from archcalc.shapes import parse_shape
+
+    def count(v: Any) -> bool:
+        return isinstance(v, int) and not isinstance(v, bool) and v >= 0
+
+    if name in ("input", "output"):
+        try:
+            parse_shape(value)
+        except UsageError:
+            return "expected a shape such as 32x32x3 (or 10 for classes)"
+    elif name in ("max_params", "max_macs") and not count(value):
+        return "expected a whole number ≥ 0"
+    elif name == "min_rf" and not (
+        count(value) or (isinstance(value, dict) and count(value.get("size")))
+    ):
+        return "expected a size, or {layer: NAME, size: N}"
+    elif name == "no_fit_warnings" and not isinstance(value, bool):
+        return "expected true or false"
+    elif name == "only" and not (isinstance(value, list) and value):
+        return "expected a list of layer types, such as [conv, relu, maxpool, dense]"
+    return ""
+
+
+def describe_constraints(constraints: dict[str, Any]) -> str:
+    words = {
+        "input": "input {}",
+        "output": "output {}",
+        "max_params": "at most {:,} params",
+        "max_macs": "at most {:,} MACs",
+        "no_fit_warnings": "every filter fits",
+        "only": "only {}",
+    }
+    parts = []
+    for name, value in constraints.items():
+        if name == "min_rf":
+            size, layer = (
+                (value["size"], value.get("layer")) if isinstance(value, dict) else (value, None)
+            )
+            parts.append(f"receptive field ≥ {size}" + (f" at {layer}" if layer else ""))
+        elif name == "only":
+            parts.append("only " + ", ".join(map(str, value)))
+        elif name != "no_fit_warnings" or value:
+            parts.append(words[name].format(value))
+    return "; ".join(parts)
 
 
 def load_net(value: Any, pos: Pos, base_file: str, diags: Diagnostics) -> Net | None:

@@ -26,6 +26,11 @@ class Case:
     layer: str | None
 
     def with_change(self, change: Callable[[Any], dict[str, Any] | None]) -> list[Any]:
+        """The figure with the slip made at the asked layer (at every layer for a total)."""
+        if self.layer is not None:
+            name = self.net.row(self.layer).name
+            only = change
+            change = lambda node: only(node) if node.name == name else None  # noqa: E731
         other = self.net.variant(change)
         if other is None:
             return []
@@ -140,21 +145,21 @@ CATALOGUE: tuple[Mistake, ...] = (
     Mistake(
         "floor-vs-ceil",
         frozenset({"output_shape", "exact_size"}),
-        "rounded the wrong way: a window that does not fit is dropped (floor) unless the "
+        "the size is rounded the wrong way: a window that does not fit is dropped (floor) unless the "
         "layer uses ceil_mode",
         _floor_ceil,
     ),
     Mistake(
         "off-by-one",
         frozenset({"output_shape", "exact_size"}),
-        "off by one: the output size is (N + 2P − F)/S + 1 — the + 1 counts the first "
+        "the size is off by one: it is (N + 2P − F)/S + 1 — the + 1 counts the first "
         "window's position",
         _off_by_one,
     ),
     Mistake(
         "pooling-params-counted",
         frozenset({"params"}),
-        "parameters counted for a pooling layer: pooling has a window but no weights (0 params)",
+        "parameters are counted for a pooling layer: pooling has a window but no weights (0 params)",
         _pool_params,
     ),
     Mistake(
