@@ -9,6 +9,7 @@ from archcalc import __version__
 from archcalc.cli.calc import conv, pool
 from archcalc.cli.draw import draw
 from archcalc.cli.grade import grade
+from archcalc.cli.quiz import quiz
 from archcalc.cli.rf import rf
 from archcalc.cli.run import run
 from archcalc.cli.summarize import check, summarize
@@ -43,3 +44,4 @@ main.add_command(draw)
 main.add_command(grade)
 main.add_command(conv)
 main.add_command(pool)
+main.add_command(quiz)

@@ -124,10 +124,20 @@ def grade(key: Key, path: str) -> Graded:
     try:
         student, given = read_submission(path)
     except SubmissionError as err:
-        marks = [_mark(q, "", 0.0, _expected_text(q), []) for q in key.questions]
-        return Graded(Path(path).stem, path, marks, error=str(err))
-    marks = [grade_question(q, given.get(q.id), path) for q in key.questions]
-    asked = {q.id for q in key.questions}
+        student = Path(path).stem
+        asked = key.questions_for(student)
+        marks = [_mark(q, "", 0.0, _expected_text(q), []) for q in asked]
+        return Graded(student, path, marks, error=str(err))
+    questions = key.questions_for(student)
+    if not questions:
+        names = sorted({q.student for q in key.questions})
+        err = SubmissionError(
+            f"the key has no questions for student '{student}' (it has variants for "
+            f"{', '.join(names[:8])}); start the file with 'student: NAME'"
+        )
+        return Graded(student, path, [], error=str(err))
+    marks = [grade_question(q, given.get(q.id), path) for q in questions]
+    asked = {q.id for q in questions}
     extra = [
         f"{a.pos}: answers '{i}', which the key does not ask"
         for i, a in given.items()

@@ -35,6 +35,7 @@ QUESTION_KEYS = {
     "spec",
     "input",
     "constraints",
+    "student",
 }
 CONSTRAINTS = {"input", "output", "max_params", "max_macs", "min_rf", "no_fit_warnings", "only"}
 
@@ -54,6 +55,7 @@ class Question:
     input: list[list[float]] | None = None  # for 'value'
     constraints: dict[str, Any] = field(default_factory=dict)  # for 'design'
     constraint_pos: dict[str, Pos] = field(default_factory=dict)
+    student: str = ""  # a per-student variant (archcalc quiz --students): asked of them only
 
     @property
     def prompt(self) -> str:
@@ -71,9 +73,18 @@ class Key:
     questions: list[Question]
     visibility: str = "visible"  # Gradescope's visibility of each test
 
+    def questions_for(self, student: str) -> list[Question]:
+        """The questions asked of a student: the common ones and their own variants."""
+        return [q for q in self.questions if q.student in ("", student)]
+
+    @property
+    def ids(self) -> list[str]:
+        """Every question id, in key order, once (variants share their ids)."""
+        return list(dict.fromkeys(q.id for q in self.questions))
+
     @property
     def points(self) -> float:
-        return sum(q.points for q in self.questions)
+        return sum(q.points for q in self.questions_for(""))
 
 
 def load_key(path: str) -> Key:
@@ -123,9 +134,9 @@ class _Reader:
             q = self.question(item, items.where(i), net)
             if q is None:
                 continue
-            if q.id in seen:
+            if (q.student, q.id) in seen:
                 self.diags.error("key", f"question id '{q.id}' is used twice", q.pos)
-            seen.add(q.id)
+            seen.add((q.student, q.id))
             questions.append(q)
         visibility = str(data.get("visibility", "visible"))
         if visibility not in ("visible", "hidden", "after_due_date", "after_published"):
@@ -175,6 +186,7 @@ class _Reader:
             )
             return None
         q = Question(str(item["id"]), ask, item.pos, None, text=str(item.get("text", "")))
+        q.student = str(item.get("student", ""))
         if "spec" in item:
             net = self.net(item["spec"], item.where("spec"))
         if ask != "design":

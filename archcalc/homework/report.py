@@ -48,11 +48,12 @@ def student_text(key: Key, graded: Graded) -> str:
 
 
 def class_table(key: Key, results: list[Graded]) -> str:
-    ids = [q.id for q in key.questions]
+    ids = key.ids
     header = ["student", *ids, "total"]
     rows = []
     for r in results:
-        cells = [points(m.earned) if not r.error else "–" for m in r.marks]
+        earned = {m.id: points(m.earned) for m in r.marks}
+        cells = [earned.get(i, "") if not r.error else "–" for i in ids]
         total = f"{points(r.score)}/{points(r.max_score)}"
         rows.append([r.student, *cells, total + ("  unreadable" if r.error else "")])
     widths = [max(len(str(row[i])) for row in [header, *rows]) for i in range(len(header))]
@@ -64,13 +65,14 @@ def class_table(key: Key, results: list[Graded]) -> str:
 def class_csv(key: Key, results: list[Graded]) -> str:
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow(["student", "file", *(q.id for q in key.questions), "total", "max", "error"])
+    writer.writerow(["student", "file", *key.ids, "total", "max", "error"])
     for r in results:
+        earned = {m.id: points(m.earned) for m in r.marks}
         writer.writerow(
             [
                 r.student,
                 r.file,
-                *(points(m.earned) for m in r.marks),
+                *(earned.get(i, "") for i in key.ids),
                 points(r.score),
                 points(r.max_score),
                 r.error,
