@@ -125,17 +125,16 @@ def grade(key: Key, path: str) -> Graded:
         student, given = read_submission(path)
     except SubmissionError as err:
         student = Path(path).stem
-        asked = key.questions_for(student)
-        marks = [_mark(q, "", 0.0, _expected_text(q), []) for q in asked]
+        marks = [_mark(q, "", 0.0, _expected_text(q), []) for q in key.questions_for(student)]
         return Graded(student, path, marks, error=str(err))
     questions = key.questions_for(student)
     if not questions:
         names = sorted({q.student for q in key.questions})
-        err = SubmissionError(
-            f"the key has no questions for student '{student}' (it has variants for "
+        problem = (
+            f"{path}: the key has no questions for student '{student}' (it has variants for "
             f"{', '.join(names[:8])}); start the file with 'student: NAME'"
         )
-        return Graded(student, path, [], error=str(err))
+        return Graded(student, path, [], error=problem)
     marks = [grade_question(q, given.get(q.id), path) for q in questions]
     asked = {q.id for q in questions}
     extra = [

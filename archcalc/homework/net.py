@@ -94,8 +94,8 @@ class Net:
         if ask == "exact_size":
             return fit.exact if fit is not None else Fraction(row.output_shape[0])  # type: ignore[index]
         if ask == "fits":  # as the course says: (N + 2P − F)/S + 1 is whole on every axis
-            layer = self.layers.get(row.name)
-            return all(f.exact.denominator == 1 for f in (layer.fits if layer else []))
+            analysed = self.layers.get(row.name)
+            return all(f.exact.denominator == 1 for f in (analysed.fits if analysed else []))
         if ask == "lost":
             return fit.lost_real if fit is not None else 0
         raise FigureError(f"'{ask}' is not a figure archcalc can give")
