@@ -35,6 +35,21 @@ def mark_lines(mark: Mark) -> list[str]:
     return lines
 
 
+def _wrap(line: str, width: int = 80) -> list[str]:
+    """A long line folded at the terminal's usual 80 columns, continuing under itself."""
+    import textwrap
+
+    indent = " " * (len(line) - len(line.lstrip()))
+    return textwrap.wrap(
+        line.strip(),
+        width,
+        initial_indent=indent,
+        subsequent_indent=indent + "  ",
+        break_long_words=False,
+        break_on_hyphens=False,
+    ) or [line]
+
+
 def student_text(key: Key, graded: Graded) -> str:
     title = f" — {key.title}" if key.title else ""
     head = f"{graded.student} ({graded.file}){title}: {points(graded.score)}/{points(graded.max_score)}"
@@ -44,7 +59,7 @@ def student_text(key: Key, graded: Graded) -> str:
     else:
         for mark in graded.marks:
             lines += ["  " + line for line in mark_lines(mark)]
-    return "\n".join(lines) + "\n"
+    return "\n".join(folded for line in lines for folded in _wrap(line)) + "\n"
 
 
 def class_table(key: Key, results: list[Graded]) -> str:
@@ -84,7 +99,7 @@ def class_csv(key: Key, results: list[Graded]) -> str:
 def gradescope(key: Key, graded: Graded) -> dict[str, Any]:
     tests = []
     for mark in graded.marks:
-        text = "\n".join(mark_lines(mark)[1:]) if not graded.error else graded.error
+        text = "\n".join(line.strip() for line in mark_lines(mark)[1:]) or graded.error
         tests.append(
             {
                 "name": f"{mark.id}: {mark.prompt}",
