@@ -65,7 +65,7 @@ def grade(
     elif fmt == "gradescope":
         text = render.gradescope_json(answers_key, results) + "\n"
     elif details or (details is None and len(results) == 1):
-        text = "\n".join(render.student_text(answers_key, r) for r in results)
+        text = "\n".join(render.student_text(r) for r in results)
     else:
         text = render.class_table(answers_key, results)
     if output is not None:

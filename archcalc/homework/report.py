@@ -50,10 +50,8 @@ def _wrap(line: str, width: int = 80) -> list[str]:
     ) or [line]
 
 
-def student_text(key: Key, graded: Graded) -> str:
-    title = f" — {key.title}" if key.title else ""
-    head = f"{graded.student} ({graded.file}){title}: {points(graded.score)}/{points(graded.max_score)}"
-    lines = [head]
+def student_text(graded: Graded) -> str:
+    lines = [f"{graded.student}: {points(graded.score)}/{points(graded.max_score)} ({graded.file})"]
     if graded.error:
         lines.append(f"  cannot be read: {graded.error}; every question scores 0")
     else:
