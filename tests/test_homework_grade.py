@@ -8,6 +8,7 @@ import csv
 import io
 import json
 import shutil
+import textwrap
 from pathlib import Path
 
 import pytest
@@ -82,7 +83,14 @@ def test_the_expected_answers_are_the_notes_figures() -> None:
             "total": "62,378,344",
         },
         "pooling": {"max": "6 8; 3 4", "size": "112x112x64", "params": "0"},
-        "blocks": {"inception_out": "28x28x256", "resnet50_params": "25,557,032"},
+        # the bottleneck without biases: 256·64 + 3·3·64·64 + 64·256 = 69,632
+        "blocks": {
+            "inception_out": "28x28x256",
+            "resnet50_params": "25,557,032",
+            "bottleneck_params": f"{256 * 64 + 9 * 64 * 64 + 64 * 256:,}",
+            "bottleneck_out": "56x56x256",
+            "welcome_out": "16x1",
+        },
     }
     for name, answers in expected.items():
         key = load_key(str(KEYS / f"{name}.yaml"))
@@ -113,6 +121,16 @@ def test_recognised_mistakes_and_partial_credit() -> None:
     assert "fits exactly with pad 1 (→ 3)" in " ".join(marks["q6"].derivation)
 
 
+def test_json_submissions(tmp_path: Path) -> None:
+    answers = tmp_path / "s.json"
+    answers.write_text(
+        '{"student": "zoe", "max": [[6, 8], [3, 4]], "size": "112x112x64", "params": 0}'
+    )
+    graded = grade(load_key(str(KEYS / "pooling.yaml")), str(answers))
+    assert graded.student == "zoe"
+    assert [m.ok for m in graded.marks] == [True, False, True, True]  # avg left out
+
+
 def test_per_axis_partial_credit(tmp_path: Path) -> None:
     key = tmp_path / "key.yaml"
     key.write_text(
@@ -135,6 +153,18 @@ def test_design_question_checks_each_constraint() -> None:
     assert "✓ params 36,458 (at most 100,000)" in text
     assert "✗ receptive field 3 at last_conv (at least 15)" in text
     assert "15.50" in text and "softmax" in text
+
+
+def test_a_design_answer_cannot_name_files_elsewhere(tmp_path: Path) -> None:
+    answers = tmp_path / "s.yaml"
+    answers.write_text("net: ../../etc/passwd\n")
+    [mark] = grade(load_key(str(KEYS / "design.yaml")), str(answers)).marks
+    assert mark.earned == 0 and "give the spec inline" in mark.notes[0]
+    spec = (KEYS / "design.right.yaml").read_text().replace("net:\n", "")
+    (tmp_path / "mine.yaml").write_text(textwrap.dedent(spec))
+    answers.write_text("net: mine.yaml\n")
+    [mark] = grade(load_key(str(KEYS / "design.yaml")), str(answers)).marks
+    assert mark.ok, mark
 
 
 def make_class(tmp_path: Path) -> Path:

@@ -3,6 +3,7 @@ the catalogued mistake behind a wrong answer. Deterministic: same inputs, same m
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -254,9 +255,23 @@ def _grade_design(q: Question, answer: Answer | None, path: str) -> Mark:
     expected = _expected_text(q)
     if answer is None or answer.value in (None, ""):
         return _mark(q, "", 0.0, expected, [], ["no answer"])
+    value = answer.value
+    if isinstance(value, str) and (re.search(r"[/\\]|^\.", value) or "\n" in value):
+        # a grader reads untrusted answers: a spec comes inline or from a file beside them
+        return _mark(
+            q,
+            value[:40],
+            0.0,
+            expected,
+            [],
+            [
+                f"{answer.pos}: give the spec inline (under '{q.id}:') or as the name of a file "
+                "next to the submission"
+            ],
+        )
     diags = Diagnostics()
     try:
-        net = load_net(answer.value, answer.pos, path, diags)
+        net = load_net(value, answer.pos, path, diags)
     except (UsageError, FigureError) as err:
         net, diags = None, Diagnostics()
         diags.error("spec", str(err), answer.pos)
