@@ -224,5 +224,5 @@ def _calculate(
         click.echo(formats.to_json(report, False))
         echo_diagnostics(report.diagnostics, {COMMAND_LINE: text}, quiet_info=True)
     else:
-        click.echo(calculator_text(report, course), nl=False)
+        click.echo(calculator_text(report), nl=False)
     sys.exit(EXIT_ERRORS if report.has_errors else EXIT_OK)

@@ -43,9 +43,10 @@ def spec_text(shape_or_spec: str, first: dict[str, Any] | None, then: tuple[str,
     return "\n".join(lines) + "\n"
 
 
-def calculator_text(report: Report, course: bool) -> str:
+def calculator_text(report: Report) -> str:
     """Per layer: what it is, its output, params, MACs and receptive field, then the worked
     arithmetic; a filter that doesn't fit gets the course's formula and the nearest fixes."""
+    from archcalc.homework.report import fold
     from archcalc.render.explain import explain_text
 
     lines = [f"input {format_shape(report.input_shape)}"]
@@ -65,9 +66,9 @@ def calculator_text(report: Report, course: bool) -> str:
             continue
         lines.append("")
         tag = "error" if d.severity == "error" else "note"
-        lines.append(f"{tag}: {d.message}")
+        lines += fold(f"{tag}: {d.message}")
         if d.hint:
-            lines.append(f"  {d.hint}")
+            lines += fold(f"  {d.hint}")
     if len(report.layers) > 1:
         t = report.totals
         lines += ["", f"total: params {t.params:,}, MACs {t.macs:,}, FLOPs {t.flops:,}"]

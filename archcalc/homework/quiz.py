@@ -58,44 +58,29 @@ def _setting(n: int, c: int, k: int, f: int, s: int, p: int) -> str:
     )
 
 
-def shape(rng: random.Random) -> list[Problem]:
+def _conv_problem(
+    rng: random.Random, question: str, ask: str, points: int = 1, **partial: float
+) -> list[Problem]:
+    """One question about one fitting conv layer."""
     n, c, k, f, s, p = _conv(rng, fit=True)
-    return [
-        Problem(
-            _setting(n, c, k, f, s, p) + " What is the output volume (H x W x C)?",
-            _conv_spec(n, c, k, f, s, p),
-            "output_shape",
-            "conv",
-            partial={"per_axis": 0.5},
-        )
-    ]
+    spec = _conv_spec(n, c, k, f, s, p)
+    text = f"{_setting(n, c, k, f, s, p)} {question}"
+    return [Problem(text, spec, ask, "conv", points=points, partial=partial or None)]
+
+
+def shape(rng: random.Random) -> list[Problem]:
+    return _conv_problem(
+        rng, "What is the output volume (H x W x C)?", "output_shape", per_axis=0.5
+    )
 
 
 def params(rng: random.Random) -> list[Problem]:
-    n, c, k, f, s, p = _conv(rng, fit=True)
-    return [
-        Problem(
-            _setting(n, c, k, f, s, p) + " How many parameters does the layer learn?",
-            _conv_spec(n, c, k, f, s, p),
-            "params",
-            "conv",
-            points=2,
-            partial={"biases-left-out": 0.5},
-        )
-    ]
+    question = "How many parameters does the layer learn?"
+    return _conv_problem(rng, question, "params", 2, **{"biases-left-out": 0.5})
 
 
 def macs(rng: random.Random) -> list[Problem]:
-    n, c, k, f, s, p = _conv(rng, fit=True)
-    return [
-        Problem(
-            _setting(n, c, k, f, s, p) + " How many multiply-accumulates (MACs) does it take?",
-            _conv_spec(n, c, k, f, s, p),
-            "macs",
-            "conv",
-            points=2,
-        )
-    ]
+    return _conv_problem(rng, "How many multiply-accumulates (MACs) does it take?", "macs", 2)
 
 
 def fit(rng: random.Random) -> list[Problem]:

@@ -35,7 +35,7 @@ def mark_lines(mark: Mark) -> list[str]:
     return lines
 
 
-def _wrap(line: str, width: int = 80) -> list[str]:
+def fold(line: str, width: int = 80) -> list[str]:
     """A long line folded at the terminal's usual 80 columns, continuing under itself."""
     import textwrap
 
@@ -57,7 +57,7 @@ def student_text(graded: Graded) -> str:
     else:
         for mark in graded.marks:
             lines += ["  " + line for line in mark_lines(mark)]
-    return "\n".join(folded for line in lines for folded in _wrap(line)) + "\n"
+    return "\n".join(folded for line in lines for folded in fold(line)) + "\n"
 
 
 def class_table(key: Key, results: list[Graded]) -> str:
