@@ -131,6 +131,16 @@ def test_json_submissions(tmp_path: Path) -> None:
     assert [m.ok for m in graded.marks] == [True, False, True, True]  # avg left out
 
 
+def test_without_submissions_grade_prints_the_answer_sheet() -> None:
+    code, out, _ = cli("grade", str(KEYS / "spatial.yaml"))
+    assert code == 0
+    key = load_key(str(KEYS / "spatial.yaml"))
+    for q in key.questions:
+        assert f"\n{q.id}  " in out
+    assert "answer: 760\n    conv1 (conv 5×5, 10):\n    params (5·5·3 + 1)·10 = 760" in out
+    assert "answer: no, it doesn't fit" in out
+
+
 def test_per_axis_partial_credit(tmp_path: Path) -> None:
     key = tmp_path / "key.yaml"
     key.write_text(
@@ -332,6 +342,19 @@ BAD_KEYS = [
         "key.yaml:2:52: error: constraint max_params: expected a whole number",
     ),
     ("questions: [\n", "key.yaml:2:1: error:"),
+    # every problem is reported, not only the first
+    (
+        "spec: {input: 3x3x1, layers: [conv: {name: c, filters: 1, kernel: 3}]}\nquestions:\n"
+        "  - {id: v, ask: value, input: [[1, 2, 3], [4, 5, 6], [7, 8, 9]]}\n"
+        "  - {id: w, ask: value, spec: {input: 4x4x1, layers: [maxpool: 2]}, input: [[1, 2]]}\n",
+        "key.yaml:3:5: error: question 'v': no values for 'c.kernel'",
+    ),
+    (
+        "spec: {input: 3x3x1, layers: [conv: {name: c, filters: 1, kernel: 3}]}\nquestions:\n"
+        "  - {id: v, ask: value, input: [[1, 2, 3], [4, 5, 6], [7, 8, 9]]}\n"
+        "  - {id: w, ask: value, spec: {input: 4x4x1, layers: [maxpool: 2]}, input: [[1, 2]]}\n",
+        "key.yaml:4:5: error: question 'w': the input numbers are 1x2 but the net takes 4x4x1",
+    ),
 ]
 
 

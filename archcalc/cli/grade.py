@@ -14,7 +14,7 @@ MAX_SUBMISSIONS = 10_000
 
 @click.command()
 @click.argument("key", metavar="KEY")
-@click.argument("submissions", nargs=-1, required=True, metavar="SUBMISSION...")
+@click.argument("submissions", nargs=-1, metavar="[SUBMISSION]...")
 @format_option("text", "csv", "gradescope")
 @click.option(
     "--details/--no-details",
@@ -32,7 +32,8 @@ def grade(
     details: bool | None,
     output: str | None,
 ) -> None:
-    """Mark SUBMISSIONs (files, or folders of them) against the answer KEY.
+    """Mark SUBMISSIONs (files, or folders of them) against the answer KEY; with none, print
+    the key's answers and their derivations.
 
     A submission answers by question id, as YAML, JSON or plain 'id: answer' lines; answers
     are read in the usual notations (32x32x10, [32, 32, 10], 760 params, 62,378,344, 62.4M,
@@ -53,6 +54,9 @@ def grade(
     from archcalc.homework.key import load_key
 
     answers_key = load_key(key)
+    if not submissions:
+        click.echo(render.answer_sheet(answers_key), nl=False)
+        sys.exit(EXIT_OK)
     files = _expand(submissions)
     results = [grade_one(answers_key, f) for f in files]
     for r in results:

@@ -126,7 +126,7 @@ def grade(key: Key, path: str) -> Graded:
         student, given = read_submission(path)
     except SubmissionError as err:
         student = Path(path).stem
-        marks = [_mark(q, "", 0.0, _expected_text(q), []) for q in key.questions_for(student)]
+        marks = [_mark(q, "", 0.0, expected_text(q), []) for q in key.questions_for(student)]
         return Graded(student, path, marks, error=str(err))
     questions = key.questions_for(student)
     if not questions:
@@ -157,7 +157,8 @@ def _mark(
     return Mark(q.id, q.prompt, q.points, earned, given, expected, derivation, notes or [])
 
 
-def _expected_text(q: Question) -> str:
+def expected_text(q: Question) -> str:
+    """The right answer as shown to students."""
     if q.ask == "design":
         return "a spec with " + describe_constraints(q.constraints)
     return show(q, expected_value(q))
@@ -252,7 +253,7 @@ def _comparer(q: Question, exact: bool = False) -> Any:
 
 
 def _grade_design(q: Question, answer: Answer | None, path: str) -> Mark:
-    expected = _expected_text(q)
+    expected = expected_text(q)
     if answer is None or answer.value in (None, ""):
         return _mark(q, "", 0.0, expected, [], ["no answer"])
     value = answer.value

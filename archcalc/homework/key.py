@@ -201,7 +201,7 @@ class _Reader:
                 return None
             q.net = net
         self._options(q, item)
-        if q.net is not None and not self.diags.has_errors:
+        if q.net is not None:
             try:  # the key is checked now: every figure it asks for exists
                 expected_value(q)
             except (FigureError, UsageError) as err:
@@ -352,8 +352,10 @@ def load_net(value: Any, pos: Pos, base_file: str, diags: Diagnostics) -> Net | 
 
     try:
         if isinstance(value, YMap):
-            graph = build_graph(value, base_file, diags)
-            if graph is None or diags.has_errors:
+            found = Diagnostics()  # this spec's own problems, whatever came before
+            graph = build_graph(value, base_file, found)
+            diags.extend(found)
+            if graph is None or found.has_errors:
                 return None
             return Net.of(graph, Diagnostics())
         if not isinstance(value, str):

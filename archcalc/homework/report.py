@@ -60,6 +60,21 @@ def student_text(graded: Graded) -> str:
     return "\n".join(folded for line in lines for folded in fold(line)) + "\n"
 
 
+def answer_sheet(key: Key) -> str:
+    """The key's own answers with their derivations: what an instructor checks before
+    handing the key to `grade`."""
+    from archcalc.homework.grade import expected_text
+
+    lines = [key.title] if key.title else []
+    for q in key.questions:
+        who = f" ({q.student})" if q.student else ""
+        lines.append(f"{q.id}{who}  {points(q.points)} pt  {q.prompt}")
+        lines.append(f"    answer: {expected_text(q)}")
+        if q.net is not None and q.ask not in ("value", "design"):
+            lines += [f"    {line}" for line in q.net.derivation(q.ask, q.layer)]
+    return "\n".join(folded for line in lines for folded in fold(line)) + "\n"
+
+
 def class_table(key: Key, results: list[Graded]) -> str:
     ids = key.ids
     header = ["student", *ids, "total"]
