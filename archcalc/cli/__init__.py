@@ -31,6 +31,8 @@ def main() -> None:
       archcalc summarize alexnet
       archcalc summarize my_net.yaml --format json
       archcalc check specs/*.yaml --strict
+      archcalc conv 32x32x3 --filters 10 --kernel 5 --pad 2
+      archcalc grade key.yaml submissions/ --format csv
     """
 
 

@@ -58,7 +58,7 @@ def _window_options(func: Any) -> Any:
     return func
 
 
-@click.command()
+@click.command(short_help="One conv layer: output volume, params, MACs, RF, the arithmetic.")
 @click.argument("input_shape", metavar="INPUT")
 @click.option(
     "--filters",
@@ -129,7 +129,7 @@ def conv(
     )
 
 
-@click.command()
+@click.command(short_help="One pooling layer: output volume, RF and the arithmetic.")
 @click.argument("input_shape", metavar="INPUT")
 @_window_options
 @click.option("--avg", is_flag=True, help="Average pooling (default: max pooling).")

@@ -12,7 +12,7 @@ from archcalc.cli.common import EXIT_ERRORS, EXIT_OK, format_option, guarded
 MAX_SUBMISSIONS = 10_000
 
 
-@click.command()
+@click.command(short_help="Mark answers against a key: text, CSV or Gradescope JSON.")
 @click.argument("key", metavar="KEY")
 @click.argument("submissions", nargs=-1, metavar="[SUBMISSION]...")
 @format_option("text", "csv", "gradescope")

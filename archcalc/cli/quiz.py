@@ -12,7 +12,7 @@ from archcalc.cli.common import EXIT_OK, guarded
 MAX_STUDENTS = 5000
 
 
-@click.command()
+@click.command(short_help="Seeded practice problems (per student) and their answer key.")
 @click.option("--seed", required=True, type=int, help="The same seed gives the same quiz.")
 @click.option(
     "--students",
