@@ -70,6 +70,8 @@ def test_the_expected_answers_are_the_notes_figures() -> None:
             "q9": "2,080",
             "q11": "24x24x10",
             "q12": "3072",
+            "q13": "7x7x1",
+            "q14": "32x32x4",
         },
         "alexnet": {
             "conv1_out": "55x55x96",
@@ -196,10 +198,10 @@ def test_a_class_folder_with_broken_and_empty_submissions(tmp_path: Path) -> Non
     lines = out.splitlines()
     assert lines[0].split()[0] == "student" and lines[0].split()[-1] == "total"
     by_student = {line.split()[0]: line for line in lines[1:]}
-    assert by_student["alice"].split()[-1] == "13/13"
-    assert "1/13" in by_student["bob"]
+    assert by_student["alice"].split()[-1] == "15/15"
+    assert "1/15" in by_student["bob"]
     for broken in ("carol", "dave", "erin"):
-        assert "0/13" in by_student[broken] and "unreadable" in by_student[broken]
+        assert "0/15" in by_student[broken] and "unreadable" in by_student[broken]
     assert "carol.yaml:1:1: the submission is empty" in err
     assert "dave.yaml:2:1: expected 'id: answer'" in err
     assert "erin.bin:1:1: a binary file" in err
@@ -224,7 +226,7 @@ def test_csv_has_a_row_per_student_and_a_column_per_question(tmp_path: Path) -> 
     by = {r["student"]: r for r in rows}
     assert [r["student"] for r in rows] == ["alice", "bob", "carol", "dave", "erin"]
     assert (
-        by["alice"]["total"] == "13" and by["alice"]["max"] == "13" and by["alice"]["error"] == ""
+        by["alice"]["total"] == "15" and by["alice"]["max"] == "15" and by["alice"]["error"] == ""
     )
     assert by["bob"]["q2"] == "1" and by["bob"]["q1"] == "0" and by["bob"]["total"] == "1"
     assert by["carol"]["total"] == "0" and "empty" in by["carol"]["error"]
@@ -283,7 +285,7 @@ def test_gradescope_results_json(tmp_path: Path) -> None:
     )
     assert code == 1 and "wrote" in err
     result = json.loads(out_file.read_text())
-    check_gradescope(result, 13)
+    check_gradescope(result, 15)
     assert result["score"] == 1.0
     q2 = next(t for t in result["tests"] if t["name"].startswith("q2:"))
     assert q2["score"] == 1.0 and q2["max_score"] == 2.0 and "biases" in q2["output"]
@@ -294,7 +296,7 @@ def test_gradescope_results_json(tmp_path: Path) -> None:
     every = json.loads(out)
     assert sorted(every) == ["alice", "bob", "carol", "dave", "erin"]
     for result in every.values():
-        check_gradescope(result, 13)
+        check_gradescope(result, 15)
     assert every["carol"]["score"] == 0 and "empty" in every["carol"]["output"]
 
 
