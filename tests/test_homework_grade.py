@@ -279,7 +279,7 @@ def check_gradescope(result: dict[str, object], key_points: float) -> None:
 
 def test_gradescope_results_json(tmp_path: Path) -> None:
     key = str(KEYS / "spatial.yaml")
-    out_file = tmp_path / "results" / "results.json"
+    out_file = tmp_path / "results.json"
     code, _, err = cli(
         "grade", key, str(KEYS / "spatial.wrong.txt"), "-f", "gradescope", "-o", str(out_file)
     )

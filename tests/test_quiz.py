@@ -22,6 +22,7 @@ def cli(*args: str) -> tuple[int, str, str]:
 
 
 def make(tmp_path: Path, *args: str) -> tuple[str, Path]:
+    tmp_path.mkdir(exist_ok=True)
     key = tmp_path / "key.yaml"
     code, out, err = cli("quiz", *args, "--key", str(key))
     assert code == 0, err

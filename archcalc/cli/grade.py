@@ -53,11 +53,15 @@ def grade(
     from archcalc.homework.grade import grade as grade_one
     from archcalc.homework.key import load_key
 
+    files = _expand(submissions) if submissions else []
+    if output is not None:  # before any grading: never over an input
+        from archcalc.safeio import check_output
+
+        check_output(output, [key, *files])
     answers_key = load_key(key)
-    if not submissions:
+    if not files:
         click.echo(render.answer_sheet(answers_key), nl=False)
         sys.exit(EXIT_OK)
-    files = _expand(submissions)
     results = [grade_one(answers_key, f) for f in files]
     for r in results:
         if r.error:
@@ -73,9 +77,9 @@ def grade(
     else:
         text = render.class_table(answers_key, results)
     if output is not None:
-        from archcalc.homework.writing import write_text
+        from archcalc.safeio import write_output
 
-        write_text(output, text, [key, *files])
+        write_output(output, text.encode("utf-8"), [key, *files])
         click.echo(f"wrote {output}", err=True)
     else:
         click.echo(text, nl=False)

@@ -61,7 +61,7 @@ def quiz(
     """
     from archcalc.diagnostics import UsageError, did_you_mean
     from archcalc.homework.quiz import KINDS, key_yaml, make_quiz
-    from archcalc.homework.writing import write_text
+    from archcalc.safeio import check_output, write_output
 
     chosen = tuple(k.strip() for k in kinds.split(",") if k.strip())
     for kind in chosen:
@@ -72,18 +72,21 @@ def quiz(
             )
     if not chosen:
         raise UsageError("--kinds names no kind", f"choose from {', '.join(KINDS)}")
+    inputs = [students] if students else []
+    for target in (output, key_file):
+        if target is not None:
+            check_output(target, inputs)
     roster = _roster(students) if students else []
     markdown, key = make_quiz(seed, roster, chosen, count)
-    inputs = [students] if students else []
     if output is not None and output == key_file:
         raise UsageError("--output and --key name the same file")
     if key_file is not None:
-        write_text(key_file, key_yaml(key), inputs)
+        write_output(key_file, key_yaml(key).encode("utf-8"), inputs)
         click.echo(f"wrote the key to {key_file}", err=True)
     else:
         click.echo("no key written (give --key FILE to write one)", err=True)
     if output is not None:
-        write_text(output, markdown, inputs)
+        write_output(output, markdown.encode("utf-8"), inputs)
         click.echo(f"wrote the quiz to {output}", err=True)
     else:
         click.echo(markdown, nl=False)
