@@ -17,6 +17,7 @@ from click.testing import CliRunner
 from archcalc.cli import main
 from archcalc.homework.grade import grade
 from archcalc.homework.key import load_key
+from archcalc.homework.net import ASKS
 
 KEYS = Path(__file__).parent / "data" / "keys"
 SEED_KEYS = ["spatial", "alexnet", "pooling", "filters", "blocks", "design"]
@@ -344,6 +345,10 @@ BAD_KEYS = [
         "key.yaml:2:52: error: constraint max_params: expected a whole number",
     ),
     ("questions: [\n", "key.yaml:2:1: error:"),
+    (
+        "questions:\n  - {id: d, ask: design, constraints: {only: [conv, pooling]}}\n",
+        "key.yaml:2:46: error: constraint only: 'pooling' is not a layer type",
+    ),
     # every problem is reported, not only the first
     (
         "spec: {input: 3x3x1, layers: [conv: {name: c, filters: 1, kernel: 3}]}\nquestions:\n"
@@ -383,3 +388,56 @@ def test_unreadable_answers_are_positioned_and_score_zero(tmp_path: Path) -> Non
     assert f"{answers}:2:5: expected a number" in out
     assert f"{answers}:4:6: answers 'q99', which the key does not ask" in err
     assert "✓ q9" in out and "you wrote: (nothing)" in out
+
+
+# Each figure a key can ask for, worked out by hand for a small net.
+EVERY_ASK = """
+spec:
+  input: 32x32x3
+  layers:
+    - conv: {name: conv1, filters: 10, kernel: 5, pad: 2}
+    - maxpool: {name: pool1, kernel: 2, stride: 2}
+    - conv: {name: odd, filters: 4, kernel: 3, stride: 3}
+questions:
+  - {id: shape, ask: output_shape, layer: pool1}
+  - {id: params, ask: params, layer: conv1}
+  - {id: total, ask: params}
+  - {id: macs, ask: macs, layer: conv1}
+  - {id: flops, ask: flops, layer: conv1}
+  - {id: rf, ask: rf, layer: odd}
+  - {id: rf_stride, ask: rf_stride, layer: odd}
+  - {id: exact, ask: exact_size, layer: odd}
+  - {id: fits, ask: fits, layer: odd}
+  - {id: lost, ask: lost, layer: odd}
+  - {id: act, ask: activation_bytes, layer: conv1}
+  - {id: pbytes, ask: param_bytes, layer: conv1}
+"""
+BY_HAND = {
+    "shape": "16x16x10",  # (32 − 2)/2 + 1 = 16
+    "params": "760",  # (5·5·3 + 1)·10
+    "total": "1,124",  # 760 + (3·3·10 + 1)·4 = 760 + 364
+    "macs": "768,000",  # 32·32·10 · 5·5·3
+    "flops": "1,546,240",  # 2·768,000 + 32·32·10 bias adds
+    "rf": "10",  # 5, then + (2 − 1)·1 = 6, then + (3 − 1)·2 = 10
+    "rf_stride": "6",  # 1·2·3
+    "exact": "5.333",  # (16 − 3)/3 + 1 = 16/3
+    "fits": "no, it doesn't fit",
+    "lost": "1",  # 13 = 4·3 + 1: one row after the last window
+    "act": "40,960",  # 32·32·10 float32 values, 4 bytes each
+    "pbytes": "3,040",  # 760 · 4
+}
+
+
+def test_every_ask_against_hand_worked_figures(tmp_path: Path) -> None:
+    key = tmp_path / "key.yaml"
+    key.write_text(EVERY_ASK)
+    answers = tmp_path / "s.txt"
+    answers.write_text(
+        "shape: 16x16x10\nparams: 760\ntotal: 1124\nmacs: 768,000\nflops: 1.55M\nrf: 10\n"
+        "rf_stride: 6\nexact: 5.33\nfits: no\nlost: 1\nact: 40960 bytes\npbytes: 3.04 kB\n"
+    )
+    loaded = load_key(str(key))
+    assert {q.ask for q in loaded.questions} == set(ASKS) - {"value", "design"}
+    graded = grade(loaded, str(answers))
+    assert {m.id: m.expected for m in graded.marks} == BY_HAND
+    assert graded.all_right, [m for m in graded.marks if not m.ok]

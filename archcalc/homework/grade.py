@@ -337,7 +337,9 @@ def design_checks(q: Question, net: Net) -> list[tuple[bool, str]]:
                 )
             )
         elif name == "only":
-            allowed = {str(t) for t in want}
+            from archcalc.ops import ALIASES
+
+            allowed = {ALIASES[str(t).lower()] for t in want}  # fc, linear → dense
             used = sorted({r.type for r in report.layers} - allowed)
             checks.append(
                 (not used, f"layer types outside {sorted(allowed)}: {', '.join(used) or 'none'}")

@@ -316,8 +316,17 @@ def _constraint_problem(name: str, value: Any) -> str:
         return "expected a size, or {layer: NAME, size: N}"
     elif name == "no_fit_warnings" and not isinstance(value, bool):
         return "expected true or false"
-    elif name == "only" and not (isinstance(value, list) and value):
-        return "expected a list of layer types, such as [conv, relu, maxpool, dense]"
+    elif name == "only":
+        if not (isinstance(value, list) and value):
+            return "expected a list of layer types, such as [conv, relu, maxpool, dense]"
+        from archcalc.diagnostics import did_you_mean
+        from archcalc.ops import ALIASES
+
+        for word in value:
+            if str(word).lower() not in ALIASES:
+                return f"'{word}' is not a layer type; " + (
+                    did_you_mean(str(word), set(ALIASES)) or "see docs/spec-format.md"
+                )
     return ""
 
 
