@@ -182,12 +182,12 @@ def make_quiz(
         "",
         "Answer in a text file of `id: answer` lines, one per question, for example "
         "`q1: 32x32x10` or `q2: 760`. Shapes are H x W x C; a matrix is rows separated by `;`.",
+        "",
     ]
     questions: list[dict[str, Any]] = []
     for student in students or [""]:
         if student:
-            md += ["", f"## {student}", "", f"Start your file with `student: {student}`."]
-        md.append("")
+            md += [f"## {student}", "", f"Start your file with `student: {student}`.", ""]
         for n, problem in enumerate(problems(seed, student, kinds, count), 1):
             qid = f"q{n}"
             md.append(f"**{qid}.** {problem.text}")
