@@ -14,10 +14,12 @@ longer profile (see tests/conftest.py).
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 import re
 import resource
 import signal
+import stat
 import subprocess
 import sys
 import tempfile
@@ -278,7 +280,7 @@ def test_mutated_specs(scratch: Path, text: str, command: list[str]) -> None:
 OPTION_VALUES: dict[str, st.SearchStrategy[str]] = {
     "--input": st.sampled_from(["224x224x3", "7x7x1", "0x0x1", "1e9x1e9x3", "-3x4", "x", "8x8"]),
     "--batch": st.sampled_from(["1", "0", "-1", "1000000000", "nan", "2"]),
-    "--dtype": st.sampled_from(["float32", "float16", "int8", "complex", ""]),
+    "--dtype": st.sampled_from(["float32", "float64", "float16", "int8", "complex", ""]),
     "--format": st.sampled_from(["json", "csv", "markdown", "table", "xml"]),
     "--layer": st.sampled_from(["conv1", "relu1", "nope", "", "input"]),
     "--unit": st.sampled_from(["0,0", "-1,5", "99999,99999", "a,b", "1"]),
@@ -287,43 +289,123 @@ OPTION_VALUES: dict[str, st.SearchStrategy[str]] = {
     "--max-memory": st.sampled_from(["1GiB", "1", "0", "-5M", "lots", "1e30"]),
     "--rf-samples": st.sampled_from(["0", "1", "-1", "100000"]),
     "--seed": st.sampled_from(["0", "-1", "99999999999999999999"]),
-    "--weights": st.sampled_from(["nope.npz", "{spec}", "{dir}"]),
-    "-o": st.sampled_from(
-        ["{dir}/out.dot", "{dir}/out.npy", "{dir}/missing/x.svg", "{spec}", "{dir}", "out.xyz"]
-    ),
 }
-COMMANDS = ["summarize", "check", "rf", "verify", "run", "draw", "zoo", "nope"]
+COMMANDS = ["summarize", "check", "rf", "verify", "run", "run", "draw", "draw", "zoo", "nope"]
+# files each example's directory holds; {data1} and {data2} are generated arrays or junk
+FILES = ["{spec}", "{link}", "{hard}", "{data1}", "{data2}", "{ro}"]
+OUTPUTS = [
+    "{dir}/out.dot", "{dir}/out.svg", "{dir}/y.npy", "{dir}/w.npz", "{dir}/y.csv", "{dir}/y.xyz",
+    "{dir}/missing/x.dot", "{dir}", "{rodir}/x.dot", *FILES,
+]  # fmt: skip
+DTYPES = ["float32", "float64", "float16", "int8", "uint8", "bool", "complex64", "<U3", "object"]
 
 
 @st.composite
-def command_lines(draw: Draw, spec: str, directory: str) -> list[str]:
-    words = [draw(st.sampled_from(COMMANDS))]
-    target = draw(st.sampled_from([spec, spec, "-", "lenet5", "alexnet", "no-such", directory]))
-    words.append(target)
-    if words[0] == "run":
-        words += ["--input", draw(st.sampled_from(["[[1,2],[3,4]]", "[1", "{spec}", "7"]))]
-    for _ in range(draw(st.integers(0, 4))):
+def data_files(draw: Draw) -> tuple[str, bytes]:
+    """A file for --input/--weights: an .npy or .npz of any dtype and shape (or a header
+    declaring a huge one), a text matrix, or damaged bytes. Returns (suffix, content)."""
+    import io
+
+    import numpy as np
+
+    kind = draw(st.sampled_from(["npy", "npy", "npz", "npz", "csv", "huge", "junk", "cut"]))
+    buffer = io.BytesIO()
+
+    def array() -> Any:
+        shape = draw(st.lists(st.integers(0, 6), min_size=0, max_size=4))
+        dtype = draw(st.sampled_from(DTYPES))
+        return np.ones(shape, dtype=dtype) if dtype != "object" else np.empty(shape, dtype=object)
+
+    if kind in ("npy", "cut"):
+        np.save(buffer, array(), allow_pickle=True)
+        data = buffer.getvalue()
+        return ".npy", data[: draw(st.integers(0, len(data)))] if kind == "cut" else data
+    if kind == "npz":
+        keys = draw(st.lists(st.sampled_from(["conv1.kernel", "conv1.bias", "kernel", "x"])))
+        np.savez(buffer, **{k: array() for k in keys})
+        return ".npz", buffer.getvalue()
+    if kind == "huge":
+        shape = tuple(draw(st.lists(st.sampled_from([1, 3, 10**5, 10**7]), max_size=4)))
+        header = {"descr": draw(st.sampled_from(["<f4", "<c16", "<U8"])), "shape": shape}
+        np.lib.format.write_array_header_1_0(buffer, {**header, "fortran_order": False})
+        return ".npy", buffer.getvalue()  # the data is missing: only the header is read
+    if kind == "csv":
+        rows = draw(st.lists(st.lists(st.sampled_from(["1", "2.5", "-3", "x", "1e999", "j"]))))
+        return ".csv", "\n".join(",".join(r) for r in rows).encode()
+    return draw(st.sampled_from([".npy", ".npz", ".txt"])), draw(st.binary(max_size=64))
+
+
+@st.composite
+def command_lines(draw: Draw) -> list[str]:
+    """Words with {placeholders} for the example's files (filled in by the test)."""
+    command = draw(st.sampled_from(COMMANDS))
+    words = [command, draw(st.sampled_from(["{spec}", "{spec}", "-", "lenet5", "no-such", "{dir}", "{link}"]))]  # fmt: skip
+    if command == "run" or draw(st.integers(0, 9)) == 0:
+        inline = ["[[1,2],[3,4]]", "[1", "7", "[[1,2],[3]]"]
+        words += ["--input", draw(st.sampled_from([*FILES, *inline]))]
+    if command == "run" and draw(st.booleans()):
+        words += ["--weights", draw(st.sampled_from([*FILES, "nope.npz"]))]
+    if command in ("run", "draw") and draw(st.integers(0, 4)) > 0:
+        words += ["-o", draw(st.sampled_from(OUTPUTS))]
+    for _ in range(draw(st.integers(0, 3))):
         option = draw(st.sampled_from([*OPTION_VALUES, "--strict", "--random-weights", "-x"]))
         words.append(option)
         if option in OPTION_VALUES:
             words.append(draw(OPTION_VALUES[option]))
-    if draw(st.booleans()):
+    if draw(st.integers(0, 4)) == 0:
         words.append(draw(st.text(max_size=6)))
-    return [w.replace("{spec}", spec).replace("{dir}", directory) for w in words]
+    return words
+
+
+def snapshot(directory: Path) -> dict[str, bytes]:
+    return {
+        str(p): p.read_bytes() for p in directory.rglob("*") if p.is_file() and not p.is_symlink()
+    }
 
 
 @settings(max_examples=examples(40))
 @given(data=st.data())
 def test_mutated_command_lines(scratch: Path, data: st.DataObject) -> None:
+    """Besides the outcome: nothing given is overwritten (through links too), read-only files
+    and directories stay untouched, and a successful write makes exactly the named file."""
+    d = Path(tempfile.mkdtemp(dir=scratch))
     seed = data.draw(st.sampled_from(SMALL_SEEDS))
-    spec = scratch / "spec.yaml"
-    spec.write_text(
-        data.draw(mutated_specs([seed])) if data.draw(st.booleans()) else seed.read_text()
-    )
-    args = data.draw(command_lines(str(spec), str(scratch)))
+    text = data.draw(mutated_specs([seed])) if data.draw(st.booleans()) else seed.read_text()
+    files = {"{dir}": str(d), "{spec}": str(d / "spec.yaml"), "{link}": str(d / "link.yaml")}
+    files |= {"{hard}": str(d / "hard.yaml"), "{ro}": str(d / "ro.dot"), "{rodir}": str(d / "ro")}
+    (d / "spec.yaml").write_text(text, errors="surrogatepass")
+    os.symlink("spec.yaml", d / "link.yaml")
+    os.link(d / "spec.yaml", d / "hard.yaml")
+    for n in (1, 2):
+        suffix, content = data.draw(data_files())
+        files[f"{{data{n}}}"] = str(d / f"data{n}{suffix}")
+        Path(files[f"{{data{n}}}"]).write_bytes(content)
+    (d / "ro.dot").write_text("read-only")
+    (d / "ro.dot").chmod(0o444)
+    (d / "ro").mkdir(mode=0o555)
+    args = [
+        functools.reduce(lambda w, kv: w.replace(*kv), files.items(), w)
+        for w in data.draw(command_lines())
+    ]
     note(f"archcalc {' '.join(args)}")
-    stdin = seed.read_text() if "-" in args else None
-    check_outcome(invoke(args, stdin), spec_error_positioned=False)
+    before = snapshot(d)
+    output = args[args.index("-o") + 1] if "-o" in args else None
+    read = {os.stat(a).st_ino for a in args if a != output and os.path.isfile(a)}
+    result = invoke(args, text if "-" in args else None)
+    check_outcome(result, spec_error_positioned=False)
+
+    target = os.path.realpath(output) if output else None
+    for path, content in before.items():
+        mode = os.stat(path)
+        if path == target and mode.st_ino not in read and stat.S_IMODE(mode.st_mode) & 0o222:
+            continue  # the named output, neither read nor read-only: replacing it is the point
+        assert Path(path).read_bytes() == content, f"{path} was changed"
+    assert not any((d / "ro").iterdir()), "wrote into a read-only directory"
+    assert not (d / "missing").exists(), "created a directory it was not asked to"
+    made = set(snapshot(d)) - set(before)
+    assert made <= {target}, f"wrote files it did not name: {made}"
+    if result.exit_code == 0 and output and target:
+        assert os.path.isfile(target), f"reported success but wrote no {output}"
 
 
 # -- expansion bombs in a separate process: time and memory bounded by the OS ------------------
