@@ -27,6 +27,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
 import yaml
 from click.testing import CliRunner, Result
@@ -290,7 +291,15 @@ OPTION_VALUES: dict[str, st.SearchStrategy[str]] = {
     "--rf-samples": st.sampled_from(["0", "1", "-1", "100000"]),
     "--seed": st.sampled_from(["0", "-1", "99999999999999999999"]),
 }
-COMMANDS = ["summarize", "check", "rf", "verify", "run", "run", "draw", "draw", "zoo", "nope"]
+COMMANDS = ["summarize", "check", "rf", "verify", "run", "draw", "zoo", "nope"]
+OPTIONS_OF = {  # each command's own options (a fifth of the options drawn are any option)
+    "summarize": ["--input", "--batch", "--dtype", "--format", "--count", "--strict"],
+    "check": ["--input", "--batch", "--dtype", "--strict"],
+    "rf": ["--input", "--layer", "--unit"],
+    "verify": ["--input", "--batch", "--seed", "--rf-samples", "--max-memory"],
+    "run": ["--layer", "--seed", "--dtype", "--max-memory"],
+    "draw": ["--input", "--batch", "--depth", "--strict"],
+}
 # files each example's directory holds; {data1} and {data2} are generated arrays or junk
 FILES = ["{spec}", "{link}", "{hard}", "{data1}", "{data2}", "{ro}"]
 OUTPUTS = [
@@ -305,8 +314,6 @@ def data_files(draw: Draw) -> tuple[str, bytes]:
     """A file for --input/--weights: an .npy or .npz of any dtype and shape (or a header
     declaring a huge one), a text matrix, or damaged bytes. Returns (suffix, content)."""
     import io
-
-    import numpy as np
 
     kind = draw(st.sampled_from(["npy", "npy", "npz", "npz", "csv", "huge", "junk", "cut"]))
     buffer = io.BytesIO()
@@ -337,24 +344,50 @@ def data_files(draw: Draw) -> tuple[str, bytes]:
 
 @st.composite
 def command_lines(draw: Draw) -> list[str]:
-    """Words with {placeholders} for the example's files (filled in by the test)."""
-    command = draw(st.sampled_from(COMMANDS))
-    words = [command, draw(st.sampled_from(["{spec}", "{spec}", "-", "lenet5", "no-such", "{dir}", "{link}"]))]  # fmt: skip
-    if command == "run" or draw(st.integers(0, 9)) == 0:
-        inline = ["[[1,2],[3,4]]", "[1", "7", "[[1,2],[3]]"]
-        words += ["--input", draw(st.sampled_from([*FILES, *inline]))]
-    if command == "run" and draw(st.booleans()):
-        words += ["--weights", draw(st.sampled_from([*FILES, "nope.npz"]))]
-    if command in ("run", "draw") and draw(st.integers(0, 4)) > 0:
-        words += ["-o", draw(st.sampled_from(OUTPUTS))]
-    for _ in range(draw(st.integers(0, 3))):
-        option = draw(st.sampled_from([*OPTION_VALUES, "--strict", "--random-weights", "-x"]))
+    """Words with {placeholders} for the example's files (filled in by the test). One of four
+    scenarios, so that writing commands often get as far as writing."""
+    scenario = draw(st.sampled_from(["analyse", "draw", "run", "run", "any"]))
+    spec = draw(st.sampled_from(["{spec}"] * 4 + ["-", "{link}", "lenet5", "no-such", "{dir}"]))
+    if scenario == "analyse":
+        words = [draw(st.sampled_from(["summarize", "check", "rf", "verify"])), spec]
+    elif scenario == "draw":
+        words = ["draw", spec, "-o", draw(st.sampled_from(OUTPUTS))]
+    elif scenario == "run":
+        given = draw(st.sampled_from(["{data1}"] * 3 + [*FILES, "[[1,2],[3,4]]", "[1", "7"]))
+        words = ["run", spec, "--input", given]
+        if draw(st.integers(0, 3)) > 0:
+            words.append("--random-weights")
+        if draw(st.integers(0, 3)) == 0:
+            words += ["--weights", draw(st.sampled_from([*FILES, "nope.npz"]))]
+        if draw(st.integers(0, 3)) > 0:
+            words += ["-o", draw(st.sampled_from(OUTPUTS))]
+    else:
+        words = [draw(st.sampled_from(COMMANDS)), spec]
+        if draw(st.booleans()):
+            words += [
+                draw(st.sampled_from(["--input", "--weights", "-o"])),
+                draw(st.sampled_from([*FILES, *OUTPUTS])),
+            ]
+    fitting = [o for o in OPTIONS_OF.get(words[0], ()) if o not in words]
+    for _ in range(draw(st.integers(0, 2))):
+        anything = not fitting or draw(st.integers(0, 4)) == 0
+        option = draw(st.sampled_from([*OPTION_VALUES, "--strict", "-x"] if anything else fitting))
         words.append(option)
         if option in OPTION_VALUES:
             words.append(draw(OPTION_VALUES[option]))
-    if draw(st.integers(0, 4)) == 0:
+    if draw(st.integers(0, 9)) == 0:
         words.append(draw(st.text(max_size=6)))
     return words
+
+
+def input_shape(spec: Path) -> tuple[int, ...]:
+    """The spec's input as one sample (H, W, C), or a small image where it has none."""
+    from archcalc.shapes import parse_shape
+
+    try:
+        return parse_shape(yaml.load(spec.read_text(), Loader=LOADER)["input"])
+    except Exception:  # any seed without a readable input
+        return (4, 4, 1)
 
 
 def snapshot(directory: Path) -> dict[str, bytes]:
@@ -363,23 +396,28 @@ def snapshot(directory: Path) -> dict[str, bytes]:
     }
 
 
-@settings(max_examples=examples(40))
+@settings(max_examples=examples(60))
 @given(data=st.data())
 def test_mutated_command_lines(scratch: Path, data: st.DataObject) -> None:
     """Besides the outcome: nothing given is overwritten (through links too), read-only files
     and directories stay untouched, and a successful write makes exactly the named file."""
     d = Path(tempfile.mkdtemp(dir=scratch))
     seed = data.draw(st.sampled_from(SMALL_SEEDS))
-    text = data.draw(mutated_specs([seed])) if data.draw(st.booleans()) else seed.read_text()
+    mutate = data.draw(st.integers(0, 2)) == 0
+    text = data.draw(mutated_specs([seed])) if mutate else seed.read_text()
     files = {"{dir}": str(d), "{spec}": str(d / "spec.yaml"), "{link}": str(d / "link.yaml")}
     files |= {"{hard}": str(d / "hard.yaml"), "{ro}": str(d / "ro.dot"), "{rodir}": str(d / "ro")}
     (d / "spec.yaml").write_text(text, errors="surrogatepass")
     os.symlink("spec.yaml", d / "link.yaml")
     os.link(d / "spec.yaml", d / "hard.yaml")
-    for n in (1, 2):
-        suffix, content = data.draw(data_files())
-        files[f"{{data{n}}}"] = str(d / f"data{n}{suffix}")
-        Path(files[f"{{data{n}}}"]).write_bytes(content)
+    # data1 fits the seed spec's input, in any dtype (so runs get far enough to write);
+    # data2 is any array file or damaged bytes
+    files["{data1}"] = str(d / "data1.npy")
+    dtype = data.draw(st.sampled_from(["float32", "float32", "float64", *DTYPES]))
+    np.save(files["{data1}"], np.ones(input_shape(seed), dtype=dtype), allow_pickle=True)
+    suffix, content = data.draw(data_files())
+    files["{data2}"] = str(d / f"data2{suffix}")
+    Path(files["{data2}"]).write_bytes(content)
     (d / "ro.dot").write_text("read-only")
     (d / "ro.dot").chmod(0o444)
     (d / "ro").mkdir(mode=0o555)

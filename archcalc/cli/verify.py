@@ -33,7 +33,13 @@ def memory_option(func: Any) -> Any:
 @click.argument("spec")
 @spec_options
 @format_option("table", "json")
-@click.option("--seed", default=0, show_default=True, type=int, help="Seed for weights and input.")
+@click.option(
+    "--seed",
+    default=0,
+    show_default=True,
+    type=click.IntRange(min=0),
+    help="Seed for weights and input (0 or more).",
+)
 @click.option(
     "--rf-samples",
     default=4,
