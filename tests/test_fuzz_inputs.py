@@ -291,7 +291,7 @@ OPTION_VALUES: dict[str, st.SearchStrategy[str]] = {
     "--rf-samples": st.sampled_from(["0", "1", "-1", "100000"]),
     "--seed": st.sampled_from(["0", "-1", "99999999999999999999"]),
 }
-COMMANDS = ["summarize", "check", "rf", "verify", "run", "draw", "zoo", "nope"]
+COMMANDS = ["summarize", "check", "rf", "verify", "run", "draw", "report", "plot", "zoo", "nope"]
 OPTIONS_OF = {  # each command's own options (a fifth of the options drawn are any option)
     "summarize": ["--input", "--batch", "--dtype", "--format", "--count", "--strict"],
     "check": ["--input", "--batch", "--dtype", "--strict"],
@@ -303,7 +303,7 @@ OPTIONS_OF = {  # each command's own options (a fifth of the options drawn are a
 # files each example's directory holds; {data1} and {data2} are generated arrays or junk
 FILES = ["{spec}", "{link}", "{hard}", "{data1}", "{data2}", "{ro}"]
 OUTPUTS = [
-    "{dir}/out.dot", "{dir}/out.svg", "{dir}/y.npy", "{dir}/w.npz", "{dir}/y.csv", "{dir}/y.xyz",
+    "{dir}/out.dot", "{dir}/out.svg", "{dir}/out.html", "{dir}/out.png", "{dir}/y.npy", "{dir}/w.npz", "{dir}/y.csv", "{dir}/y.xyz",
     "{dir}/missing/x.dot", "{dir}", "{rodir}/x.dot", *FILES,
 ]  # fmt: skip
 DTYPES = ["float32", "float64", "float16", "int8", "uint8", "bool", "complex64", "<U3", "object"]
@@ -351,7 +351,8 @@ def command_lines(draw: Draw) -> list[str]:
     if scenario == "analyse":
         words = [draw(st.sampled_from(["summarize", "check", "rf", "verify"])), spec]
     elif scenario == "draw":
-        words = ["draw", spec, "-o", draw(st.sampled_from(OUTPUTS))]
+        command = draw(st.sampled_from(["draw", "draw", "report", "plot"]))
+        words = [command, spec, "-o", draw(st.sampled_from(OUTPUTS))]
     elif scenario == "run":
         given = draw(st.sampled_from(["{data1}"] * 3 + [*FILES, "[[1,2],[3,4]]", "[1", "7"]))
         words = ["run", spec, "--input", given]
