@@ -291,7 +291,8 @@ OPTION_VALUES: dict[str, st.SearchStrategy[str]] = {
     "--rf-samples": st.sampled_from(["0", "1", "-1", "7"]),  # large counts are slow, not wrong
     "--seed": st.sampled_from(["0", "-1", "99999999999999999999"]),
 }
-COMMANDS = ["summarize", "check", "rf", "verify", "run", "draw", "report", "plot", "zoo", "nope"]
+COMMANDS = ["summarize", "check", "rf", "verify", "run", "draw", "report", "plot", "zoo"]
+COMMANDS += ["grade", "quiz", "conv", "pool", "animate", "nope"]
 OPTIONS_OF = {  # each command's own options (a fifth of the options drawn are any option)
     "summarize": ["--input", "--batch", "--dtype", "--format", "--count", "--strict"],
     "check": ["--input", "--batch", "--dtype", "--strict"],
