@@ -1,6 +1,6 @@
-"""Optional independent oracles (PyTorch, Graphviz's dot) for the tests.
+"""Optional independent oracles (PyTorch, Graphviz's dot, groff) for the tests.
 
-``require(name)`` returns the imported module — or, for ``"dot"``, the binary's path. When the
+``require(name)`` returns the imported module — or, for a program (``"dot"``, ``"groff"``), its path. When the
 oracle is missing the test is skipped with the reason, unless ``ARCHCALC_REQUIRE_ORACLES=1`` is
 set (CI does), in which case it fails, so a missing oracle can never pass silently.
 """
@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-BINARIES = {"dot": "Graphviz's 'dot'"}
+BINARIES = {"dot": "Graphviz's 'dot'", "groff": "'groff' (man pages)"}
 
 
 def oracles_required() -> bool:

@@ -301,7 +301,7 @@ def test_tree_marks_the_bad_layer(tmp_path: Path) -> None:
     spec.write_text(BAD_SPEC)
     code, output = run("summarize", str(spec), "--tree")
     assert code == 0  # a warning, not an error
-    conv = next(line for line in output.splitlines() if "conv1" in line)
+    conv = next(line for line in output.splitlines() if "conv1" in line and "→" in line)
     assert "warning: stride fit" in conv and "2x2x4" in conv
 
 

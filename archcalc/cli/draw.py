@@ -13,27 +13,10 @@ from archcalc.cli.common import (
     echo_diagnostics,
     guarded,
     load_and_analyze,
+    parse_depth,
     spec_options,
 )
 from archcalc.diagnostics import UsageError
-
-
-def _depth(value: str | None) -> int | str | None:
-    if value is None:
-        return "auto"
-    if value.lower() == "all":
-        return None
-    try:
-        depth = int(value)
-    except ValueError:
-        depth = 0
-    if depth < 1:
-        raise UsageError(
-            f"--depth takes a positive whole number or 'all', got '{value}'",
-            "--depth 1 draws only the top level (each top-level block as one box); "
-            "--depth all opens every block",
-        )
-    return depth
 
 
 @click.command()
@@ -75,8 +58,6 @@ def draw(
     spec: str,
     output: str,
     input_shape: str | None,
-    batch: int,
-    dtype: str,
     strict: bool | None,
     depth: str | None,
     rankdir: str,
@@ -99,10 +80,10 @@ def draw(
     from archcalc.render import graphviz as gv
 
     fmt = gv.format_for(output)
-    levels = _depth(depth)
+    levels = parse_depth(depth)
     if os.path.isdir(output):
         raise UsageError(f"'{output}' is a directory", "give a file name such as net.svg")
-    report, sources, graph = load_and_analyze(spec, input_shape, batch, dtype, strict)
+    report, sources, graph = load_and_analyze(spec, input_shape, strict)
     if (
         os.path.exists(output)
         and graph.file

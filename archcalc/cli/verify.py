@@ -10,13 +10,14 @@ import click
 from archcalc.cli.common import (
     EXIT_ERRORS,
     EXIT_OK,
+    complete_spec,
     echo_diagnostics,
-    format_option,
     guarded,
     load_and_analyze,
+    sizing_options,
     spec_options,
-    use_colour,
 )
+from archcalc.cli.output import Output, OutputSettings, output_options
 
 
 def memory_option(func: Any) -> Any:
@@ -30,9 +31,10 @@ def memory_option(func: Any) -> Any:
 
 
 @click.command()
-@click.argument("spec")
+@click.argument("spec", shell_complete=complete_spec)
 @spec_options
-@format_option("table", "json")
+@sizing_options
+@output_options
 @click.option("--seed", default=0, show_default=True, type=int, help="Seed for weights and input.")
 @click.option(
     "--rf-samples",
@@ -50,7 +52,7 @@ def verify(
     batch: int,
     dtype: str,
     strict: bool | None,
-    fmt: str,
+    out: OutputSettings,
     seed: int,
     rf_samples: int,
     max_memory: str | None,
@@ -75,7 +77,7 @@ def verify(
             f"verify computes in float32 or float64, not {dtype}", "use --dtype float32"
         )
     limit = parse_bytes(max_memory) if max_memory is not None else None
-    report, sources, _ = load_and_analyze(spec, input_shape, batch, dtype, strict)
+    report, sources, _ = load_and_analyze(spec, input_shape, strict, batch, dtype)
     if report.has_errors:
         echo_diagnostics(report.diagnostics, sources)
         click.echo("verify: the architecture has errors; nothing to run", err=True)
@@ -88,7 +90,7 @@ def verify(
         graph.input_shape = parse_shape(input_shape)
 
     stream = sys.stderr
-    if stream.isatty() and fmt == "table":
+    if stream.isatty() and out.fmt == "table":
         from rich.console import Console
         from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
@@ -109,12 +111,7 @@ def verify(
     else:
         result = run_verify(graph, report, spec_shape, seed, dtype, rf_samples, limit)
 
-    if fmt == "json":
-        import json
-
-        click.echo(json.dumps(result.to_json(), indent=2))
-    else:
-        _print_table(result)
+    out.emit(_output(result))
     for layer, figure in result.mismatches():
         click.echo(
             f"verify: FAIL {layer}: {_figure_names[figure.name]}: analysed "
@@ -156,61 +153,56 @@ def _rf_cell(value: dict[str, Any]) -> str:
     return " ".join(spans[:2]) + " (clipped)"
 
 
-def _print_table(result: Any) -> None:
-    from rich.console import Console
-    from rich.table import Table
-
+def _output(result: Any) -> Output:
+    """One row per layer: each measured figure, or 'measured ≠ analysed' where they differ."""
     from archcalc.backend.executor import format_bytes
+    from archcalc.render.output import Column
     from archcalc.shapes import format_shape
 
-    out = sys.stdout
-    console = Console(
-        file=out,
-        no_color=not use_colour(out),
-        highlight=False,
-        soft_wrap=False,
-        width=None if out.isatty() else 140,
-    )
     title = f"verify {result.name}: input {format_shape(result.input_shape)}"
     if result.reduced:
         title += f" (reduced: the spec says {format_shape(result.spec_input_shape)})"
     title += f", batch {result.batch}, {result.dtype}, seed {result.seed}"
-    table = Table(title=title, title_justify="left", show_edge=False, pad_edge=False)
-    for col, justify in (
-        ("layer", "left"),
-        ("type", "left"),
-        ("output", "left"),
-        ("params", "right"),
-        ("MACs", "right"),
-        ("receptive field (measured)", "left"),
-        ("", "left"),
-    ):
-        table.add_column(col, justify=justify)  # type: ignore[arg-type]
 
     def cell(layer: Any, name: str, show: Any) -> str:
         fig = layer.figure(name)
         if fig is None:
             return ""
         text = show(fig.measured)
-        return text if fig.ok else f"[red]{text} ≠ {show(fig.analysed)}[/red]"
+        return text if fig.ok else f"{text} ≠ {show(fig.analysed)}"
 
-    for layer in result.layers:
-        table.add_row(
-            layer.name,
-            layer.type,
-            cell(layer, "shape", format_shape),
-            cell(layer, "params", lambda v: f"{v:,}"),
-            cell(layer, "macs", lambda v: f"{v:,}"),
-            cell(layer, "rf", _rf_cell),
-            "PASS" if layer.ok else "[bold red]FAIL[/bold red]",
-        )
-    console.print(table)
+    rows = [
+        {
+            "name": layer.name,
+            "type": layer.type,
+            "output": cell(layer, "shape", format_shape),
+            "params": cell(layer, "params", lambda v: f"{v:,}"),
+            "macs": cell(layer, "macs", lambda v: f"{v:,}"),
+            "rf": cell(layer, "rf", _rf_cell),
+            "result": "PASS" if layer.ok else "FAIL",
+        }
+        for layer in result.layers
+    ]
+    columns = [
+        Column("name", "layer", shorten="left", least=12),
+        Column("type", "type", shorten="right", drop=2),
+        Column("output", "output"),
+        Column("params", "params", right=True, drop=3),
+        Column("macs", "MACs", right=True, drop=4),
+        Column("rf", "receptive field (measured)", shorten="right", drop=1),
+        Column(
+            "result",
+            "",
+            style=lambda v: {"fg": "red", "bold": True} if v == "FAIL" else None,
+        ),
+    ]
     failed = sum(not layer.ok for layer in result.layers)
     sampled = sum(1 for layer in result.layers if layer.figure("rf") is not None)
-    console.print(
+    summary = (
         f"{'FAIL' if failed else 'PASS'}: {len(result.layers) - failed}/{len(result.layers)} "
         f"layers agree (shape, params, MACs; receptive field measured on {sampled}) in "
         f"{result.seconds:.2f} s; peak live activations {format_bytes(result.peak_live_bytes)}, "
         f"estimated peak {format_bytes(result.memory.total)} "
         f"(limit {format_bytes(result.memory_limit)})"
     )
+    return Output(title, columns, rows, after=[summary], json=result.to_json())
