@@ -143,8 +143,8 @@ def test_resnet50_collapsed_by_default_with_folded_repeats(tmp_path: Path) -> No
     # first bottleneck of stage 1: 1×1,64 → 3×3,64 → 1×1,256 plus a 1×1,256 projection, no
     # biases, 3 batchnorms of 64/64/256 and one of 256 (2 params per channel):
     # 64·64 + 9·64·64 + 64·256 + 64·256 + 2·(64 + 64 + 256 + 256) = 75,008 → "75.01 K"
-    assert "75.01 K params" in boxes["b/layer1.bottleneck_down1"]
-    assert "out 56×56×256" in boxes["b/layer1.bottleneck_down1"]
+    assert "75.01 K params" in boxes["b/layer1.0"]
+    assert "out 56×56×256" in boxes["b/layer1.0"]
     assert len(svg.nodes) < 30  # readable: stem, 8 boxes, head, input/output/legend
 
 
@@ -155,10 +155,10 @@ def test_resnet50_bottleneck_expanded_shows_the_residual_add(tmp_path: Path) -> 
     assert all(Svg.texts(g) == ["+"] for g in adds)
     # every one of the 174 layers is drawn, plus input, output and legend
     assert len(svg.nodes) == 174 + 3
-    # the identity shortcut of layer1.bottleneck1 is an edge from the previous block's relu to ⊕
-    shortcut = "e/n/layer1.bottleneck_down1.relu1->n/layer1.bottleneck1.residual1.add1"
+    # the identity shortcut of layer1.1 is an edge from the previous block's last relu to ⊕
+    shortcut = "e/n/layer1.0.relu3->n/layer1.1.add1"
     assert Svg.texts(svg.edges[shortcut]) == [" 56×56×256 "]
-    assert "cluster/layer1.bottleneck_down1.residual1.shortcut" in svg.clusters
+    assert "cluster/layer1.0.shortcut" in svg.clusters
 
 
 def test_depth_one_bottleneck_open(tmp_path: Path) -> None:
@@ -166,7 +166,7 @@ def test_depth_one_bottleneck_open(tmp_path: Path) -> None:
     # folded: two bottleneck clusters per stage, each opened down to its ⊕
     adds = [k for k in svg.nodes if k.endswith(".add1")]
     assert len(adds) == 8
-    label = Svg.texts(svg.clusters["cluster/layer3.bottleneck1"])[0]
+    label = Svg.texts(svg.clusters["cluster/layer3.1"])[0]
     assert "×5" in label
 
 
@@ -287,7 +287,7 @@ def test_tree_inception_branch_totals() -> None:
 def test_tree_resnet50_blocks_and_repeats() -> None:
     code, output = run("summarize", "resnet50", "--tree", "-q")
     assert code == 0, output
-    assert "bottleneck1 … bottleneck5 (bottleneck) ×5" in output
+    assert "1 … 5 (bottleneck) ×5" in output
     # the first stage: 75,008 for the projecting block (see above) + 2 × 70,400, where a plain
     # bottleneck is 256·64 + 9·64·64 + 64·256 + 2·(64 + 64 + 256) = 70,400
     stage = next(line for line in output.splitlines() if "layer1 (stage)" in line)

@@ -40,7 +40,7 @@ def main() -> None:
     Examples:
       archcalc summarize alexnet
       archcalc summarize my_net.yaml --format json
-      archcalc check alexnet vgg16 resnet50 --strict
+      archcalc check alexnet vgg16 --strict
     """
 
 

@@ -200,7 +200,8 @@ def complete_layer(
 
     from archcalc.spec import load
 
-    spec = ctx.params.get("spec")
+    # with the option's value still to come, click leaves the arguments before it unparsed
+    spec = ctx.params.get("spec") or next(iter(ctx.args), None)
     if not spec:
         return []
     try:

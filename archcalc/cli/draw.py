@@ -10,6 +10,7 @@ import click
 from archcalc.cli.common import (
     EXIT_ERRORS,
     EXIT_OK,
+    complete_spec,
     echo_diagnostics,
     guarded,
     load_and_analyze,
@@ -20,7 +21,7 @@ from archcalc.diagnostics import UsageError
 
 
 @click.command()
-@click.argument("spec")
+@click.argument("spec", shell_complete=complete_spec)
 @click.option(
     "--output",
     "-o",

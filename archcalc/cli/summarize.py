@@ -106,18 +106,7 @@ def summarize(
     # diagnostics first: the totals, at the end of stdout, are the last thing on the screen
     echo_diagnostics(report.diagnostics, sources)
     if tree:
-        from rich.console import Console
-
-        from archcalc.render.tree import print_tree
-
-        width = out.width
-        console = Console(
-            no_color=not use_colour(sys.stdout),
-            highlight=False,
-            width=width or 10_000,
-            soft_wrap=width is None,
-        )
-        print_tree(graph, report, console)
+        _print_tree(report, graph, levels, out)
         sys.exit(EXIT_ERRORS if report.has_errors else EXIT_OK)
     output = _output(report, graph, levels, types, fmt == "table", out)
     if explain:
@@ -139,6 +128,33 @@ def summarize(
             )
     out.emit(output)
     sys.exit(EXIT_ERRORS if report.has_errors else EXIT_OK)
+
+
+def _print_tree(
+    report: Report, graph: Graph, levels: int | str | None, out: OutputSettings
+) -> None:
+    """--tree: opened as deep as --depth says, or as the screen holds; never a wrapped line."""
+    from rich.console import Console
+
+    from archcalc.render.output import terminal_height
+    from archcalc.render.tree import lines_at, print_tree
+
+    if levels == "auto":
+        height = None if out.wide else terminal_height()
+        deepest = max((len(r.scope) for r in report.layers), default=0) + 1
+        levels = None
+        if height is not None and lines_at(graph, report, None) > height - 2:
+            fits = [d for d in range(1, deepest) if lines_at(graph, report, d) <= height - 2]
+            levels = max(fits, default=1)
+    assert levels is None or isinstance(levels, int)
+    width = out.width
+    console = Console(
+        no_color=not use_colour(sys.stdout),
+        highlight=False,
+        width=width or 10_000,
+        soft_wrap=width is None,
+    )
+    print_tree(graph, report, console, depth=levels)
 
 
 def _output(
@@ -196,7 +212,7 @@ def check(
     \b
     Examples:
       archcalc check my_net.yaml
-      archcalc check alexnet vgg16 resnet50 --strict
+      archcalc check alexnet vgg16 --strict
       archcalc check my_net.yaml -W --format json
     """
     from archcalc.diagnostics import SpecError

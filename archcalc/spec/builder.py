@@ -42,7 +42,7 @@ _KIND_HINTS = {
     "padding": "give a number such as 1, one per axis [1, 2], four sides [top, bottom, left, right], same or valid",
 }
 _ARG = re.compile(r"\$([A-Za-z_][A-Za-z0-9_]*)")
-_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_\-]*$")
+_NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_\-]*$")  # "0" too: torchvision's layer1.0.conv1
 
 
 @dataclass
@@ -60,17 +60,20 @@ class _Namespace:
     parent: _Namespace | None = None
     names: dict[str, str] = field(default_factory=dict)
     counters: dict[str, int] = field(default_factory=dict)
+    scopes: tuple[str, ...] = ()  # qualified names of the enclosing scopes, outermost first
 
     def qualify(self, local: str) -> str:
         return self.prefix + local
 
     def fresh(self, base: str) -> str:
+        """conv1, conv2, ...; relu6_1 for a base ending in a digit (never 'relu61')."""
+        sep = "_" if base[-1:].isdigit() else ""
         n = self.counters.get(base, 0)
         while True:
             n += 1
-            if f"{base}{n}" not in self.names:
+            if f"{base}{sep}{n}" not in self.names:
                 self.counters[base] = n
-                return f"{base}{n}"
+                return f"{base}{sep}{n}"
 
     def resolve(self, name: str) -> str | None:
         scope: _Namespace | None = self
@@ -81,7 +84,15 @@ class _Namespace:
         return None
 
     def child(self, local: str) -> _Namespace:
-        return _Namespace(self.qualify(local) + ".", self)
+        qualified = self.qualify(local)
+        return _Namespace(qualified + ".", self, scopes=(*self.scopes, qualified))
+
+    def within(self, scope: str) -> _Namespace:
+        """The same names, inside one more scope: an unnamed residual block's layers are named
+        as its block's own ('layer1.bottleneck1.conv1', not '...residual1.conv1')."""
+        return _Namespace(
+            self.prefix, self.parent, self.names, self.counters, (*self.scopes, scope)
+        )
 
 
 @dataclass
@@ -376,8 +387,12 @@ class _Builder:
                     )
                 else:
                     name = str(given)
-                    if repeat[1] > 1:
-                        name = f"{name}_{repeat[0]}"
+                    if repeat[1] > 1:  # a number counts on (1, 2, 3), a word gets _1, _2, _3
+                        name = (
+                            str(int(name) + repeat[0] - 1)
+                            if name.isdigit()
+                            else f"{name}_{repeat[0]}"
+                        )
             if "inputs" in value:
                 refs = self.refs_of(value["inputs"], value.where("inputs"), ns)
             if "trainable" in value:
@@ -530,7 +545,7 @@ class _Builder:
             attrs,
             inputs if inputs is not None else [prev],
             pos,
-            _scope_path(ns.prefix),
+            ns.scopes,
             raw_pos,
             trainable,
             broken,
@@ -563,7 +578,10 @@ class _Builder:
                 value.where("inputs") if isinstance(value, YMap) else pos,
                 "insert an 'identity: {inputs: [...]}' layer before the block",
             )
-        inner = ns.child(local)
+        named_by_spec = isinstance(value, YMap) and "name" in value
+        inner = (
+            ns.within(qualified) if word == "residual" and not named_by_spec else ns.child(local)
+        )
         self.scopes[qualified] = Scope(qualified, word, word, pos)
         if word == "sequential":
             layers = value.get("layers") if isinstance(value, YMap) else value
@@ -625,12 +643,17 @@ class _Builder:
                     getattr(layers, "pos", value_pos),
                 )
                 continue
+            if label in inner.names and inner.prefix == ns.prefix:  # a second one in a scope
+                inner.counters.setdefault(label, 1)  # shortcut, shortcut2, ...
+                label = inner.fresh(label)
             branch_ns = inner.child(label) if label else inner
             if label:
                 self.scopes[branch_ns.prefix[:-1]] = Scope(
                     branch_ns.prefix[:-1], "branch", label, getattr(layers, "pos", pos)
                 )
             ends.append(self.sequence(layers, branch_ns, prev))
+            if label and inner.prefix == ns.prefix:
+                inner.names[label] = ends[-1]
         last = self.op_node(REGISTRY[merge], None, pos, pos, inner, prev, (1, 1), inputs=ends)
         ns.names[local] = last  # naming the block in 'inputs' means its output
         return last
@@ -867,12 +890,6 @@ class _Builder:
                 node.broken = True
             order.extend(stuck)
         return order
-
-
-def _scope_path(prefix: str) -> tuple[str, ...]:
-    """'a.b.c.' → ('a', 'a.b', 'a.b.c'): the qualified names of the enclosing scopes."""
-    parts = prefix.rstrip(".").split(".") if prefix else []
-    return tuple(".".join(parts[: i + 1]) for i in range(len(parts)))
 
 
 def _find_cycle(inputs: dict[str, list[str]]) -> list[str]:
