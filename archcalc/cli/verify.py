@@ -67,7 +67,7 @@ def verify(
     input). Exit status: 0 all pass, 1 any mismatch (each named on stderr), 2 bad usage, an
     unreadable spec, or an estimated peak memory over --max-memory.
     """
-    from archcalc.backend.executor import parse_bytes
+    from archcalc.backend.memory import parse_bytes
     from archcalc.backend.verify import verify as run_verify
     from archcalc.diagnostics import UsageError
     from archcalc.spec import load
@@ -155,7 +155,7 @@ def _rf_cell(value: dict[str, Any]) -> str:
 
 def _output(result: Any) -> Output:
     """One row per layer: each measured figure, or 'measured ≠ analysed' where they differ."""
-    from archcalc.backend.executor import format_bytes
+    from archcalc.backend.memory import format_bytes
     from archcalc.render.output import Column
     from archcalc.shapes import format_shape
 
