@@ -186,9 +186,8 @@ def main_page(ctx: click.Context) -> str:
     ]
     for name in sorted(main.commands):
         command = main.commands[name]
-        parts.append(
-            f".TP\n\\fBarchcalc {name}\\fR(1)\n{roff(command.get_short_help_str(limit=200))}"
-        )
+        summary = roff(command.get_short_help_str(limit=200))
+        parts.append(f".TP\n.B archcalc {name}\n{summary} See \\fBarchcalc\\-{name}\\fR(1).")
     parts += [
         ".SH OPTIONS",
         options(main, ctx),

@@ -128,11 +128,10 @@ def test_legend_names_only_the_marks_shown() -> None:
 def test_padding_remainders_are_one_line_by_default() -> None:
     _, _, err = run("summarize", "resnet50")
     assert err.splitlines() == [
-        "info: 5 layers leave padding uncovered (their output sizes are not whole, but no input "
-        "pixel is lost); -v to list them",
-        "info: 3 layers have a stride larger than their window (as ResNet's strided 1x1 "
-        "shortcuts intend); -v to list them",
+        "info: 5 layers leave padding uncovered; no input pixel is lost (-v lists them)",
+        "info: 3 layers skip pixels with a stride above their window size (-v lists them)",
     ]
+    assert max(map(len, err.splitlines())) <= 80
 
 
 def test_verbose_lists_every_one_and_quiet_none() -> None:

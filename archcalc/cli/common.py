@@ -73,10 +73,8 @@ def verbosity_params() -> list[click.Parameter]:
 
 # what a run of same-kind infos says in one line (standard nets have several of each)
 _INFO_SUMMARIES = {
-    "stride-fit": "layers leave padding uncovered (their output sizes are not whole, but no "
-    "input pixel is lost)",
-    "stride-gap": "layers have a stride larger than their window (as ResNet's strided 1x1 "
-    "shortcuts intend)",
+    "stride-fit": "layers leave padding uncovered; no input pixel is lost",
+    "stride-gap": "layers skip pixels with a stride above their window size",
 }
 
 
@@ -105,7 +103,7 @@ def echo_diagnostics(
     label = click.style("info:", fg="cyan", bold=True) if colour else "info:"
     for code in sorted(folded, key=list(infos).index):
         what = _INFO_SUMMARIES.get(code, f"infos of kind '{code}'")
-        click.echo(f"{label} {infos[code]} {what}; -v to list them", err=True, color=colour)
+        click.echo(f"{label} {infos[code]} {what} (-v lists them)", err=True, color=colour)
 
 
 def spec_options(func: F) -> F:
