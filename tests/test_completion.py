@@ -25,10 +25,7 @@ def complete(line: str, shell: str = "bash") -> list[str]:
 def test_spec_names_complete_to_the_bundled_resnets() -> None:
     items = complete("archcalc summarize res")
     # bash's protocol: one "type,value" per line; a "file" item lets the shell add file names
-    assert [i for i in items if i.startswith("plain,")] == [
-        f"plain,resnet{n}" for n in (101, 152, 18, 34, 50)
-    ]
-    assert "file,res" in items
+    assert items == ["file,res", *(f"plain,resnet{n}" for n in (101, 152, 18, 34, 50))]
 
 
 @pytest.mark.parametrize("command", ["summarize", "check", "rf", "verify", "draw", "run", "zoo"])

@@ -185,8 +185,10 @@ def complete_spec(
     from archcalc.zoo import bundled_names
 
     names = [n for n in bundled_names() if n.startswith(incomplete)]
-    return [CompletionItem(n, help="bundled spec") for n in names] + [
-        CompletionItem(incomplete, type="file")
+    # files first: click's bash script empties its list on a "file" item, then falls back to
+    # file names only when no bundled name matches; zsh and fish offer both
+    return [CompletionItem(incomplete, type="file")] + [
+        CompletionItem(n, help="bundled spec") for n in names
     ]
 
 
