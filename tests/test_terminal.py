@@ -331,3 +331,12 @@ def test_columns_env_wins_over_the_terminal(monkeypatch: pytest.MonkeyPatch) -> 
     monkeypatch.delenv("COLUMNS")
     assert terminal_width(io.StringIO()) is None  # a pipe: no limit
     assert os.environ.get("COLUMNS") is None
+
+
+def test_verify_folds_blocks_with_sums_checked_by_execution() -> None:
+    code, out, _ = run("verify", "resnet18", "--depth", "1", "--rf-samples", "0", "--wide")
+    assert code == 0, out
+    row = next(line for line in out.splitlines() if line.startswith("layer1 "))
+    # two basic blocks of two 3×3 64→64 convs and two 64-channel batchnorms:
+    # 2 · (2 · 9·64·64 + 2 · 2·64) = 147,968 parameters, measured by the run
+    assert "147,968" in row and row.rstrip().endswith("PASS")

@@ -11,9 +11,11 @@ from archcalc.cli.common import (
     EXIT_ERRORS,
     EXIT_OK,
     complete_spec,
+    depth_option,
     echo_diagnostics,
     guarded,
     load_and_analyze,
+    parse_depth,
     sizing_options,
     spec_options,
 )
@@ -44,6 +46,7 @@ def memory_option(func: Any) -> Any:
     help="Layers whose receptive field is measured by execution (plus the first that sees "
     "the whole input); 0 skips the measurement.",
 )
+@depth_option
 @memory_option
 @guarded
 def verify(
@@ -55,6 +58,7 @@ def verify(
     out: OutputSettings,
     seed: int,
     rf_samples: int,
+    depth: str | None,
     max_memory: str | None,
 ) -> None:
     """Run SPEC on a random batch with the NumPy backend and check the analysis against it.
@@ -77,6 +81,7 @@ def verify(
             f"verify computes in float32 or float64, not {dtype}", "use --dtype float32"
         )
     limit = parse_bytes(max_memory) if max_memory is not None else None
+    levels = parse_depth(depth)
     report, sources, _ = load_and_analyze(spec, input_shape, strict, batch, dtype)
     if report.has_errors:
         echo_diagnostics(report.diagnostics, sources)
@@ -111,7 +116,17 @@ def verify(
     else:
         result = run_verify(graph, report, spec_shape, seed, dtype, rf_samples, limit)
 
-    out.emit(_output(result))
+    parts = None
+    if out.fmt == "table":
+        from archcalc.render.output import terminal_height
+        from archcalc.render.table import depth_for, fold
+
+        if levels == "auto":
+            height = None if out.wide else terminal_height()
+            levels = depth_for(graph, report, height - 6 if height else None)
+        if isinstance(levels, int):
+            parts = fold(graph, report, levels)
+    out.emit(_output(result, parts))
     for layer, figure in result.mismatches():
         click.echo(
             f"verify: FAIL {layer}: {_figure_names[figure.name]}: analysed "
@@ -153,8 +168,9 @@ def _rf_cell(value: dict[str, Any]) -> str:
     return " ".join(spans[:2]) + " (clipped)"
 
 
-def _output(result: Any) -> Output:
-    """One row per layer: each measured figure, or 'measured ≠ analysed' where they differ."""
+def _output(result: Any, parts: list[Any] | None = None) -> Output:
+    """One row per layer (or per block of ``parts``, folded by --depth): each measured figure,
+    or 'measured ≠ analysed' where they differ."""
     from archcalc.backend.memory import format_bytes
     from archcalc.render.output import Column
     from archcalc.shapes import format_shape
@@ -171,6 +187,12 @@ def _output(result: Any) -> Output:
         text = show(fig.measured)
         return text if fig.ok else f"{text} ≠ {show(fig.analysed)}"
 
+    def total(layers: list[Any], name: str) -> str:
+        figures = [f for f in (layer.figure(name) for layer in layers) if f is not None]
+        measured = sum(f.measured for f in figures)
+        analysed = sum(f.analysed for f in figures)
+        return f"{measured:,}" if measured == analysed else f"{measured:,} ≠ {analysed:,}"
+
     rows = [
         {
             "name": layer.name,
@@ -183,17 +205,36 @@ def _output(result: Any) -> Output:
         }
         for layer in result.layers
     ]
+    if parts is not None:  # a block's row: its layers' sums, PASS only when all of them pass
+        by_name = {layer.name: layer for layer in result.layers}
+        rows = []
+        for part in parts:
+            inside = [by_name[r.name] for r in part.rows() if r.name in by_name]
+            if not inside:
+                continue
+            failed = sum(not layer.ok for layer in inside)
+            rows.append(
+                {
+                    "name": part.name,
+                    "type": part.label,
+                    "output": cell(inside[-1], "shape", format_shape),
+                    "params": total(inside, "params"),
+                    "macs": total(inside, "macs"),
+                    "rf": cell(inside[-1], "rf", _rf_cell) if part.row is not None else "",
+                    "result": f"FAIL ({failed})" if failed else "PASS",
+                }
+            )
     columns = [
         Column("name", "layer", shorten="left", least=12),
-        Column("type", "type", shorten="right", drop=2),
+        Column("type", "type", shorten="right", drop=1),
         Column("output", "output"),
-        Column("params", "params", right=True, drop=3),
-        Column("macs", "MACs", right=True, drop=4),
-        Column("rf", "receptive field (measured)", shorten="right", drop=1),
+        Column("params", "params", right=True, drop=2),
+        Column("macs", "MACs", right=True, drop=3),
+        Column("rf", "receptive field (measured)", shorten="right", least=16, drop=4),
         Column(
             "result",
             "",
-            style=lambda v: {"fg": "red", "bold": True} if v == "FAIL" else None,
+            style=lambda v: {"fg": "red", "bold": True} if v.startswith("FAIL") else None,
         ),
     ]
     failed = sum(not layer.ok for layer in result.layers)
