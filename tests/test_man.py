@@ -76,6 +76,19 @@ def test_glyphs_render_on_a_utf8_terminal_and_in_ascii() -> None:
     assert "~ a window that loses only padding, (!) one" in " ".join(text("ascii").split())
 
 
-def test_the_wheel_installs_the_pages_into_share_man() -> None:
-    text = (ROOT / "pyproject.toml").read_text(encoding="utf-8")
-    assert '[tool.hatch.build.targets.wheel.shared-data]\n"man/man1" = "share/man/man1"' in text
+def test_the_built_wheel_carries_the_pages_and_the_license(tmp_path: Path) -> None:
+    """What `pip install .` and `pipx install .` install: the wheel's data/share/man/man1."""
+    import sys
+    import zipfile
+
+    subprocess.run(
+        [sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", str(tmp_path), str(ROOT)],
+        check=True,
+        capture_output=True,
+    )
+    (wheel,) = tmp_path.glob("archcalc-*.whl")
+    names = zipfile.ZipFile(wheel).namelist()
+    pages = {n.rsplit("/", 1)[-1] for n in names if "/data/share/man/man1/" in n}
+    assert pages == set(generator().render())
+    assert any(n.endswith("licenses/LICENSE") for n in names)
+    assert any(n.startswith("archcalc/specs/") and n.endswith("resnet50.yaml") for n in names)

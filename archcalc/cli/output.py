@@ -1,6 +1,6 @@
-"""One output path for every command: a command builds an `Output` (columns and rows, plus lines
-before and after the table) and the shared `output_options` decorator renders it as a terminal
-table, JSON, CSV or Markdown.
+"""One output path for every command: a command builds an `Output` (a title, columns and rows,
+and lines after the table such as totals) and the shared `output_options` decorator renders it
+as a terminal table, JSON, CSV or Markdown.
 
 How a command uses it (new commands do the same; sqlite-utils' ``output_options`` is the model):
 
@@ -16,9 +16,11 @@ Rows are dicts keyed by `Column.key` holding raw values (ints stay ints in JSON 
 documented contract (summarize's report) sets ``Output.json`` to that data; a format a command
 renders its own way (summarize's Markdown) goes in ``Output.render``. The terminal table fits the
 terminal: it measures the width (``COLUMNS``, else the terminal's width; a pipe is unlimited),
-then shows numbers compactly, shortens long names from the left and other text from the right,
-and drops the lowest-priority columns, in that order; ``--wide`` shows everything in full. A
-row never wraps.
+then shows numbers compactly, shortens long names from the left, drops the columns marked least
+useful (`Column.drop`), shortens other text from the right, and drops the rest in their order;
+``--wide`` shows everything in full. A row never wraps. A command that lists layers also takes
+``depth_option`` (archcalc.cli.common) and folds blocks with archcalc.render.table.fold. -q and
+-v need nothing: the group adds them to every command and echo_diagnostics obeys them.
 """
 
 from __future__ import annotations
@@ -75,7 +77,6 @@ class OutputSettings:
             lines = (
                 [style(output.title, bold=True) if style else output.title] if output.title else []
             )
-            lines += output.before
             if output.columns:
                 lines += table_lines(output.columns, output.rows, self.width, style)
             lines += output.after

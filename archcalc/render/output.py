@@ -22,7 +22,8 @@ class Column:
     key: str
     heading: str
     right: bool = False  # right-aligned (numbers)
-    # what the table drops first when narrow: 0 never, higher numbers earlier
+    # on a narrow terminal: 0 never dropped, higher numbers first; 3 and above go even before
+    # text is shortened (a column worth less than readable names and types)
     drop: int = 0
     shorten: str = ""  # "left" (keep the end: qualified names) or "right" (keep the start)
     least: int = 8  # narrowest a shortened column becomes
@@ -36,7 +37,6 @@ class Output:
     title: str
     columns: list[Column]
     rows: list[dict[str, Any]]
-    before: list[str] = field(default_factory=list)  # lines between title and table
     after: list[str] = field(default_factory=list)  # lines after the table (totals last)
     json: Any = None  # the JSON document, when the command has a documented one
     render: dict[str, Callable[[], str]] = field(default_factory=dict)  # own renderings
