@@ -18,7 +18,7 @@ import click
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from archcalc import __version__
+from archcalc import __version__, limits
 from archcalc.cli import main
 
 PAGES = Path(__file__).parent / "man1"
@@ -127,6 +127,8 @@ def common_sections(see_also: list[str]) -> list[str]:
         "on a terminal.",
         ".TP\n.B COLUMNS\n.TQ\n.B LINES\nThe width and height tables are fitted to, instead of "
         "the terminal's (a pipe gets every column).",
+        *(f".TP\n.B {limit.env}\n{roff(limit.doc)}" for limit in limits.ALL),
+        "Going over a limit is an error with exit status 2 that names the setting.",
         ".SH FILES",
         ".TP\n.I SPEC.yaml\nA network written in the spec language (docs/spec\\-format.md in the "
         "source tree). Any SPEC argument may instead name a bundled spec.",

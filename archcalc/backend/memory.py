@@ -153,8 +153,17 @@ def format_bytes(n: float) -> str:
     return f"{n:.1f} TiB"
 
 
-def guard_memory(estimate: MemoryEstimate, limit: int, limit_source: str, what: str) -> None:
-    """Refuse (UsageError, exit 2) when the estimate is over the limit."""
+GUARD_HINT = (
+    "use --batch 1 or a smaller --input (e.g. half the height and width), or raise "
+    "--max-memory if you know the memory is there"
+)
+
+
+def guard_memory(
+    estimate: MemoryEstimate, limit: int, limit_source: str, what: str, hint: str = GUARD_HINT
+) -> None:
+    """Refuse (UsageError, exit 2) when the estimate is over the limit. ``hint``: what the
+    calling command's options allow doing about it."""
     if estimate.total <= limit:
         return
     raise UsageError(
@@ -162,6 +171,5 @@ def guard_memory(estimate: MemoryEstimate, limit: int, limit_source: str, what: 
         f"{format_bytes(estimate.weights)}, peak activations {format_bytes(estimate.activations)}"
         f", kernel workspace {format_bytes(estimate.workspace)}), over the limit of "
         f"{format_bytes(limit)} ({limit_source})",
-        "use --batch 1 or a smaller --input (e.g. half the height and width), or raise "
-        "--max-memory if you know the memory is there",
+        hint,
     )

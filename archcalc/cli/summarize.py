@@ -74,13 +74,13 @@ def summarize(
 ) -> None:
     """Per-layer output shapes, parameters, MACs, receptive fields and stride fit, with totals.
 
-    SPEC is a YAML spec file or a bundled spec's name (see `archcalc zoo`). The report goes to
-    stdout; diagnostics (file:line:column, the source line, a hint) go to stderr, before it, so
-    the totals are the last lines on the screen. The table fits the terminal (--wide shows it
-    whole) and, for a net too long for the screen, folds its blocks (see --depth); the fit
-    column marks ≈ a window that loses only padding, ⚠ one that never sees some input rows or
-    columns, ✗ an error. Exit status is 1 when the architecture has errors, 2 when the spec
-    cannot be read.
+    SPEC is a YAML spec file, a bundled spec's name (see `archcalc zoo`), or - for standard
+    input. The report goes to stdout; diagnostics (file:line:column, the source line, a hint)
+    go to stderr, before it, so the totals are the last lines on the screen. The table fits the
+    terminal (--wide shows it whole) and, for a net too long for the screen, folds its blocks
+    (see --depth); the fit column marks ≈ a window that loses only padding, ⚠ one that never
+    sees some input rows or columns, ✗ an error. Exit status is 1 when the architecture has
+    errors, 2 when the spec cannot be read.
 
     \b
     Examples:
@@ -218,12 +218,14 @@ def check(
     from archcalc.diagnostics import SpecError
     from archcalc.render.diagnostics import summary_line
     from archcalc.render.output import Column
+    from archcalc.spec import STDIN, STDIN_NAME
 
     worst = EXIT_OK
     rows = []
-    for spec in specs:
+    for given in specs:
+        spec = STDIN_NAME if given == STDIN else given
         try:
-            report, sources, _ = load_and_analyze(spec, input_shape, strict)
+            report, sources, _ = load_and_analyze(given, input_shape, strict)
         except SpecError as err:
             echo_diagnostics(err.diagnostics, getattr(err, "sources", {}))
             rows.append(
