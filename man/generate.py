@@ -38,12 +38,11 @@ GLYPHS = {
     "≥": r"\[>=]",
     "≤": r"\[<=]",
     "≠": r"\[!=]",
-    "⊕": r"\[c+]",
 }
 
 # characters no groff font has on every device: their own glyph on a UTF-8 terminal, these words
 # elsewhere (PostScript, ASCII), through strings the page's preamble defines
-FALLBACK = {"⚠": "(!)", "✗": "x", "✓": "ok", "≈": "~", "·": "*"}
+FALLBACK = {"⚠": "(!)", "✗": "x", "✓": "ok", "≈": "~", "·": "*", "⊕": "(+)"}
 
 EXIT_STATUS = {
     "0": "success.",

@@ -100,9 +100,10 @@ def summarize(
     if tree and fmt != "table":
         raise UsageError("--tree draws on the terminal", "leave out --format with --tree")
     levels = parse_depth(depth)
-    report, sources, graph = load_and_analyze(
-        spec, input_shape, strict, batch, dtype, count, explain
+    report, sources, result, _ = load_and_analyze(
+        spec, input_shape, batch, dtype, strict, count, explain
     )
+    graph = result.graph
     # diagnostics first: the totals, at the end of stdout, are the last thing on the screen
     echo_diagnostics(report.diagnostics, sources)
     if tree:
@@ -225,7 +226,7 @@ def check(
     for given in specs:
         spec = STDIN_NAME if given == STDIN else given
         try:
-            report, sources, _ = load_and_analyze(given, input_shape, strict)
+            report, sources, _, _ = load_and_analyze(given, input_shape, strict=strict)
         except SpecError as err:
             echo_diagnostics(err.diagnostics, getattr(err, "sources", {}))
             rows.append(

@@ -74,7 +74,6 @@ def verify(
     from archcalc.backend.memory import parse_bytes
     from archcalc.backend.verify import verify as run_verify
     from archcalc.diagnostics import UsageError
-    from archcalc.spec import load
 
     if dtype not in ("float32", "float64"):
         raise UsageError(
@@ -82,17 +81,14 @@ def verify(
         )
     limit = parse_bytes(max_memory) if max_memory is not None else None
     levels = parse_depth(depth)
-    report, sources, _ = load_and_analyze(spec, input_shape, strict, batch, dtype)
+    report, sources, analysed, spec_shape = load_and_analyze(
+        spec, input_shape, batch, dtype, strict
+    )
     if report.has_errors:
         echo_diagnostics(report.diagnostics, sources)
         click.echo("verify: the architecture has errors; nothing to run", err=True)
         sys.exit(EXIT_ERRORS)
-    graph = load(spec).graph
-    spec_shape = tuple(graph.input_shape)
-    if input_shape is not None:
-        from archcalc.shapes import parse_shape
-
-        graph.input_shape = parse_shape(input_shape)
+    graph = analysed.graph
 
     stream = sys.stderr
     if stream.isatty() and out.fmt == "table":
@@ -112,9 +108,9 @@ def verify(
             def step(what: str, done: int, total: int) -> None:
                 bar.update(task, completed=done, total=total, description=what)
 
-            result = run_verify(graph, report, spec_shape, seed, dtype, rf_samples, limit, step)
+            result = run_verify(analysed, spec_shape, seed, dtype, rf_samples, limit, step)
     else:
-        result = run_verify(graph, report, spec_shape, seed, dtype, rf_samples, limit)
+        result = run_verify(analysed, spec_shape, seed, dtype, rf_samples, limit)
 
     parts = None
     if out.fmt == "table":
@@ -171,7 +167,7 @@ def _rf_cell(value: dict[str, Any]) -> str:
 def _output(result: Any, parts: list[Any] | None = None) -> Output:
     """One row per layer (or per block of ``parts``, folded by --depth): each measured figure,
     or 'measured ≠ analysed' where they differ."""
-    from archcalc.backend.memory import format_bytes
+    from archcalc.render.numbers import human
     from archcalc.render.output import Column
     from archcalc.shapes import format_shape
 
@@ -242,8 +238,8 @@ def _output(result: Any, parts: list[Any] | None = None) -> Output:
     summary = (
         f"{'FAIL' if failed else 'PASS'}: {len(result.layers) - failed}/{len(result.layers)} "
         f"layers agree (shape, params, MACs; receptive field measured on {sampled}) in "
-        f"{result.seconds:.2f} s; peak live activations {format_bytes(result.peak_live_bytes)}, "
-        f"estimated peak {format_bytes(result.memory.total)} "
-        f"(limit {format_bytes(result.memory_limit)})"
+        f"{result.seconds:.2f} s; peak live activations {human(result.peak_live_bytes, 'B')}, "
+        f"estimated peak {human(result.memory.total, 'B')} "
+        f"(limit {human(result.memory_limit, 'B')})"
     )
     return Output(title, columns, rows, after=[summary], json=result.to_json())
