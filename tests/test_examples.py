@@ -1,7 +1,9 @@
 """Every example the user is shown runs: the Examples of every command's --help, the commands in
 README.md's and docs/*.md's code blocks, and their inline `archcalc ...` commands that name no
-placeholder. They run in a scratch directory holding the files they mention (tests/data/examples/
-and specs/, tests/, docs/ of the repository), in-process through click."""
+placeholder. They run in a scratch directory holding the files they mention (tests/data/examples/,
+the homework examples of docs/examples/homework/, and specs/, tests/, docs/ of the repository),
+in-process through click. docs/homework.md is left to tests/test_homework_docs.py, which also
+compares each command's output with the document's."""
 
 from __future__ import annotations
 
@@ -20,8 +22,12 @@ from tests.oracles import require
 
 ROOT = Path(__file__).parent.parent
 FILES = Path(__file__).parent / "data" / "examples"
-# examples that show an architecture with errors on purpose: their exit status is 1
-SHOWS_ERRORS: set[str] = set()
+HOMEWORK = ROOT / "docs" / "examples" / "homework"
+# examples that show errors on purpose (bob's wrong answers): their exit status is 1
+SHOWS_ERRORS = {
+    "archcalc grade key.yaml submissions/ --format csv",
+    "archcalc grade key.yaml submissions/ --format csv -o grades.csv",
+}
 
 
 def help_examples() -> list[str]:
@@ -36,7 +42,8 @@ def help_examples() -> list[str]:
 
 def doc_examples() -> list[str]:
     found = []
-    for doc in [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]:
+    docs = [d for d in sorted((ROOT / "docs").glob("*.md")) if d.name != "homework.md"]
+    for doc in [ROOT / "README.md", *docs]:
         text = doc.read_text(encoding="utf-8")
         for block in re.findall(r"```[a-z]*\n(.*?)```", text, re.S):
             for line in block.splitlines():
@@ -46,8 +53,8 @@ def doc_examples() -> list[str]:
                 if line.startswith("archcalc "):
                     found.append(line)
         for inline in re.findall(r"`(archcalc [^`\s]+ [^`]+)`", text):
-            # SPEC, NAME, FILE, i,j...: a pattern, not a command
-            if not re.search(r"\b[A-Z]{2,}\b|…|\bi,j\b|/", inline.split(" ", 2)[-1]):
+            # SPEC, NAME, FILE, N, i,j, [...]: a pattern, not a command
+            if not re.search(r"\b[A-Z]+\b|…|\.\.\.|\bi,j\b|/|--\w+$", inline.split(" ", 2)[-1]):
                 found.append(inline)
     return found
 
@@ -66,6 +73,7 @@ def test_the_examples_are_found() -> None:
 def test_example_runs(example: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     for name in ("specs", "tests", "docs"):
         (tmp_path / name).symlink_to(ROOT / name)
+    shutil.copytree(HOMEWORK, tmp_path, dirs_exist_ok=True)
     for file in FILES.iterdir():
         shutil.copy(file, tmp_path / file.name)
     if "x.npy" in example:  # archcalc run alexnet --layer conv1 --input x.npy --weights ...

@@ -10,9 +10,12 @@ import click
 
 from archcalc import __version__
 from archcalc.cli.animate import animate
+from archcalc.cli.calc import conv, pool
 from archcalc.cli.common import verbosity_params
 from archcalc.cli.draw import draw
+from archcalc.cli.grade import grade
 from archcalc.cli.plot import plot
+from archcalc.cli.quiz import quiz
 from archcalc.cli.report import report
 from archcalc.cli.rf import rf
 from archcalc.cli.run import run
@@ -44,6 +47,8 @@ def main() -> None:
       archcalc summarize alexnet
       archcalc summarize my_net.yaml --format json
       archcalc check alexnet vgg16 --strict
+      archcalc conv 32x32x3 --filters 10 --kernel 5 --pad 2
+      archcalc grade key.yaml submissions/ --format csv
     """
 
 
@@ -57,3 +62,7 @@ main.add_command(draw)
 main.add_command(animate)
 main.add_command(plot)
 main.add_command(report)
+main.add_command(grade)
+main.add_command(conv)
+main.add_command(pool)
+main.add_command(quiz)
