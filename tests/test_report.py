@@ -128,15 +128,13 @@ def test_blocks_open_the_table_sorts_and_a_layer_shows_its_field(
     run("report", "resnet50", "-o", str(out))
     page, errors, _ = open_page(browser, out)
     # a bottleneck starts closed; a click opens it and shows its ⊕ and its shortcut
-    block = page.locator('.block[data-block="layer1.bottleneck_down1"]')
-    add = page.locator('.layer[data-layer="layer1.bottleneck_down1.residual1.add1"]')
+    block = page.locator('.block[data-block="layer1.0"]')
+    add = page.locator('.layer[data-layer="layer1.0.add1"]')
     assert not add.is_visible()
     block.locator("> .head").click()
     assert "open" in (block.get_attribute("class") or "")
     assert add.is_visible() and add.inner_text() == "+"
-    assert page.locator(
-        '.layer[data-layer="layer1.bottleneck_down1.residual1.shortcut.conv1"]'
-    ).is_visible()
+    assert page.locator('.layer[data-layer="layer1.0.shortcut.0"]').is_visible()
     block.locator("> .head").click()
     assert not add.is_visible()
 
@@ -147,13 +145,11 @@ def test_blocks_open_the_table_sorts_and_a_layer_shows_its_field(
     header.click()
     first = page.locator("#layers tbody tr").first.locator("td")
     assert first.nth(1).inner_text() == "conv1" and first.nth(5).inner_text() == "118,013,952"
-    page.locator("#filter").fill("shortcut.conv")
+    page.locator("#filter").fill("shortcut.0")
     assert page.locator("#layers tbody tr").count() == 4  # one projection per stage
 
     # selecting a layer shows its worked arithmetic and draws its field on the input
-    page.locator(
-        '#layers tbody tr[data-layer="layer1.bottleneck_down1.residual1.shortcut.conv1"]'
-    ).click()
+    page.locator('#layers tbody tr[data-layer="layer1.0.shortcut.0"]').click()
     detail = page.locator("#detail").inner_text()
     # layer1's projection: 1×1, 64 → 256 at 56×56: 56·56·256 · 1·1·64 = 51,380,224 MACs
     assert "56·56·256 · 1·1·64 = 51,380,224" in detail

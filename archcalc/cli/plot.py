@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 
 import click
 
-from archcalc.cli.common import guarded, load_and_analyze, spec_options
+from archcalc.cli.common import guarded, load_and_analyze, sizing_options, spec_options
 from archcalc.diagnostics import SpecError, UsageError
 
 if TYPE_CHECKING:
@@ -63,6 +63,7 @@ def parse_range(text: str) -> list[int]:
     help="Where to write the plot; the suffix picks the format: .svg, .png or .pdf.",
 )
 @spec_options
+@sizing_options
 @guarded
 def plot(
     specs: tuple[str, ...],
