@@ -54,7 +54,10 @@ def report(
     if os.path.splitext(output)[1].lower() not in (".html", ".htm"):
         raise UsageError(f"'{output}' does not end in .html", "name the page e.g. net.html")
     check_output(output, [spec])
-    found, sources, graph = load_and_analyze(spec, input_shape, batch, dtype, strict, explain=True)
+    found, sources, result, _ = load_and_analyze(
+        spec, input_shape, batch, dtype, strict, explain=True
+    )
+    graph = result.graph
     page = to_html(found, graph, default_depth(graph, found))
     write_output(output, page.encode("utf-8"), [spec, graph.file])
     echo_diagnostics(found.diagnostics, sources, quiet_info=True)
