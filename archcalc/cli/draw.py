@@ -101,7 +101,8 @@ def draw(
     fmt = gv.format_for(output)
     levels = _depth(depth)
     check_output(output, [spec])
-    report, sources, graph = load_and_analyze(spec, input_shape, batch, dtype, strict)
+    report, sources, result, _ = load_and_analyze(spec, input_shape, batch, dtype, strict)
+    graph = result.graph
     if levels == "auto":
         levels = gv.default_depth(report)
     assert levels is None or isinstance(levels, int)
