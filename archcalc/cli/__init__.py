@@ -6,10 +6,13 @@ from __future__ import annotations
 import click
 
 from archcalc import __version__
+from archcalc.cli.animate import animate
 from archcalc.cli.calc import conv, pool
 from archcalc.cli.draw import draw
 from archcalc.cli.grade import grade
+from archcalc.cli.plot import plot
 from archcalc.cli.quiz import quiz
+from archcalc.cli.report import report
 from archcalc.cli.rf import rf
 from archcalc.cli.run import run
 from archcalc.cli.summarize import check, summarize
@@ -43,6 +46,9 @@ main.add_command(rf)
 main.add_command(verify)
 main.add_command(run)
 main.add_command(draw)
+main.add_command(animate)
+main.add_command(plot)
+main.add_command(report)
 main.add_command(grade)
 main.add_command(conv)
 main.add_command(pool)
