@@ -196,10 +196,28 @@ def _print_table(report: Any, rows: list[Any]) -> None:
                 _fmt(data["size"]),
                 _fmt(data["stride"]),
                 _fmt(data["offset"]),
-                "the whole input" if field.whole else "",
+                _exact_note(field),
             ]
         table.add_row(row.name, kind, format_shape(row.output_shape), *cells)
     console.print(table)
+
+
+def _exact_note(field: Any) -> str:
+    """Where a unit reads less than its envelope: which part of it, and whether with holes."""
+    words = _AXIS_WORDS.get(len(field.size), ())
+    holes = ", with holes" if any(field.holes) else ""
+    spans = field.span
+    if any(s is None for s in spans):
+        return "reads no input pixel (only padding)"
+    short = [
+        f"{w} {s[0]}–{s[1]}" for w, s, n in zip(words, spans, field.size) if s != (0, int(n) - 1)
+    ]
+    if field.whole:
+        where = f"; reads {', '.join(short)} only" if short else ""
+        return f"the whole input{where}{holes}"
+    if short:
+        return f"reads {', '.join(short)} of it{holes}"
+    return "reads it with holes" if holes else ""
 
 
 def _unit_text(window: Any, row: Any) -> str:
@@ -212,8 +230,8 @@ def _unit_text(window: Any, row: Any) -> str:
         f"unit {where} of {row.name} (output {format_shape(row.output_shape)}) sees input "
         f"{format_shape(window.input_shape)}:"
     ]
-    for word, span, (before, after), inside in zip(
-        words, window.window, window.padding, window.inside
+    for word, span, (before, after), inside, reads in zip(
+        words, window.window, window.padding, window.inside, window.reads
     ):
         if span is None:
             lines.append(f"  {word}: nothing (this unit depends on no input {word})")
@@ -224,6 +242,10 @@ def _unit_text(window: Any, row: Any) -> str:
             else f"{before} in padding before, {after} after"
         )
         real = f"real {word} {inside[0]}–{inside[1]}" if inside else f"no real {word}"
+        skipped = [i for i in range(inside[0], inside[1] + 1) if i not in reads] if inside else []
+        if skipped:
+            listed = ", ".join(map(str, skipped[:8])) + (", ..." if len(skipped) > 8 else "")
+            real += f" except {len(skipped)} skipped ({listed})"
         lines.append(
             f"  {word}: [{span[0]}, {span[1]}], {span[1] - span[0] + 1} wide; {pad}; {real}"
         )

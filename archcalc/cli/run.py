@@ -39,7 +39,13 @@ MAX_PRINTED = 400  # larger outputs are summarised; save them with -o
     is_flag=True,
     help="Fill arrays that are neither in --weights nor in the spec with seeded random values.",
 )
-@click.option("--seed", default=0, show_default=True, type=int, help="Seed for --random-weights.")
+@click.option(
+    "--seed",
+    default=0,
+    show_default=True,
+    type=click.IntRange(min=0),
+    help="Seed for --random-weights (0 or more).",
+)
 @click.option(
     "--dtype",
     default="float32",

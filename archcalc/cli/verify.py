@@ -33,7 +33,13 @@ def memory_option(func: Any) -> Any:
 @click.argument("spec")
 @spec_options
 @format_option("table", "json")
-@click.option("--seed", default=0, show_default=True, type=int, help="Seed for weights and input.")
+@click.option(
+    "--seed",
+    default=0,
+    show_default=True,
+    type=click.IntRange(min=0),
+    help="Seed for weights and input (0 or more).",
+)
 @click.option(
     "--rf-samples",
     default=4,
@@ -61,9 +67,10 @@ def verify(
     layer: the output shape produced with the analysed one; the weight arrays the forward
     actually read with the analysed parameters; the multiply-accumulates the kernels performed
     with the analysed MACs; and, for a sample of layers, the receptive field measured by
-    running probe rows and columns through the net with the analysed one (both clipped to the
-    input). Exit status: 0 all pass, 1 any mismatch (each named on stderr), 2 bad usage, an
-    unreadable spec, or an estimated peak memory over --max-memory.
+    running probe rows and columns through the net with the analysed one: exactly which input
+    rows and columns sampled units depend on (holes included), and the envelope (size, stride,
+    offset) of units inside the input. Exit status: 0 all pass, 1 any mismatch (each named on
+    stderr), 2 bad usage, an unreadable spec, or an estimated peak memory over --max-memory.
     """
     from archcalc.backend.memory import parse_bytes
     from archcalc.backend.verify import verify as run_verify
@@ -142,14 +149,22 @@ def _show(value: Any) -> str:
 
 
 def _rf_cell(value: dict[str, Any]) -> str:
-    if value.get("whole"):
-        return "whole input"
-    if "size" in value:
+    holes = " holes" if value.get("holes") else ""
+    if "size" in value and not value.get("whole"):
         size = "×".join(map(str, value["size"]))
         stride = "×".join(map(str, value["stride"]))
-        return f"{size} /{stride}"
-    spans = [f"{k.split('@')[0]}:{v[0]}..{v[1]}" if v else "none" for k, v in value.items()]
-    return " ".join(spans[:2]) + " (clipped)"
+        return f"{size} /{stride}{holes}"
+    units: dict[str, list[Any]] = {}  # per axis, the sampled units' spans in order
+    for key, span in value.items():
+        if key.startswith("axis"):
+            units.setdefault(key.split("@")[0], []).append(span)
+    spans = [
+        f"{axis}:{v[0]}..{v[1]}" if v else f"{axis}:none"
+        for axis, found in units.items()
+        for v in [found[len(found) // 2]]  # the middle unit's
+    ]
+    where = "whole input: " if value.get("whole") else ""
+    return where + " ".join(spans) + holes
 
 
 def _print_table(result: Any) -> None:
