@@ -358,8 +358,8 @@ def test_stdin_errors_are_named_stdin_and_show_the_line() -> None:
 
 
 def test_check_names_stdin(tmp_path: Path) -> None:
-    result = run_cli("check", "-", stdin=BOX)
-    assert "<stdin>: ok" in result.stdout
+    result = run_cli("check", "-", "--format", "csv", stdin=BOX)
+    assert "<stdin>,ok,clean" in result.stdout
 
 
 def test_a_read_only_spec_is_read(tmp_path: Path) -> None:
