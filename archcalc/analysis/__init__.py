@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import ParamSpec
 
 from archcalc.analysis.rf import NodeField, receptive_fields
 from archcalc.analysis.shapes import infer_shapes
@@ -23,6 +26,7 @@ DTYPE_BYTES = {
     "uint8": 1,
     "int32": 4,
 }
+P = ParamSpec("P")
 _SEVERITY_RANK = {"": 0, "info": 1, "warning": 2, "error": 3}
 
 
@@ -38,23 +42,6 @@ class Analysis:
     report: Report
 
 
-def analyze(
-    graph: Graph,
-    batch: int = 1,
-    dtype: str = "float32",
-    strict: bool | None = None,
-    diagnostics: Diagnostics | None = None,
-    count: str = DEFAULT,
-    explain: bool = False,
-) -> Report:
-    """Shapes, parameters, MACs/FLOPs, memory, receptive fields and stride fit for every layer,
-    and what the counting convention ``count`` (archcalc/counting.py) counts for each.
-
-    With ``explain``, every row also carries the arithmetic behind its figures (``row.explain``):
-    the op's own formulas (``Op.explain``) and the receptive-field recurrence."""
-    return analyze_graph(graph, batch, dtype, strict, diagnostics, count, explain).report
-
-
 def analyze_graph(
     graph: Graph,
     batch: int = 1,
@@ -64,7 +51,12 @@ def analyze_graph(
     count: str = DEFAULT,
     explain: bool = False,
 ) -> Analysis:
-    """As :func:`analyze`, returning the shapes and receptive fields with the report."""
+    """Shapes, parameters, MACs/FLOPs, memory, receptive fields and stride fit for every layer,
+    and what the counting convention ``count`` (archcalc/counting.py) counts for each: the
+    report, with the graph, shapes and fields it was worked out from.
+
+    With ``explain``, every row also carries the arithmetic behind its figures (``row.explain``):
+    the op's own formulas (``Op.explain``) and the receptive-field recurrence."""
     if batch < 1:
         raise UsageError(f"batch must be a positive integer, got {batch}")
     if dtype not in DTYPE_BYTES:
@@ -82,6 +74,18 @@ def analyze_graph(
             counting,
             explain,
         )
+
+
+def _report_only(analysis: Callable[P, Analysis]) -> Callable[P, Report]:
+    @functools.wraps(analysis)
+    def report(*args: P.args, **kwargs: P.kwargs) -> Report:
+        return analysis(*args, **kwargs).report
+
+    return report
+
+
+# analyze_graph's report alone, for callers that need nothing else; same parameters.
+analyze = _report_only(analyze_graph)
 
 
 def _analyze(
