@@ -176,11 +176,18 @@ def _spatial_ndim(x: Array) -> int:
 
 
 def _pad_spatial(x: Array, pads: Sequence[tuple[int, int]], value: float = 0.0) -> Array:
-    """Pad the spatial axes; returns ``x`` itself (no copy) when there is nothing to pad."""
+    """Pad the spatial axes; returns ``x`` itself (no copy) when there is nothing to pad.
+
+    A filled array with ``x`` copied into its middle: ``np.pad`` does the same but costs tens
+    of microseconds more per call, which adds up over a net's small late layers.
+    """
     if all(p == (0, 0) for p in pads):
         return x
-    width = [(0, 0), *pads, (0, 0)]
-    return np.pad(x, width, mode="constant", constant_values=value)
+    shape = (x.shape[0], *(n + pb + pa for n, (pb, pa) in zip(x.shape[1:-1], pads)), x.shape[-1])
+    y = np.full(shape, value, dtype=x.dtype)
+    inner = (slice(None), *(slice(pb, pb + n) for n, (pb, _) in zip(x.shape[1:-1], pads)))
+    y[inner] = x
+    return y
 
 
 def _out_len(length: int, k: int, s: int, d: int, pb: int, pa: int) -> int:
@@ -264,7 +271,7 @@ def conv(
     xp = _pad_spatial(x, pads)
     n = x.shape[0]
     if cin_g == 1 and groups > 1:
-        y = _conv_depthwise(xp, w, kernel, s, d, out, groups)
+        y = _conv_depthwise(xp, w, kernel, s, d, out)
     elif all(k == 1 for k in kernel):
         y = _conv_pointwise(xp, w, s, out, groups)
     else:
@@ -369,40 +376,39 @@ def _conv_depthwise(
     s: tuple[int, ...],
     d: tuple[int, ...],
     out: tuple[int, ...],
-    groups: int,
 ) -> Array:
-    """One input channel per group: accumulate one broadcast multiply per kernel tap.
+    """One input channel per group: one broadcast multiply-add per kernel tap.
 
-    Per-group matmuls would be ``groups`` tiny GEMMs; this is ``prod(kernel)`` large
-    element-wise passes instead.
+    Per-group matmuls would be ``groups`` tiny GEMMs; this is ``prod(kernel)`` element-wise
+    passes instead. The last spatial axis is fused with the channels, so a tap reads long
+    contiguous runs (``out[-1] * C`` values) against a tiled weight row rather than C-wide
+    inner loops; a stride on that axis is first split into its phases (even and odd columns
+    for stride 2), each made contiguous once, so strided layers read contiguous runs too.
+    (Blocking the rows to stay in cache, or sharing them between threads, measured no faster
+    on the development VM: the passes are few and long.)
     """
-    n = xp.shape[0]
+    n, cin = xp.shape[0], xp.shape[-1]
     cout = w.shape[-1]
-    mult = cout // groups  # depth multiplier; output channel = c * mult + j
+    mult = cout // cin  # depth multiplier; output channel = c * mult + j
     if mult > 1:
-        # Repeat each input channel so every output channel reads its own contiguous
-        # lane; a trailing length-`mult` broadcast axis would make numpy's inner loop tiny.
-        xp = np.repeat(xp, mult, axis=-1)
-    acc = np.empty((n, *out, cout), dtype=xp.dtype)
+        xp = np.repeat(xp, mult, axis=-1)  # every output channel reads its own lane
+    step, dil = s[-1], d[-1]
+    phases = [
+        np.ascontiguousarray(xp[..., p::step, :]).reshape(*xp.shape[:-2], -1) for p in range(step)
+    ]
+    run = out[-1] * cout
+    taps = list(itertools.product(*(range(k) for k in kernel)))
+    rows_w = np.broadcast_to(w.reshape(len(taps), 1, cout), (len(taps), out[-1], cout))
+    rows_w = rows_w.reshape(len(taps), run)  # one tiled weight row per tap
+    acc = np.empty((n, *out[:-1], run), dtype=xp.dtype)
     tmp = np.empty_like(acc)
-    if s[-1] == 1:
-        # Unit stride on the last spatial axis: fuse it with channels, so each tap reads
-        # long contiguous runs against a tiled weight row instead of C-wide inner loops.
-        xp = np.ascontiguousarray(xp)
-        xf = xp.reshape(*xp.shape[:-2], -1)
-        accf = acc.reshape(*acc.shape[:-2], -1)
-        tmpf = tmp.reshape(accf.shape)
-        run = out[-1] * cout
-        for i, taps in enumerate(itertools.product(*(range(k) for k in kernel))):
-            sl = _tap_slices(taps[:-1], s[:-1], d[:-1], out[:-1])
-            lo = taps[-1] * d[-1] * cout
-            index = (*sl[:-1], slice(lo, lo + run))
-            xt = xf[index]
-            _mul_acc(accf, xt, np.tile(w[taps][0], out[-1]), first=i == 0, tmp=tmpf)
-        return acc.reshape(-1, cout)
-    for i, taps in enumerate(itertools.product(*(range(k) for k in kernel))):
-        xt = xp[_tap_slices(taps, s, d, out)]  # (N, *out, C_out), a strided view
-        _mul_acc(acc, xt, w[taps][0], first=i == 0, tmp=tmp)
+    for t, tap in enumerate(taps):
+        col = tap[-1] * dil
+        lead = _tap_slices(tap[:-1], s[:-1], d[:-1], out[:-1])[:-1]
+        lo = (col // step) * cout
+        index = (*lead, slice(lo, lo + run))
+        xt = phases[col % step][index]
+        _mul_acc(acc, xt, rows_w[t], t == 0, tmp)
     return acc.reshape(-1, cout)
 
 

@@ -281,7 +281,7 @@ def _torch_conv(
     nd = x.ndim - 2
     wt = torch.from_numpy(np.ascontiguousarray(np.moveaxis(w, (nd, nd + 1), (1, 0))))
     xt = fn.pad(to_torch(x), torch_pad_arg(pad))
-    conv = fn.conv2d if nd == 2 else fn.conv1d
+    conv = (fn.conv1d, fn.conv2d, fn.conv3d)[nd - 1]
     return from_torch(conv(xt, wt, torch.from_numpy(b), stride, 0, dil, groups))
 
 
@@ -296,6 +296,50 @@ def test_conv_vs_torch(case: tuple[Any, ...], batch: int) -> None:
     got = K.conv(x, w, b, stride, dil, pad, groups)
     assert got.dtype == np.float32
     close(got, _torch_conv(x, w, b, stride, dil, pad, groups))
+
+
+def _random_grouped_case(seed: int) -> tuple[Any, ...]:
+    """A random depthwise (with a depth multiplier) or small-group conv whose output is not
+    empty: odd sizes, strides up to 3, dilation, asymmetric padding, batch up to 3, 1-3 axes."""
+    rng = np.random.default_rng(seed)
+    nd = int(rng.choice([1, 2, 2, 2, 3]))
+    depthwise = seed % 3 != 0
+    groups = int(rng.integers(2, 9)) if depthwise else int(rng.integers(2, 5))
+    cin = groups if depthwise else groups * int(rng.integers(1, 4))
+    cout = groups * int(rng.integers(1, 4))
+    kernel = tuple(int(k) for k in rng.integers(1, 6, nd))
+    stride = tuple(int(v) for v in rng.integers(1, 4, nd))
+    dil = tuple(int(v) for v in rng.integers(1, 4, nd))
+    pad = tuple((int(a), int(b)) for a, b in rng.integers(0, 3, (nd, 2)))
+    spatial = tuple(
+        int(rng.integers(d * (k - 1) + 1, d * (k - 1) + 12)) for k, d in zip(kernel, dil)
+    )
+    batch = int(rng.integers(1, 4))
+    return batch, spatial, cin, cout, kernel, stride, dil, pad, groups
+
+
+@pytest.mark.parametrize("seed", range(40))
+def test_depthwise_and_grouped_conv_vs_torch(seed: int) -> None:
+    batch, spatial, cin, cout, kernel, stride, dil, pad, groups = _random_grouped_case(seed)
+    rng = np.random.default_rng(seed + 100)
+    x = rng.standard_normal((batch, *spatial, cin)).astype(np.float32)
+    w = rng.standard_normal((*kernel, cin // groups, cout)).astype(np.float32)
+    b = rng.standard_normal(cout).astype(np.float32)
+    with K.count_macs() as c:
+        got = K.conv(x, w, b, stride, dil, pad, groups)
+    close(got, _torch_conv(x, w, b, stride, dil, pad, groups))
+    assert c.total == got.size * (cin // groups) * math.prod(kernel)
+
+
+def test_depthwise_mobilenet_shapes_vs_torch() -> None:
+    """The layer shapes the depthwise kernel is tuned for, at full size and batch 2."""
+    rng = np.random.default_rng(5)
+    for size, channels, stride in ((112, 32, 1), (112, 96, 2), (14, 576, 2), (7, 960, 1)):
+        x = rng.standard_normal((2, size, size, channels)).astype(np.float32)
+        w = rng.standard_normal((3, 3, 1, channels)).astype(np.float32)
+        b = rng.standard_normal(channels).astype(np.float32)
+        got = K.conv(x, w, b, stride, 1, 1, channels)
+        close(got, _torch_conv(x, w, b, stride, 1, ((1, 1), (1, 1)), channels))
 
 
 def test_conv_non_contiguous_input_vs_torch() -> None:
