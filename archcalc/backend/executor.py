@@ -191,6 +191,43 @@ def _held(arrays: Any) -> int:
     return sum(bases.values())
 
 
+def concat_chains(graph: Graph, layers: Mapping[str, Layer | None]) -> dict[str, tuple[str, int]]:
+    """Concats that can grow one buffer instead of copying: node -> (the chain's first concat,
+    channels of its last).
+
+    A chain is a concat whose first input is another concat's output, as in a DenseNet block
+    where every layer appends its features to all earlier ones. Copying the growing map at
+    every layer costs quadratic time in the block's depth; instead the chain's first concat
+    allocates the last one's width, and each later concat writes only its new inputs after
+    the channels already there, returning a wider view of the same buffer. Channels already
+    written never change, so whoever still reads an earlier concat's view reads it intact.
+    Each concat is grown by one successor at most (the first in graph order).
+    """
+    kind = {node.name: node.op.name for node in graph.nodes}
+    grown_by: dict[str, str] = {}
+    for node in graph.nodes:
+        first = node.inputs[0]
+        if (
+            kind[node.name] == "concat"
+            and kind.get(first) == "concat"
+            and first not in grown_by
+            and first not in node.inputs[1:]
+        ):
+            grown_by[first] = node.name
+    grows = set(grown_by.values())
+    chains: dict[str, tuple[str, int]] = {}
+    for start in grown_by:
+        if start in grows:
+            continue  # not a chain's first concat
+        chain = [start]
+        while chain[-1] in grown_by:
+            chain.append(grown_by[chain[-1]])
+        last = layers[chain[-1]]
+        assert last is not None
+        chains.update({name: (start, last.output[-1]) for name in chain})
+    return chains
+
+
 def execute(
     graph: Graph,
     layers: Mapping[str, Layer | None],
@@ -204,6 +241,8 @@ def execute(
     kept; every other activation is freed after its last consumer has run."""
     keep = keep or set()
     last = _last_uses(graph, len(graph.nodes) - 1)
+    chains = concat_chains(graph, layers)
+    buffers: dict[str, np.ndarray] = {}  # by chain's first concat
     env: dict[str, np.ndarray] = {INPUT: x}
     peak = x.nbytes
     runs: list[LayerRun] = []
@@ -214,8 +253,16 @@ def execute(
         assert layer is not None
         tracked = _Tracking(params[node.name])
         start = time.perf_counter()
+        xs = [env[src] for src in node.inputs]
         with kernels.count_macs() as counter:
-            y = node.op.forward(layer, [env[src] for src in node.inputs], tracked)
+            if node.name in chains:
+                start_name, width = chains[node.name]
+                if start_name == node.name:
+                    buffers[start_name] = np.empty((*xs[0].shape[:-1], width), xs[0].dtype)
+                y = kernels.concat(xs, out=buffers[start_name][..., : layer.output[-1]])
+            else:
+                y = node.op.forward(layer, xs, tracked)
+        del xs
         seconds = time.perf_counter() - start
         used = {k: tuple(v.shape) for k, v in params[node.name].items() if k in tracked.read}
         runs.append(LayerRun(node.name, tuple(y.shape[1:]), used, counter.total, seconds))
@@ -302,12 +349,19 @@ def estimate_memory(
     weights = sum(numel(s) for ps in param_shapes(graph, layers).values() for s in ps.values())
     size = {INPUT: batch * numel(graph.input_shape) * itemsize}
     last = _last_uses(graph, len(graph.nodes) - 1)
+    chains = concat_chains(graph, layers)
     live = size[INPUT]
     worst_live, worst_work = live, 0
     for i, node in enumerate(graph.nodes):
         layer = _layer(layers, node.name)
         size[node.name] = batch * numel(layer.output) * itemsize
-        live += size[node.name]
+        if node.name in chains:  # one buffer, allocated whole by the first, freed with the last
+            first, width = chains[node.name]
+            whole = batch * numel(layer.output[:-1]) * width * itemsize
+            live += whole if node.name == first else 0
+            size[node.name] = whole if layer.output[-1] == width else 0
+        else:
+            live += size[node.name]
         work = _workspace(layer, node.op.name, node.op.family, batch, itemsize)
         if live + work > worst_live + worst_work:
             worst_live, worst_work = live, work

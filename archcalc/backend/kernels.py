@@ -656,9 +656,28 @@ def add(*xs: Array) -> Array:
     return y
 
 
-def concat(xs: Sequence[Array]) -> Array:
-    """Concatenate along the channel (last) axis."""
-    return np.concatenate(list(xs), axis=-1)
+def concat(xs: Sequence[Array], out: Array | None = None) -> Array:
+    """Concatenate along the channel (last) axis, into ``out`` when given (and returned).
+
+    An input that already is the matching channel slice of ``out`` (a view at the same
+    address, as when a concat grows a buffer its first input lies in) is not copied.
+    """
+    if out is None:
+        return np.concatenate(list(xs), axis=-1)
+    start = 0
+    for x in xs:
+        dest = out[..., start : start + x.shape[-1]]
+        start += x.shape[-1]
+        if not (_address(x) == _address(dest) and x.strides == dest.strides):
+            dest[...] = x
+    if start != out.shape[-1]:
+        raise ValueError(f"concat of {start} channels into an array of {out.shape[-1]}")
+    return out
+
+
+def _address(a: Array) -> int:
+    address: int = a.__array_interface__["data"][0]
+    return address
 
 
 def upsample(x: Array, scale: float | Sequence[float], mode: str = "nearest") -> Array:
