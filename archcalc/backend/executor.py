@@ -301,8 +301,7 @@ def _workspace(layer: Layer, op_name: str, family: str, batch: int, itemsize: in
     """Temporary bytes a layer's NumPy forward allocates beyond its inputs and output, at most.
 
     Windowed layers copy their input padded (pooling also keeps a partial result per axis); a
-    convolution builds its im2col patch matrix one batch slice at a time above 256 MiB and
-    then concatenates the slices; a transposed convolution holds every tap's product; the
+    convolution builds its im2col patch matrix in slabs of output rows; a transposed convolution holds every tap's product; the
     smooth activations work in float64 on the way.
     """
     out = batch * numel(layer.output) * itemsize
@@ -323,9 +322,11 @@ def _workspace(layer: Layer, op_name: str, family: str, batch: int, itemsize: in
     kk = numel(layer.per_axis("kernel"))
     if kk == 1 or layer.attrs["groups"] == layer.input[-1]:
         return padded + whole_in + out  # strided 1x1 copies; depthwise keeps a temporary
+    # The patch matrix is built in slabs of at most _IM2COL_LIMIT_BYTES (or one output row's
+    # patches, if larger); `out` covers the per-tap product of the shifted-matmul path.
     patch = numel(layer.output[:-1]) * kk * layer.input[-1] * itemsize
-    chunk = max(1, kernels._IM2COL_LIMIT_BYTES // max(patch, 1))
-    return padded + min(batch, chunk) * patch + (out if chunk < batch else 0)
+    row = patch // max(1, layer.output[0])
+    return padded + out + min(batch * patch, max(kernels._IM2COL_LIMIT_BYTES, row))
 
 
 # What the estimate adds for the allocator (freed blocks it keeps) and the interpreter's own

@@ -111,8 +111,9 @@ def _record(op: str, shapes: tuple[tuple[int, ...], ...], macs: int) -> None:
         counter.add(op, shapes, macs)
 
 
-def _matmul(a: Array, b: Array) -> Array:
-    """``a @ b`` (with numpy broadcasting of leading axes) that records m*k*n per batch."""
+def _matmul(a: Array, b: Array, out: Array | None = None) -> Array:
+    """``a @ b`` (with numpy broadcasting of leading axes, into ``out`` when given) that
+    records m*k*n per batch."""
     if a.ndim < 2 or b.ndim < 2:
         raise ValueError("_matmul needs operands with at least 2 dimensions")
     if a.shape[-1] != b.shape[-2]:
@@ -121,7 +122,7 @@ def _matmul(a: Array, b: Array) -> Array:
     m, k = a.shape[-2:]
     n = b.shape[-1]
     _record("matmul", (a.shape, b.shape), math.prod(batch) * m * k * n)
-    result: Array = np.matmul(a, b)
+    result: Array = np.matmul(a, b, out=out)
     return result
 
 
@@ -225,8 +226,21 @@ def _tap_slices(
 # Convolutions
 # ---------------------------------------------------------------------------------------
 
-# im2col buffers above this size are built one batch slice at a time.
-_IM2COL_LIMIT_BYTES = 256 * 1024 * 1024
+# The im2col patch matrix is built in slabs of output rows, each at most this size, in one
+# workspace kept between calls: its pages are touched once per process instead of once per
+# layer (a fresh 100 MiB patch matrix costs more in page faults than its copy), and a slab is
+# still in cache when the matmul reads it.
+_IM2COL_LIMIT_BYTES = 16 * 1024 * 1024
+_workspace = np.empty(0, np.uint8)
+
+
+def _scratch(shape: tuple[int, ...], dtype: np.dtype[Any]) -> Array:
+    """An uninitialised array of ``shape`` in the shared workspace (valid until the next call)."""
+    global _workspace
+    nbytes = math.prod(shape) * dtype.itemsize
+    if _workspace.nbytes < nbytes:
+        _workspace = np.empty(nbytes, np.uint8)
+    return _workspace[:nbytes].view(dtype).reshape(shape)
 
 
 def conv(
@@ -274,6 +288,8 @@ def conv(
         y = _conv_depthwise(xp, w, kernel, s, d, out)
     elif all(k == 1 for k in kernel):
         y = _conv_pointwise(xp, w, s, out, groups)
+    elif _shifted_pays(xp, cout, s, out, groups):
+        y = _conv_shifted(xp, w, kernel, d, out)
     else:
         y = _conv_im2col(xp, w, kernel, s, d, out, groups)
     if b is not None:
@@ -301,6 +317,56 @@ def _conv_pointwise(
     return np.ascontiguousarray(y.transpose(1, 0, 2)).reshape(-1, groups * cout_g)
 
 
+def _shifted_pays(
+    xp: Array, cout: int, s: tuple[int, ...], out: tuple[int, ...], groups: int
+) -> bool:
+    """Whether :func:`_conv_shifted` beats im2col: it needs unit stride and one group, and
+    pays off where the patch matrix (K * C_in per output) is the larger cost, against the
+    per-tap accumulation (about 2 * K * C_out per output) and the cropped padding it computes.
+    """
+    grid = math.prod(xp.shape[1:-1])
+    return (
+        all(st == 1 for st in s)
+        and groups == 1
+        and 2 * cout <= xp.shape[-1]
+        and (4 * grid <= 5 * math.prod(out))
+    )
+
+
+def _conv_shifted(
+    xp: Array, w: Array, kernel: tuple[int, ...], d: tuple[int, ...], out: tuple[int, ...]
+) -> Array:
+    """Unit stride, one group: one matmul per kernel tap, no patch matrix.
+
+    On the padded input flattened to rows of channels, the input under tap ``t`` for output
+    position ``p`` lies a fixed number of rows after ``p``'s own grid position, the same for
+    every ``p``; so each tap is one GEMM of a shifted contiguous row range against that tap's
+    ``(C_in, C_out)`` weights, accumulated. Outputs are computed on the padded grid (rows of
+    the padded width, for all samples at once) and the positions past the output's edge are
+    cropped: they are computed, thrown away, and not counted as MACs.
+    """
+    n, cin = xp.shape[0], xp.shape[-1]
+    cout = w.shape[-1]
+    grid = xp.shape[1:-1]
+    pitch = [math.prod(grid[i + 1 :]) for i in range(len(grid))]
+    rows = np.ascontiguousarray(xp).reshape(-1, cin)
+    taps = list(itertools.product(*(range(k) for k in kernel)))
+    shifts = [sum(t * di * p for t, di, p in zip(tap, d, pitch)) for tap in taps]
+    m = rows.shape[0] - max(shifts)
+    full = np.empty((rows.shape[0], cout), dtype=xp.dtype)
+    acc = full[:m]
+    tmp = np.empty_like(acc)
+    useful = n * math.prod(out) * cin * cout
+    for i, (tap, shift) in enumerate(zip(taps, shifts)):
+        _record("matmul", ((m, cin), (cin, cout)), useful)
+        np.matmul(rows[shift : shift + m], w[tap], out=acc if i == 0 else tmp)
+        if i:
+            acc += tmp
+    crop = (slice(None), *(slice(0, o) for o in out))
+    y = full.reshape(n, *grid, cout)[crop]
+    return np.ascontiguousarray(y).reshape(-1, cout)
+
+
 def _conv_im2col(
     xp: Array,
     w: Array,
@@ -310,45 +376,52 @@ def _conv_im2col(
     out: tuple[int, ...],
     groups: int,
 ) -> Array:
+    """Patch matrix (im2col) times the kernel matrix, one slab of output rows at a time.
+
+    A slab is whole samples when one fits in ``_IM2COL_LIMIT_BYTES``, else rows of the first
+    spatial axis of one sample; each slab's product is written straight into the output.
+    """
     nd = len(kernel)
     n, cin = xp.shape[0], xp.shape[-1]
     cout = w.shape[-1]
     kk = math.prod(kernel)
-    cin_g = cin // groups
-    patch_bytes = math.prod(out) * kk * cin * xp.itemsize
-    chunk = max(1, _IM2COL_LIMIT_BYTES // max(patch_bytes, 1))
+    cin_g, cout_g = cin // groups, cout // groups
     if groups == 1:
         wm: Array = w.reshape(kk * cin, cout)  # rows ordered (*kernel, C_in), as the patches
     else:
-        cout_g = cout // groups
         # (*k, Cin_g, G, Cout_g) -> (G, *k, Cin_g, Cout_g) -> (G, K, Cout_g)
         wg = np.moveaxis(w.reshape(*kernel, cin_g, groups, cout_g), nd + 1, 0)
         wm = wg.reshape(groups, kk * cin_g, cout_g)
-    parts = []
-    for start in range(0, n, chunk):
-        cols = _im2col(xp[start : start + chunk], kernel, s, d, out, groups)
-        y = _matmul(cols, wm)
-        if groups > 1:  # (G, M, Cout_g) -> (M, G*Cout_g)
-            y = np.ascontiguousarray(y.transpose(1, 0, 2)).reshape(-1, cout)
-        parts.append(y)
-    return parts[0] if len(parts) == 1 else np.concatenate(parts, axis=0)
+    windows = _windows(xp, kernel, s, d, out)
+    y = np.empty((n, *out, cout), dtype=xp.dtype)
+    per = max(1, _IM2COL_LIMIT_BYTES // (math.prod(out[1:]) * kk * cin * xp.itemsize))
+    if per >= out[0]:  # whole samples per slab
+        step = per // out[0]
+        slabs = [(slice(i, i + step), slice(None)) for i in range(0, n, step)]
+    else:
+        slabs = [
+            (slice(i, i + 1), slice(r, r + per)) for i in range(n) for r in range(0, out[0], per)
+        ]
+    for samples, rows in slabs:
+        dest = y[samples, rows]  # contiguous: whole samples, or rows of one sample
+        m = math.prod(dest.shape[:-1])
+        cols = _patches(windows[samples, rows], groups)
+        if groups == 1:
+            _matmul(cols, wm, out=dest.reshape(m, cout))
+        else:  # (G, M, Cout_g) written as (M, G, Cout_g)
+            _matmul(cols, wm, out=dest.reshape(m, groups, cout_g).transpose(1, 0, 2))
+    return y.reshape(-1, cout)
 
 
-def _im2col(
+def _windows(
     xp: Array,
     kernel: tuple[int, ...],
     s: tuple[int, ...],
     d: tuple[int, ...],
     out: tuple[int, ...],
-    groups: int,
 ) -> Array:
-    """Patch matrix ``(M, K)`` (or ``(G, M, K_g)``), K ordered ``(*kernel, C)``.
-
-    The window view costs nothing; the single copy happens when it is made contiguous,
-    with channels innermost so the copy reads contiguous runs.
-    """
+    """A view ``(N, *out, C, *kernel)``: the input under every kernel tap of every output."""
     nd = len(kernel)
-    n, cin = xp.shape[0], xp.shape[-1]
     eff = tuple(di * (k - 1) + 1 for k, di in zip(kernel, d, strict=True))
     v = sliding_window_view(xp, eff, axis=tuple(range(1, nd + 1)))  # (N, *P, C, *eff)
     sl = (
@@ -357,16 +430,27 @@ def _im2col(
         slice(None),
         *(slice(None, None, di) for di in d),
     )
-    v = v[sl]  # (N, *out, C, *kernel)
-    m = n * math.prod(out)
-    kk = math.prod(kernel)
+    return v[sl]
+
+
+def _patches(v: Array, groups: int) -> Array:
+    """Copy a window view ``(N, *out, C, *kernel)`` into the workspace as the patch matrix
+    ``(M, K)`` (or ``(G, M, K_g)``), K ordered ``(*kernel, C)``: channels innermost, so the
+    copy reads contiguous runs."""
+    nd = (v.ndim - 2) // 2
+    lead, cin, kernel = v.shape[: nd + 1], v.shape[nd + 1], v.shape[nd + 2 :]
+    m, kk = math.prod(lead), math.prod(kernel)
     if groups == 1:
-        order = (0, *range(1, nd + 1), *range(nd + 2, 2 * nd + 2), nd + 1)
-        return np.ascontiguousarray(v.transpose(order)).reshape(m, kk * cin)
+        order = (*range(nd + 1), *range(nd + 2, 2 * nd + 2), nd + 1)
+        cols = _scratch((*lead, *kernel, cin), v.dtype)
+        np.copyto(cols, v.transpose(order))
+        return cols.reshape(m, kk * cin)
     cin_g = cin // groups
-    v = v.reshape(n, *out, groups, cin_g, *kernel)  # splitting an axis keeps it a view
-    order = (nd + 1, 0, *range(1, nd + 1), *range(nd + 3, 2 * nd + 3), nd + 2)
-    return np.ascontiguousarray(v.transpose(order)).reshape(groups, m, kk * cin_g)
+    v = v.reshape(*lead, groups, cin_g, *kernel)  # splitting an axis keeps it a view
+    order = (nd + 1, *range(nd + 1), *range(nd + 3, 2 * nd + 3), nd + 2)
+    cols = _scratch((groups, *lead, *kernel, cin_g), v.dtype)
+    np.copyto(cols, v.transpose(order))
+    return cols.reshape(groups, m, kk * cin_g)
 
 
 def _conv_depthwise(

@@ -342,6 +342,43 @@ def test_depthwise_mobilenet_shapes_vs_torch() -> None:
         close(got, _torch_conv(x, w, b, stride, 1, ((1, 1), (1, 1)), channels))
 
 
+SHIFTED_CASES = [
+    # (batch, spatial, cin, cout, kernel, dilation, padding): unit stride, one group
+    (1, (9, 8), 8, 3, (3, 3), (1, 1), ((1, 1), (1, 1))),
+    (3, (11, 7), 6, 2, (3, 2), (2, 1), ((2, 0), (1, 3))),
+    (2, (5, 6), 5, 4, (2, 3), (1, 2), ((0, 0), (0, 0))),
+    (2, (17,), 4, 1, (5,), (3,), ((2, 5),)),
+    (2, (4, 5, 6), 6, 3, (2, 3, 2), (1, 1, 2), ((1, 0), (1, 1), (0, 2))),
+]
+
+
+@pytest.mark.parametrize("case", SHIFTED_CASES)
+def test_shifted_conv_vs_torch(case: tuple[Any, ...]) -> None:
+    """The per-tap matmul path, called directly (conv() picks it only for large maps)."""
+    batch, spatial, cin, cout, kernel, dil, pad = case
+    rng = np.random.default_rng(len(spatial) + batch)
+    x = rng.standard_normal((batch, *spatial, cin)).astype(np.float32)
+    w = rng.standard_normal((*kernel, cin, cout)).astype(np.float32)
+    out = tuple(K._out_len(n, k, 1, d, *p) for n, k, d, p in zip(spatial, kernel, dil, pad))
+    with K.count_macs() as c:
+        got = K._conv_shifted(K._pad_spatial(x, pad), w, kernel, dil, out)
+    got = got.reshape(batch, *out, cout)
+    close(got, _torch_conv(x, w, np.zeros(cout, np.float32), 1, dil, pad, 1))
+    assert c.total == got.size * cin * math.prod(kernel)  # the cropped rows are not counted
+
+
+def test_conv_picks_the_shifted_path_for_densenet_shapes() -> None:
+    rng = np.random.default_rng(6)
+    x = rng.standard_normal((2, 28, 28, 64)).astype(np.float32)
+    w = (rng.standard_normal((3, 3, 64, 16)) / 24).astype(np.float32)  # He-like: outputs ~1
+    b = rng.standard_normal(16).astype(np.float32)
+    xp = K._pad_spatial(x, ((1, 1), (1, 1)))
+    assert K._shifted_pays(xp, 16, (1, 1), (28, 28), 1)
+    assert not K._shifted_pays(xp, 64, (1, 1), (28, 28), 1)  # as many filters as channels
+    assert not K._shifted_pays(xp, 16, (2, 2), (14, 14), 1)
+    close(K.conv(x, w, b, 1, 1, 1, 1), _torch_conv(x, w, b, 1, 1, ((1, 1), (1, 1)), 1))
+
+
 def test_conv_non_contiguous_input_vs_torch() -> None:
     rng = np.random.default_rng(9)
     base = rng.standard_normal((2, 6, 9, 10)).astype(np.float32)
@@ -601,8 +638,8 @@ def test_add_concat_vs_torch() -> None:
     close(K.concat([a, b]), from_torch(ref))
 
 
-def test_conv_im2col_batch_chunking(monkeypatch: pytest.MonkeyPatch) -> None:
-    """A tiny im2col budget forces one chunk per sample: same result, same MAC count."""
+def test_conv_im2col_slabs(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A tiny im2col budget forces one slab per output row: same result, same MAC count."""
     rng = np.random.default_rng(28)
     x = rng.standard_normal((3, 10, 9, 4)).astype(np.float32)
     w = rng.standard_normal((3, 3, 2, 6)).astype(np.float32)
@@ -612,7 +649,7 @@ def test_conv_im2col_batch_chunking(monkeypatch: pytest.MonkeyPatch) -> None:
     with K.count_macs() as chunked:
         got = K.conv(x, w, None, 1, 1, 1, 2)
     np.testing.assert_allclose(got, expected, rtol=1e-6, atol=1e-6)
-    assert len(chunked.records) == 3
+    assert len(chunked.records) == 3 * 10  # samples x output rows
     assert chunked.total == whole.total == got.size * 2 * 9
 
 
