@@ -67,7 +67,11 @@ def child(backend: str, root: str, net: str, batch: int, threads: int, out: str)
     layers = infer_shapes(graph, Diagnostics(), False)
     baseline = _rss_now()
     peak = analyze(graph).totals.peak_activation_bytes * batch
-    estimate = ex.estimate_memory(graph, layers, peak, batch, 4).total
+    try:  # the memory guard has its own module since the executor was split
+        from archcalc.backend.memory import estimate_memory
+    except ImportError:  # a --before checkout from earlier
+        from archcalc.backend.executor import estimate_memory  # type: ignore[attr-defined,no-redef]
+    estimate = estimate_memory(graph, layers, peak, batch, 4).total
     params = ex.init_params(graph, layers, seed=0)
     rng = np.random.default_rng(1)
     x = rng.standard_normal((batch, *graph.input_shape)).astype(np.float32)

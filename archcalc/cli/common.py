@@ -108,7 +108,15 @@ def guarded(func: F) -> F:
                 click.echo(f"  hint: {err.hint}", err=True)
             sys.exit(EXIT_USAGE)
         except RecursionError:
-            click.echo("archcalc: error: the spec is nested too deeply to read", err=True)
+            # not expected: the nesting limit (archcalc.limits.DEPTH) refuses deep specs with a
+            # position first, and Python's recursion limit is raised to fit it
+            from archcalc import limits
+
+            click.echo("archcalc: error: the spec is nested too deeply to analyse", err=True)
+            click.echo(
+                f"  hint: nest less deeply, or lower {limits.DEPTH.env} to be told where",
+                err=True,
+            )
             sys.exit(EXIT_USAGE)
 
     return wrapper  # type: ignore[return-value]
@@ -134,11 +142,7 @@ def load_and_analyze(
     from archcalc.shapes import format_shape, parse_shape
     from archcalc.spec import load
 
-    try:
-        loaded = load(spec)
-    except SpecError as err:
-        err.sources = _texts_for(err.diagnostics)  # type: ignore[attr-defined]
-        raise
+    loaded = load(spec)
     if input_shape is not None:
         given = parse_shape(input_shape)
         spec_shape = loaded.graph.input_shape
@@ -160,18 +164,3 @@ def load_and_analyze(
         explain=explain,
     )
     return Analysed(report, {loaded.graph.file: loaded.text}, loaded.graph)
-
-
-def _texts_for(diagnostics: list[Diagnostic]) -> dict[str, str]:
-    """Read the files named in diagnostics (best effort) so their lines can be shown."""
-    texts: dict[str, str] = {}
-    for d in diagnostics:
-        if d.pos and d.pos.file not in texts:
-            try:
-                with open(d.pos.file, "rb") as fh:
-                    data = fh.read(1 << 20)
-                if b"\x00" not in data:  # never echo a binary file's bytes
-                    texts[d.pos.file] = data.decode("utf-8", errors="replace")
-            except OSError:
-                pass
-    return texts

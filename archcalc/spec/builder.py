@@ -21,6 +21,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
+from archcalc import limits
 from archcalc.diagnostics import Diagnostic, Diagnostics, Pos, UsageError, did_you_mean
 from archcalc.graph import INPUT, Graph, Node, Scope
 from archcalc.ops import ALIASES, REGISTRY, Op, OpError
@@ -41,8 +42,13 @@ _KIND_HINTS = {
     "window": "give a positive whole number such as 3, or one per spatial axis such as [3, 5]",
     "padding": "give a number such as 1, one per axis [1, 2], four sides [top, bottom, left, right], same or valid",
 }
-_ARG = re.compile(r"\$([A-Za-z_][A-Za-z0-9_]*)")
-_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_\-]*$")
+_ARG = re.compile(r"\$([^\W\d]\w*)")
+
+
+def _plain_word(name: str) -> bool:
+    """A layer or block name: a letter (any script) or _ first, then letters, digits, _ or -.
+    Such names need no quoting in CSV and are safe inside quoted Graphviz identifiers."""
+    return name[:1] != "-" and name.replace("-", "_").isidentifier()
 
 
 @dataclass
@@ -102,6 +108,7 @@ class _Builder:
         self.blocks: dict[str, _Block] = {}
         self.calls: list[tuple[str, Pos]] = []  # block call stack, for notes and recursion
         self.qualified: set[str] = set()
+        self.counting: set[str] = set()  # blocks being sized, against self-use
 
     # -- diagnostics -------------------------------------------------------------------------
     def error(self, code: str, message: str, pos: Pos, hint: str = "", layer: str = "") -> None:
@@ -172,6 +179,11 @@ class _Builder:
             )
             return None
 
+        try:  # before building anything: a repeat count alone may ask for billions of layers
+            self.expanded_size(layers, {}, 2)
+        except _TooLarge as large:
+            self.error(large.code, large.message, large.pos, large.hint)
+            return None
         top = _Namespace("")
         self.sequence(layers, top, INPUT)
         self.link()
@@ -198,7 +210,7 @@ class _Builder:
             return
         for name, body in blocks.items():
             at = blocks.key_pos[name]
-            if not isinstance(name, str) or not _NAME.match(name):
+            if not isinstance(name, str) or not _plain_word(name):
                 self.error("name", f"block name {name!r} is not a plain word", at)
                 continue
             if name.lower() in ALIASES or name in COMPOSITES or name == "repeat":
@@ -267,6 +279,82 @@ class _Builder:
                 )
                 continue
             self.blocks[name] = _Block(name, dict(args), layers, at)
+
+    # -- size before building -----------------------------------------------------------------
+    def expanded_size(self, items: YList, args: dict[str, Any], level: int) -> int:
+        """How many layers and blocks ``items`` makes once every ``repeat:`` and block call is
+        expanded, without expanding: a repeated item is counted once and multiplied. Raises
+        _TooLarge past the layer limit, or when block calls nest past the depth limit
+        (``level`` counts YAML levels as if each called block were written out in place)."""
+        if level > limits.DEPTH.value:
+            raise _TooLarge(
+                "too-deep",
+                items.pos,
+                f"with its blocks written out, the spec nests more than {limits.DEPTH.value} "
+                "levels deep here",
+                "blocks that call blocks nest too; flatten some of them, or " + limits.DEPTH.hint(),
+            )
+        most = limits.LAYERS.value
+        total = 0
+        for index, item in enumerate(items):
+            total += self._item_size(item, items.where(index), args, level + 1)
+            if total > most:
+                raise _TooLarge(
+                    "too-many-layers",
+                    items.where(index),
+                    f"the spec expands to more than {most:,} layers by this item",
+                    "count the layers 'repeat:' and block calls make; " + limits.LAYERS.hint(),
+                )
+        return total
+
+    def _item_size(self, item: Any, pos: Pos, args: dict[str, Any], level: int) -> int:
+        if isinstance(item, str):
+            return self._layer_size(item, None, args, level)
+        if not isinstance(item, YMap):
+            return 0
+        words = [k for k in item if k != "repeat"]
+        if len(words) != 1 or not isinstance(words[0], str):
+            return 0  # a malformed item: build reports it
+        times = _quiet_value(item.get("repeat", 1), args)
+        if isinstance(times, bool) or not isinstance(times, int) or times < 1:
+            times = 1  # build reports it
+        one = self._layer_size(words[0], item[words[0]], args, level + 1)
+        if one * times > limits.LAYERS.value:
+            raise _TooLarge(
+                "too-many-layers",
+                item.where("repeat") if "repeat" in item else pos,
+                f"'repeat: {times:,}' of {one:,} layer{'s' * (one != 1)} makes more than "
+                f"{limits.LAYERS.value:,} layers",
+                "use a smaller count; " + limits.LAYERS.hint(),
+            )
+        return one * times
+
+    def _layer_size(self, word: str, value: Any, args: dict[str, Any], level: int) -> int:
+        spec = value if isinstance(value, YMap) else None
+        lists: list[Any] = []
+        if word == "sequential":
+            lists = [spec.get("layers") if spec is not None else value]
+        elif word == "residual":
+            lists = [spec.get("body"), spec.get("shortcut")] if spec is not None else [value]
+        elif word == "parallel":
+            branches = spec.get("branches") if spec is not None else value
+            lists = list(branches) if isinstance(branches, YList) else []
+        elif word in self.blocks and word not in self.counting:
+            block = self.blocks[word]
+            bound = dict(block.args)
+            for key, val in (spec or {}).items():
+                if key in bound:
+                    bound[key] = _quiet_value(val, args)
+            self.counting.add(word)  # a block that uses itself is reported by build
+            try:
+                return 1 + self.expanded_size(block.layers, bound, level + 1)
+            finally:
+                self.counting.discard(word)
+        return 1 + sum(
+            self.expanded_size(layers, args, level + 1)
+            for layers in lists
+            if isinstance(layers, YList)
+        )
 
     # -- layers ------------------------------------------------------------------------------
     def sequence(self, items: YList, ns: _Namespace, prev: str) -> str:
@@ -367,11 +455,11 @@ class _Builder:
                 if (
                     not isinstance(given, (str, int))
                     or isinstance(given, bool)
-                    or not _NAME.match(str(given))
+                    or not _plain_word(str(given))
                 ):
                     self.error(
                         "name",
-                        f"a layer name must be a plain word (letters, digits, _ or -), found {_kind(given)}",
+                        f"a layer name must be a plain word (a letter or _, then letters, digits, _ or -), found {_kind(given)}",
                         value.where("name"),
                     )
                 else:
@@ -754,12 +842,8 @@ class _Builder:
                 ),
             )
             return None
-        whole = _ARG.fullmatch(text.strip())
-        if whole:
-            return args[whole.group(1)]
-        expression = _ARG.sub(lambda m: repr(args[m.group(1)]), text)
         try:
-            return _arithmetic(expression)
+            return _with_args(text, args)
         except ValueError as err:
             self.error(
                 "expression",
@@ -869,6 +953,33 @@ class _Builder:
         return order
 
 
+class _TooLarge(Exception):
+    def __init__(self, code: str, pos: Pos, message: str, hint: str) -> None:
+        super().__init__(message)
+        self.code, self.pos, self.message, self.hint = code, pos, message, hint
+
+
+def _quiet_value(value: Any, args: dict[str, Any]) -> Any:
+    """``value`` with ``$arg`` references evaluated, or None where that fails (build reports
+    the failure with its position; sizing only needs the numbers that do evaluate)."""
+    if not isinstance(value, str) or "$" not in value:
+        return value
+    if any(name not in args for name in _ARG.findall(value)):
+        return None
+    try:
+        return _with_args(value, args)
+    except ValueError:
+        return None
+
+
+def _with_args(text: str, args: dict[str, Any]) -> Any:
+    """'$width' → its value; '$width * 4' → the number. Every name must be in ``args``."""
+    whole = _ARG.fullmatch(text.strip())
+    if whole:
+        return args[whole.group(1)]
+    return _arithmetic(_ARG.sub(lambda m: repr(args[m.group(1)]), text))
+
+
 def _scope_path(prefix: str) -> tuple[str, ...]:
     """'a.b.c.' → ('a', 'a.b', 'a.b.c'): the qualified names of the enclosing scopes."""
     parts = prefix.rstrip(".").split(".") if prefix else []
@@ -913,6 +1024,9 @@ def _kind(value: Any) -> str:
     return type(value).__name__
 
 
+_LARGEST = 10**18  # keeps products of products from growing numbers without bound
+
+
 def _arithmetic(expression: str) -> int | float:
     """Evaluate + - * / // % and parentheses over numbers, nothing else."""
     import ast
@@ -936,6 +1050,8 @@ def _arithmetic(expression: str) -> int | float:
             return node.value
         if isinstance(node, ast.BinOp) and type(node.op) in ops:
             result: int | float = ops[type(node.op)](walk(node.left), walk(node.right))
+            if isinstance(result, int) and abs(result) > _LARGEST:
+                raise ValueError(f"the result is larger than {_LARGEST:,}")
             return result
         if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub):
             return -walk(node.operand)
