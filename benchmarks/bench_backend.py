@@ -22,7 +22,9 @@ the load of a shared machine falls on all of them alike. Before each forward the
 ``--pause`` seconds: OpenBLAS's and OpenMP's worker threads keep spinning for some 0.1 s after
 their work, and would otherwise slow whichever process runs next. Each time is the best of
 ``--repeats`` forwards (fewer when one round takes more than ``--budget`` seconds / repeats,
-at least one): on a machine shared with other work the fastest run is the one least disturbed. Peak memory is each process's peak resident set size (``ru_maxrss``), imports
+at least one): on a machine shared with other work the fastest run is the one least disturbed.
+``--clock cpu`` measures each process's CPU time instead of wall time: far steadier on a loaded
+machine, but it adds up all threads (and OpenMP's spinning), so use it with ``--threads 1``. Peak memory is each process's peak resident set size (``ru_maxrss``), imports
 included; "above imports" subtracts its resident size before any weights existed. Before the
 table is printed the two outputs are checked to agree.
 """
@@ -48,7 +50,9 @@ def _rss_now() -> int:
         return int(fh.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
 
 
-def child(backend: str, root: str, net: str, batch: int, threads: int, out: str) -> None:
+def child(
+    backend: str, root: str, net: str, batch: int, threads: int, out: str, clock: str
+) -> None:
     """Serve one net on one backend: 'run' times a forward, 'stats' reports and exits."""
     sys.path.insert(0, root)
     import numpy as np
@@ -93,11 +97,12 @@ def child(backend: str, root: str, net: str, batch: int, threads: int, out: str)
 
     np.save(out, forward())  # the warm-up
     print("ready", flush=True)
+    now = time.process_time if clock == "cpu" else time.perf_counter
     for line in sys.stdin:
         if line.strip() == "run":
-            t0 = time.perf_counter()
+            t0 = now()
             forward()
-            print(time.perf_counter() - t0, flush=True)
+            print(now() - t0, flush=True)
         else:
             maxrss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
             print(json.dumps({"maxrss": maxrss, "baseline": baseline, "estimate": estimate}))
@@ -114,7 +119,7 @@ class Backend:
         for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
             env[var] = str(args.threads)
         cmd = [sys.executable, __file__, "--child", name, str(root), net, str(batch)]
-        cmd += ["--threads", str(args.threads), "--out", str(self.out)]
+        cmd += ["--threads", str(args.threads), "--out", str(self.out), "--clock", args.clock]
         self.proc = subprocess.Popen(
             cmd, env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
         )
@@ -188,13 +193,20 @@ def main() -> None:
         help="seconds idle before each forward: OpenBLAS and OpenMP worker threads spin for "
         "a while after their work and would steal the cores from the next process",
     )
+    parser.add_argument(
+        "--clock",
+        choices=["wall", "cpu"],
+        default="wall",
+        help="cpu: each process's CPU time, which a shared machine's load disturbs far less "
+        "than wall time; it adds up all threads, so compare with --threads 1",
+    )
     parser.add_argument("--before", type=Path, help="a checkout of older code to time too")
     parser.add_argument("--child", nargs=4, help=argparse.SUPPRESS)
     parser.add_argument("--out", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
         backend, root, net, batch = args.child
-        child(backend, root, net, int(batch), args.threads, args.out)
+        child(backend, root, net, int(batch), args.threads, args.out, args.clock)
         return
     unknown = sorted(set(args.nets) - set(bundled_names()))
     if unknown:
@@ -208,8 +220,8 @@ def main() -> None:
     blas = {k: v for k, v in os.environ.items() if k.startswith("OPENBLAS_CORE")}
     print(
         f"numpy {np.__version__}, {args.threads} thread(s), float32, each net at its spec's "
-        f"input; time = best of up to {args.repeats} interleaved forwards after a warm-up"
-        + (f"; {blas}" if blas else "")
+        f"input; {args.clock} time = best of up to {args.repeats} interleaved forwards after a "
+        "warm-up" + (f"; {blas}" if blas else "")
     )
     before = "  before/torch" if args.before else ""
     print(

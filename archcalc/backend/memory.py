@@ -31,7 +31,8 @@ def _workspace(layer: Layer, op_name: str, family: str, batch: int, itemsize: in
     """Temporary bytes a layer's NumPy forward allocates beyond its inputs and output, at most.
 
     Windowed layers copy their input padded (pooling also keeps a partial result per axis); a
-    convolution builds its im2col patch matrix in slabs of output rows; a transposed convolution holds every tap's product; the
+    convolution builds its im2col patch matrix in slabs of output rows, or with few filters
+    accumulates one matmul per tap; a transposed convolution holds every tap's product; the
     smooth activations work in float64 on the way.
     """
     out = batch * numel(layer.output) * itemsize
@@ -52,11 +53,16 @@ def _workspace(layer: Layer, op_name: str, family: str, batch: int, itemsize: in
     kk = numel(layer.per_axis("kernel"))
     if kk == 1 or layer.attrs["groups"] == layer.input[-1]:
         return padded + whole_in + out  # strided 1x1 copies; depthwise keeps a temporary
+    a = layer.attrs
+    if a["groups"] == 1 and 2 * a["filters"] <= layer.input[-1]:
+        # Perhaps the shifted-matmul path: the output and one tap's product on the padded grid
+        # (at most 5/4 of the output, else im2col is used).
+        return padded + 2 * out * 5 // 4
     # The patch matrix is built in slabs of at most _IM2COL_LIMIT_BYTES (or one output row's
-    # patches, if larger); `out` covers the per-tap product of the shifted-matmul path.
+    # patches, if larger).
     patch = numel(layer.output[:-1]) * kk * layer.input[-1] * itemsize
     row = patch // max(1, layer.output[0])
-    return padded + out + min(batch * patch, max(kernels._IM2COL_LIMIT_BYTES, row))
+    return padded + min(batch * patch, max(kernels._IM2COL_LIMIT_BYTES, row))
 
 
 # What the estimate adds for the allocator (freed blocks it keeps) and the interpreter's own
