@@ -9,9 +9,9 @@ Usage::
 For every bundled net (or those named with ``--nets``) at its spec's input size and each
 batch size, one process per backend builds the net from the same seeded weights: archcalc's
 executor (``archcalc.backend.executor.execute``: the op registry's forwards, activations
-freed after their last use, MAC counting on), the same graph translated to
-``torch.nn.functional`` calls (``tests/torch_graph.py``, the translation the tests check
-against, under ``torch.no_grad()``), and with ``--before DIR`` archcalc's executor from
+freed after their last use, MAC counting on), the same graph built from each op's PyTorch
+module (``tests/torch_graph.py``, the translation the tests check against, under
+``torch.no_grad()``), and with ``--before DIR`` archcalc's executor from
 another checkout (e.g. ``git worktree add DIR <commit>``), so that old and new code are
 measured in the same run. All run with the same thread count (OMP/OPENBLAS/MKL_NUM_THREADS
 and torch.set_num_threads), float32.

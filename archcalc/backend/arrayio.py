@@ -16,8 +16,8 @@ from typing import Any, BinaryIO
 import numpy as np
 
 from archcalc import limits
-from archcalc.backend.memory import format_bytes
 from archcalc.diagnostics import UsageError
+from archcalc.render.numbers import human
 
 _NUMBERS = "biuf"  # bool, signed and unsigned integers, floats
 
@@ -61,14 +61,14 @@ def check_size(shown: str, size: int, what: str, memory: tuple[int, str]) -> Non
     limit, source = memory
     if size > limit:
         raise UsageError(
-            f"'{shown}' would take {format_bytes(size)} to load ({what}), over the memory "
-            f"limit of {format_bytes(limit)} ({source})",
+            f"'{shown}' would take {human(size, 'B')} to load ({what}), over the memory "
+            f"limit of {human(limit, 'B')} ({source})",
             "give a smaller input (fewer samples, or a smaller height and width), or raise "
             "--max-memory if you know the memory is there",
         )
     if size > limits.INPUT_BYTES.value:
         raise UsageError(
-            f"'{shown}' would take {format_bytes(size)} to load ({what}), over the input limit",
+            f"'{shown}' would take {human(size, 'B')} to load ({what}), over the input limit",
             limits.INPUT_BYTES.hint(),
         )
 

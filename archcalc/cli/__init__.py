@@ -6,7 +6,10 @@ from __future__ import annotations
 import click
 
 from archcalc import __version__
+from archcalc.cli.animate import animate
 from archcalc.cli.draw import draw
+from archcalc.cli.plot import plot
+from archcalc.cli.report import report
 from archcalc.cli.rf import rf
 from archcalc.cli.run import run
 from archcalc.cli.summarize import check, summarize
@@ -38,3 +41,6 @@ main.add_command(rf)
 main.add_command(verify)
 main.add_command(run)
 main.add_command(draw)
+main.add_command(animate)
+main.add_command(plot)
+main.add_command(report)

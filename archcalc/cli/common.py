@@ -17,8 +17,10 @@ import click
 from archcalc.diagnostics import Diagnostic, SpecError, UsageError
 
 if TYPE_CHECKING:
+    from archcalc.analysis import Analysis
     from archcalc.graph import Graph
     from archcalc.report import Report
+    from archcalc.shapes import Shape
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -125,7 +127,12 @@ def guarded(func: F) -> F:
 class Analysed(NamedTuple):
     report: Report
     sources: dict[str, str]  # file → text, to show source lines under diagnostics
-    graph: Graph  # for renderers that need the nesting (draw, --tree)
+    result: Analysis  # the graph, shapes and fields, for commands that run, probe or draw it
+    spec_input_shape: Shape  # the spec's own input shape, before any --input override
+
+    @property
+    def graph(self) -> Graph:
+        return self.result.graph
 
 
 def load_and_analyze(
@@ -137,15 +144,15 @@ def load_and_analyze(
     count: str = "archcalc",
     explain: bool = False,
 ) -> Analysed:
-    """Load SPEC and analyse it: the report, the source texts for diagnostics, the graph."""
-    from archcalc.analysis import analyze
+    """Load SPEC, apply any --input override, and analyse it once for the whole command."""
+    from archcalc.analysis import analyze_graph
     from archcalc.shapes import format_shape, parse_shape
     from archcalc.spec import load
 
     loaded = load(spec)
+    spec_shape = loaded.graph.input_shape
     if input_shape is not None:
         given = parse_shape(input_shape)
-        spec_shape = loaded.graph.input_shape
         if len(given) != len(spec_shape):
             loaded.diagnostics.warning(
                 "input-rank",
@@ -154,7 +161,7 @@ def load_and_analyze(
                 "write all axes: H x W x C for images (224x224x3), length x channels for signals",
             )
         loaded.graph.input_shape = given
-    report = analyze(
+    result = analyze_graph(
         loaded.graph,
         batch=batch,
         dtype=dtype,
@@ -163,4 +170,4 @@ def load_and_analyze(
         count=count,
         explain=explain,
     )
-    return Analysed(report, {loaded.graph.file: loaded.text}, loaded.graph)
+    return Analysed(result.report, {loaded.graph.file: loaded.text}, result, spec_shape)

@@ -82,10 +82,8 @@ def run(
     """
     import numpy as np
 
-    from archcalc.analysis.shapes import infer_shapes
     from archcalc.backend import executor as ex
     from archcalc.backend import memory as mem
-    from archcalc.diagnostics import Diagnostics
     from archcalc.graph import INPUT, Graph
     from archcalc.safeio import check_output, write_output
     from archcalc.spec import load
@@ -111,14 +109,14 @@ def run(
     x, squeeze = _as_batch(numbers, graph.input_shape, np_dtype)
     graph.input_shape = tuple(int(v) for v in x.shape[1:])
 
-    from archcalc.analysis import analyze
+    from archcalc.analysis import analyze_graph
 
-    report = analyze(graph, batch=x.shape[0], diagnostics=loaded.diagnostics)
+    analysed = analyze_graph(graph, batch=x.shape[0], diagnostics=loaded.diagnostics)
+    report, layers = analysed.report, analysed.layers
     if report.has_errors:
         echo_diagnostics(report.diagnostics, sources)
         click.echo("run: the net does not fit this input; nothing was run", err=True)
         sys.exit(EXIT_ERRORS)
-    layers = infer_shapes(graph, Diagnostics(), report.strict)
 
     given: dict[str, Any] = {}
     if weights is not None:

@@ -82,9 +82,10 @@ def summarize(
         from archcalc.diagnostics import UsageError
 
         raise UsageError("--tree draws on the terminal", "leave out --format with --tree")
-    report, sources, graph = load_and_analyze(
+    report, sources, result, _ = load_and_analyze(
         spec, input_shape, batch, dtype, strict, count, explain
     )
+    graph = result.graph
     if tree:
         from rich.console import Console
 
@@ -148,7 +149,7 @@ def check(
     for given in specs:
         spec = STDIN_NAME if given == STDIN else given
         try:
-            report, sources, _ = load_and_analyze(given, input_shape, batch, dtype, strict)
+            report, sources, _, _ = load_and_analyze(given, input_shape, batch, dtype, strict)
         except SpecError as err:
             echo_diagnostics(err.diagnostics, getattr(err, "sources", {}))
             click.echo(f"{spec}: cannot be read ({summary_line(err.diagnostics)})", err=True)

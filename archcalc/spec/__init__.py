@@ -95,7 +95,7 @@ def read_text(path: Path | None, shown_as: str) -> str:
                     "binary",
                     f"'{shown_as}' is a binary file, not a YAML spec",
                     at,
-                    hint="archcalc reads YAML specs (and, with 'archcalc import', ONNX or Keras model files)",
+                    hint="archcalc reads YAML specs: convert a model file (ONNX, Keras) to a spec first",
                 )
             ]
         )

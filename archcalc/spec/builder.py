@@ -24,24 +24,14 @@ from typing import Any
 from archcalc import limits
 from archcalc.diagnostics import Diagnostic, Diagnostics, Pos, UsageError, did_you_mean
 from archcalc.graph import INPUT, Graph, Node, Scope
-from archcalc.ops import ALIASES, REGISTRY, Op, OpError
-from archcalc.ops.base import REQUIRED
+from archcalc.ops import ALIASES, REGISTRY, Op
 from archcalc.shapes import parse_shape
 from archcalc.spec.yamlpos import YList, YMap, ylist, ymap
 
 TOP_KEYS = ("name", "source", "description", "input", "strict", "blocks", "layers")
-COMMON_KEYS = ("name", "inputs", "trainable", "frozen")
+COMMON_KEYS = ("name", "inputs", "trainable", "frozen", "call")
+CALLS = ("module", "functional")
 COMPOSITES = ("residual", "parallel", "sequential")
-_KIND_HINTS = {
-    "posint": "give a whole number of at least 1",
-    "nonneg": "give a whole number, 0 or more",
-    "int": "give a whole number",
-    "float": "give a number, such as 0.5",
-    "prob": "give a probability such as 0.5",
-    "bool": "write true or false",
-    "window": "give a positive whole number such as 3, or one per spatial axis such as [3, 5]",
-    "padding": "give a number such as 1, one per axis [1, 2], four sides [top, bottom, left, right], same or valid",
-}
 _ARG = re.compile(r"\$([^\W\d]\w*)")
 
 
@@ -516,50 +506,10 @@ class _Builder:
         repeat: tuple[int, int],
         inputs: list[str] | None = None,
     ) -> str:
-        raw: dict[str, Any] = {}
-        raw_pos: dict[str, Pos] = {}
-        misspelt: set[str] = set()
         broken = False
+        given: dict[Any, Any] = {}
         if isinstance(value, YMap):
-            for key, val in value.items():
-                if key in COMMON_KEYS:
-                    continue
-                attr = _attr_name(op, str(key))
-                if attr is None:
-                    names = [
-                        *op.attrs,
-                        *(a for spec in op.attrs.values() for a in spec.aliases),
-                        *COMMON_KEYS,
-                    ]
-                    # a misspelt attribute is reported once, not again as missing
-                    import difflib
-
-                    for close in difflib.get_close_matches(
-                        str(key).lower(), names, n=1, cutoff=0.6
-                    ):
-                        misspelt.add(_attr_name(op, close) or close)
-                    self.error(
-                        "unknown-key",
-                        f"{op.name} has no attribute '{key}'",
-                        value.key_pos[key],
-                        _hint(
-                            str(key),
-                            names,
-                            f"{op.name} takes {', '.join([*op.attrs, *COMMON_KEYS])}",
-                        ),
-                    )
-                    broken = True
-                    continue
-                if attr in raw:
-                    self.error(
-                        "duplicate-key",
-                        f"'{key}' repeats {op.name}'s attribute '{attr}'",
-                        value.key_pos[key],
-                        "give each attribute once",
-                    )
-                    broken = True
-                    continue
-                raw[attr], raw_pos[attr] = val, value.where(key)
+            given = value
         elif value is not None:
             if op.shorthand is None or (
                 isinstance(value, YList)
@@ -576,34 +526,33 @@ class _Builder:
                 )
                 broken = True
             else:
-                raw[op.shorthand], raw_pos[op.shorthand] = value, value_pos
-        attrs: dict[str, Any] = {}
-        for attr, spec in op.attrs.items():
-            if attr in raw:
-                try:
-                    attrs[attr] = spec.check(raw[attr])
-                except OpError as err:
-                    self.error(
-                        "value",
-                        f"{op.name} {attr}: {err.message}",
-                        raw_pos[attr],
-                        err.hint or _KIND_HINTS.get(spec.kind, spec.doc),
-                    )
-                    broken = True
-            elif spec.default is REQUIRED and attr not in misspelt:
-                self.error(
-                    "missing-attribute",
-                    f"{op.name} needs '{attr}'" + (f" ({spec.doc})" if spec.doc else ""),
-                    pos,
-                    f"add '{attr}: ...' to this layer",
-                )
-                broken = True
-            else:
-                attrs[attr] = spec.default
+                given = {op.shorthand: value}
+
+        def where(key: Any, on_value: bool = True) -> Pos:
+            if not isinstance(value, YMap):
+                return value_pos  # the shorthand `conv: 3`
+            return value.where(key) if on_value else value.key_pos[key]
+
+        attrs, keys, issues = op.parse_attrs(given, COMMON_KEYS)
+        for issue in issues:
+            at = pos if issue.key is None else where(issue.key, issue.on_value)
+            self.error(issue.code, issue.message, at, issue.hint)
+        broken = broken or bool(issues)
+        raw_pos = {attr: where(key) for attr, key in keys.items()}
         named = self.common(value, ns, op.name, pos, repeat)
         if named is None:
             return prev
         _, qualified, refs, trainable = named
+        call = value.get("call", "module") if isinstance(value, YMap) else "module"
+        if call not in CALLS:
+            self.error(
+                "value",
+                f"'call' is module or functional, found {_kind(call)}",
+                value.where("call"),
+                "write 'call: functional' where the reference code calls the op as a function "
+                "(F.relu), which tools that hook modules do not count",
+            )
+            broken = True
         if refs is None and inputs is None and op.min_inputs > 1:
             self.error(
                 "missing-inputs",
@@ -622,6 +571,7 @@ class _Builder:
             raw_pos,
             trainable,
             broken,
+            call,
         )
         if refs is not None:
             node.inputs = []
@@ -994,14 +944,6 @@ def _find_cycle(inputs: dict[str, list[str]]) -> list[str]:
         seen.append(node)
         node = next(src for src in inputs[node] if src in inputs)
     return seen[seen.index(node) :]
-
-
-def _attr_name(op: Op, key: str) -> str | None:
-    key = key.lower()
-    for name, spec in op.attrs.items():
-        if key == name or key in spec.aliases:
-            return name
-    return None
 
 
 def _hint(word: str, choices: Any, fallback: str) -> str:

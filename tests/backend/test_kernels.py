@@ -359,7 +359,7 @@ def test_shifted_conv_vs_torch(case: tuple[Any, ...]) -> None:
     rng = np.random.default_rng(len(spatial) + batch)
     x = rng.standard_normal((batch, *spatial, cin)).astype(np.float32)
     w = rng.standard_normal((*kernel, cin, cout)).astype(np.float32)
-    out = tuple(K._out_len(n, k, 1, d, *p) for n, k, d, p in zip(spatial, kernel, dil, pad))
+    out = tuple(n + sum(p) - d * (k - 1) for n, k, d, p in zip(spatial, kernel, dil, pad))
     with K.count_macs() as c:
         got = K._conv_shifted(K._pad_spatial(x, pad), w, kernel, dil, out)
     got = got.reshape(batch, *out, cout)
@@ -645,7 +645,7 @@ def test_conv_im2col_slabs(monkeypatch: pytest.MonkeyPatch) -> None:
     w = rng.standard_normal((3, 3, 2, 6)).astype(np.float32)
     with K.count_macs() as whole:
         expected = K.conv(x, w, None, 1, 1, 1, 2)
-    monkeypatch.setattr(K, "_IM2COL_LIMIT_BYTES", 1)
+    monkeypatch.setattr(K, "IM2COL_LIMIT_BYTES", 1)
     with K.count_macs() as chunked:
         got = K.conv(x, w, None, 1, 1, 1, 2)
     np.testing.assert_allclose(got, expected, rtol=1e-6, atol=1e-6)
