@@ -257,16 +257,16 @@ def conv(
     if any(o <= 0 for o in out):
         raise ValueError(f"convolution output would be empty: {out}")
 
-    xp = _pad_spatial(x, pads)
     n = x.shape[0]
+    grid = math.prod(length + pb + pa for length, (pb, pa) in zip(x.shape[1:-1], pads))
     if cin_g == 1 and groups > 1:
-        y = _conv_depthwise(xp, w, kernel, s, d, out)
+        y = _conv_depthwise(_pad_spatial(x, pads), w, kernel, s, d, out)
     elif all(k == 1 for k in kernel):
-        y = _conv_pointwise(xp, w, s, out, groups)
-    elif _shifted_pays(xp, cout, s, out, groups):
-        y = _conv_shifted(xp, w, kernel, d, out)
+        y = _conv_pointwise(_pad_spatial(x, pads), w, s, out, groups)
+    elif _shifted_pays(grid, cin, cout, s, out, groups):
+        y = _conv_shifted(_pad_spatial(x, pads), w, kernel, d, out)
     else:
-        y = _conv_im2col(xp, w, kernel, s, d, out, groups)
+        y = _conv_im2col(x, pads, w, kernel, s, d, out, groups)
     if b is not None:
         y += b.astype(x.dtype, copy=False)
     return y.reshape(n, *out, cout)
@@ -293,19 +293,15 @@ def _conv_pointwise(
 
 
 def _shifted_pays(
-    xp: Array, cout: int, s: tuple[int, ...], out: tuple[int, ...], groups: int
+    grid: int, cin: int, cout: int, s: tuple[int, ...], out: tuple[int, ...], groups: int
 ) -> bool:
     """Whether :func:`_conv_shifted` beats im2col: it needs unit stride and one group, and
     pays off where the patch matrix (K * C_in per output) is the larger cost, against the
-    per-tap accumulation (about 2 * K * C_out per output) and the cropped padding it computes.
+    per-tap accumulation (about 2 * K * C_out per output) and the cropped padding it computes
+    (``grid`` is the number of positions of the padded input).
     """
-    grid = math.prod(xp.shape[1:-1])
-    return (
-        all(st == 1 for st in s)
-        and groups == 1
-        and 2 * cout <= xp.shape[-1]
-        and (4 * grid <= 5 * math.prod(out))
-    )
+    unit = all(st == 1 for st in s)
+    return unit and groups == 1 and 2 * cout <= cin and 4 * grid <= 5 * math.prod(out)
 
 
 def _conv_shifted(
@@ -343,7 +339,8 @@ def _conv_shifted(
 
 
 def _conv_im2col(
-    xp: Array,
+    x: Array,
+    pads: tuple[tuple[int, int], ...],
     w: Array,
     kernel: tuple[int, ...],
     s: tuple[int, ...],
@@ -354,10 +351,12 @@ def _conv_im2col(
     """Patch matrix (im2col) times the kernel matrix, one slab of output rows at a time.
 
     A slab is whole samples when one fits in ``IM2COL_LIMIT_BYTES``, else rows of the first
-    spatial axis of one sample; each slab's product is written straight into the output.
+    spatial axis of one sample. Only the input rows a slab reads are padded (so no padded copy
+    of a whole large input exists), and each slab's product is written straight into the
+    output.
     """
     nd = len(kernel)
-    n, cin = xp.shape[0], xp.shape[-1]
+    n, cin = x.shape[0], x.shape[-1]
     cout = w.shape[-1]
     kk = math.prod(kernel)
     cin_g, cout_g = cin // groups, cout // groups
@@ -367,20 +366,25 @@ def _conv_im2col(
         # (*k, Cin_g, G, Cout_g) -> (G, *k, Cin_g, Cout_g) -> (G, K, Cout_g)
         wg = np.moveaxis(w.reshape(*kernel, cin_g, groups, cout_g), nd + 1, 0)
         wm = wg.reshape(groups, kk * cin_g, cout_g)
-    windows = _windows(xp, kernel, s, d, out)
-    y = np.empty((n, *out, cout), dtype=xp.dtype)
-    per = max(1, IM2COL_LIMIT_BYTES // (math.prod(out[1:]) * kk * cin * xp.itemsize))
+    y = np.empty((n, *out, cout), dtype=x.dtype)
+    per = max(1, IM2COL_LIMIT_BYTES // (math.prod(out[1:]) * kk * cin * x.itemsize))
     if per >= out[0]:  # whole samples per slab
         step = per // out[0]
-        slabs = [(slice(i, i + step), slice(None)) for i in range(0, n, step)]
+        slabs = [(i, min(i + step, n), 0, out[0]) for i in range(0, n, step)]
     else:
         slabs = [
-            (slice(i, i + 1), slice(r, r + per)) for i in range(n) for r in range(0, out[0], per)
+            (i, i + 1, r, min(r + per, out[0])) for i in range(n) for r in range(0, out[0], per)
         ]
-    for samples, rows in slabs:
-        dest = y[samples, rows]  # contiguous: whole samples, or rows of one sample
+    length, before = x.shape[1], pads[0][0]
+    for i0, i1, r0, r1 in slabs:
+        # Input rows (first spatial axis) the slab reads, lo to hi - 1, some in the padding.
+        lo = r0 * s[0] - before
+        hi = (r1 - 1) * s[0] + d[0] * (kernel[0] - 1) + 1 - before
+        piece = x[i0:i1, max(lo, 0) : min(hi, length)]
+        piece = _pad_spatial(piece, ((max(-lo, 0), max(hi - length, 0)), *pads[1:]))
+        dest = y[i0:i1, r0:r1]  # contiguous: whole samples, or rows of one sample
         m = math.prod(dest.shape[:-1])
-        cols = _patches(windows[samples, rows], groups)
+        cols = _patches(_windows(piece, kernel, s, d, (r1 - r0, *out[1:])), groups)
         if groups == 1:
             _matmul(cols, wm, out=dest.reshape(m, cout))
         else:  # (G, M, Cout_g) written as (M, G, Cout_g)

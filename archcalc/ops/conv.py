@@ -188,10 +188,11 @@ class Conv(SlidingWindow):
         )
 
     def workspace(self, layer: Layer, batch: int, itemsize: int) -> int:
-        # The input copied padded; then im2col patches, built in slabs of output rows of at
-        # most the kernel's limit (or one row's patches, if larger), or, for unit-stride convs
-        # with few filters, one tap's product and the output on the padded grid (at most 5/4
-        # of the output, else im2col is used). 1x1 and depthwise convolutions build none.
+        # The input copied padded (im2col: only the rows of one slab); then im2col patches,
+        # built in slabs of output rows of at most the kernel's limit (or one row's patches,
+        # if larger), or, for unit-stride convs with few filters, one tap's product and the
+        # output on the padded grid (at most 5/4 of the output, else im2col is used). 1x1 and
+        # depthwise convolutions build no patches.
         from archcalc.backend.kernels import IM2COL_LIMIT_BYTES
 
         out = batch * out_elements(layer) * itemsize
@@ -202,8 +203,8 @@ class Conv(SlidingWindow):
         if layer.attrs["groups"] == 1 and 2 * layer.attrs["filters"] <= channels:
             return padded + 2 * out * 5 // 4
         patch = numel(layer.output[:-1]) * taps * channels * itemsize
-        row = patch // max(1, layer.output[0])
-        return padded + min(batch * patch, max(IM2COL_LIMIT_BYTES, row))
+        slab = min(batch * patch, max(IM2COL_LIMIT_BYTES, patch // max(1, layer.output[0])))
+        return min(padded, slab) + slab  # only the rows a slab reads are padded
 
     def fixed_params(self, layer: Layer) -> dict[str, Array]:
         import numpy as np

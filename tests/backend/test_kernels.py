@@ -372,10 +372,11 @@ def test_conv_picks_the_shifted_path_for_densenet_shapes() -> None:
     x = rng.standard_normal((2, 28, 28, 64)).astype(np.float32)
     w = (rng.standard_normal((3, 3, 64, 16)) / 24).astype(np.float32)  # He-like: outputs ~1
     b = rng.standard_normal(16).astype(np.float32)
-    xp = K._pad_spatial(x, ((1, 1), (1, 1)))
-    assert K._shifted_pays(xp, 16, (1, 1), (28, 28), 1)
-    assert not K._shifted_pays(xp, 64, (1, 1), (28, 28), 1)  # as many filters as channels
-    assert not K._shifted_pays(xp, 16, (2, 2), (14, 14), 1)
+    grid = 30 * 30  # the padded input's positions
+    assert K._shifted_pays(grid, 64, 16, (1, 1), (28, 28), 1)
+    assert not K._shifted_pays(grid, 64, 64, (1, 1), (28, 28), 1)  # as many filters as channels
+    assert not K._shifted_pays(grid, 64, 16, (2, 2), (14, 14), 1)
+    assert not K._shifted_pays(9 * 9, 64, 16, (1, 1), (7, 7), 1)  # padding: 65% more positions
     close(K.conv(x, w, b, 1, 1, 1, 1), _torch_conv(x, w, b, 1, 1, ((1, 1), (1, 1)), 1))
 
 
