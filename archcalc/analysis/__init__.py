@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from archcalc.analysis.rf import Field, receptive_fields
+from archcalc.analysis.rf import NodeField, receptive_fields
 from archcalc.analysis.shapes import infer_shapes
 from archcalc.counting import DEFAULT, Convention, convention
 from archcalc.diagnostics import Diagnostics, UsageError
@@ -32,7 +32,9 @@ class Analysis:
 
     graph: Graph  # what was analysed (with any --input override applied)
     layers: dict[str, Layer | None]  # each node's shapes and resolved geometry; None: unknown
-    fields: dict[str, Field | None]  # each node's receptive field; None: unknown or undefined
+    fields: dict[
+        str, NodeField
+    ]  # each node's receptive field (its .field None: unknown or undefined)
     report: Report
 
 
@@ -93,9 +95,7 @@ def _analyze(
     explain: bool = False,
 ) -> Analysis:
     layers = infer_shapes(graph, diags, strict)
-    notes: dict[str, str] = {}
-    rf_explain: dict[str, list[tuple[str, str]]] | None = {} if explain else None
-    fields = receptive_fields(graph, layers, diags, notes, rf_explain)
+    fields = receptive_fields(graph, layers, diags, explain)
 
     worst_fit: dict[str, str] = {}
     for d in diags:
@@ -137,16 +137,15 @@ def _analyze(
                 else counting.count(node.op, layer, node.call) * batch
             )
             row.activation_bytes = numel(layer.output) * batch * width
-            row.receptive_field = fields.get(node.name)
+            rf = fields[node.name]
+            row.receptive_field = rf.field
             row.describe = node.op.describe(layer)
             geometry = node.op.geometry(layer)
             if geometry is not None:
                 row.window = {**geometry.to_json(), "groups": layer.attrs.get("groups")}
-            row.rf_note = notes.get(node.name, "")
-            if rf_explain is not None:
-                row.explain = _per_batch(node.op.explain(layer), batch, row) + rf_explain.get(
-                    node.name, []
-                )
+            row.rf_note = rf.note
+            if explain:
+                row.explain = _per_batch(node.op.explain(layer), batch, row) + list(rf.explain)
         rows.append(row)
         totals.params += row.params
         totals.trainable_params += row.trainable_params
