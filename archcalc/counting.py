@@ -155,7 +155,8 @@ FVCORE = Convention(
         },
         **_zeros(
             "maxpool avgpool global_maxpool flatten lrn dropout relu relu6 leaky_relu sigmoid "
-            "tanh gelu silu softmax add concat zeropad identity channel_slice",
+            "tanh gelu silu softmax add concat zeropad identity channel_slice hardsigmoid "
+            "hardswish clip mul",
             "no handle in fvcore/nn/flop_count.py _DEFAULT_SUPPORTED_OPS: skipped",
         ),
     },
@@ -254,7 +255,8 @@ PTFLOPS = Convention(
             ),
         },
         **_zeros(
-            "dropout sigmoid tanh add concat flatten identity zeropad channel_slice",
+            "dropout sigmoid tanh add concat flatten identity zeropad channel_slice hardsigmoid "
+            "hardswish clip mul",
             f"no hook in {_PT} MODULES_MAPPING and no patched functional call "
             "(`a + b` is not torch.add): zero",
         ),
@@ -334,7 +336,8 @@ THOP = Convention(
         ),
         **_zeros("leaky_relu", f"{_TH} count_relu → calculate_relu_flops, which returns 0"),
         **_zeros(
-            "lrn gelu sigmoid silu tanh add concat flatten identity channel_slice",
+            "lrn gelu sigmoid silu tanh add concat flatten identity channel_slice hardsigmoid "
+            "hardswish clip mul",
             "no hook in thop/profile.py register_hooks: zero",
         ),
     },
@@ -366,7 +369,7 @@ TORCHINFO = Convention(
         **_zeros(
             "maxpool avgpool adaptive_avgpool global_avgpool global_maxpool flatten lrn dropout "
             "relu relu6 leaky_relu sigmoid tanh gelu silu softmax add concat zeropad upsample "
-            "identity channel_slice",
+            "identity channel_slice hardsigmoid hardswish clip mul",
             f"{_TI}: a layer without parameters counts nothing",
         ),
     },
@@ -400,6 +403,10 @@ TORCH_EQUIVALENT: dict[str, str] = {
     "gelu": "nn.GELU",
     "silu": "nn.SiLU",
     "softmax": "nn.Softmax(dim=1)",
+    "hardsigmoid": "nn.Hardsigmoid",
+    "hardswish": "nn.Hardswish",
+    "clip": "torch.clamp",
+    "mul": "`x * gate` (squeeze-and-excitation)",
     "add": "`out += identity` / `a + b`",
     "concat": "torch.cat",
     "zeropad": "nn.ZeroPad2d",

@@ -46,6 +46,8 @@ class Graph:
     strict: bool = False
     input_pos: Pos | None = None
     scopes: dict[str, Scope] = field(default_factory=dict)
+    # arrays an imported model brings ("layer.param", channels-last): `run` uses them
+    weights: dict[str, Any] = field(default_factory=dict)
 
     def node(self, name: str) -> Node:
         for n in self.nodes:

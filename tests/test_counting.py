@@ -404,6 +404,11 @@ EVERY_OP = """
       - adaptive_avgpool: 5
       - dropout: 0.1
       - identity
+      - hardswish: {name: hs}
+      - global_avgpool: {keepdims: true}
+      - hardsigmoid
+      - mul: {inputs: [hs, hardsigmoid1]}
+      - clip: {low: -1, high: 2}
       - dense: 4
       - softmax
       - global_maxpool
@@ -559,6 +564,14 @@ def torch_net(graph: Any) -> tuple[Any, tuple[int, ...]]:
         def forward(self, x: Any) -> Any:
             return x[:, self.channels]
 
+    class Clamp(nn.Module):
+        def __init__(self, low: float | None, high: float | None) -> None:
+            super().__init__()
+            self.low, self.high = low, high
+
+        def forward(self, x: Any) -> Any:
+            return x.clamp(self.low, self.high)
+
     def symmetric(pads: list[tuple[int, int]]) -> tuple[int, ...]:
         assert all(a == b for a, b in pads), "asymmetric padding is not built here"
         return tuple(a for a, _ in pads)
@@ -633,6 +646,9 @@ def torch_net(graph: Any) -> tuple[Any, tuple[int, ...]]:
             "silu": nn.SiLU,
             "softmax": lambda: nn.Softmax(dim=1),
             "identity": nn.Identity,
+            "hardsigmoid": nn.Hardsigmoid,
+            "hardswish": nn.Hardswish,
+            "clip": lambda: Clamp(a["low"], a["high"]),
         }
         return plain[name]()
 
@@ -643,7 +659,11 @@ def torch_net(graph: Any) -> tuple[Any, tuple[int, ...]]:
         def __init__(self) -> None:
             super().__init__()
             self.layers = nn.ModuleDict(
-                {key(n.name): module(n) for n in graph.nodes if n.op.name not in ("add", "concat")}
+                {
+                    key(n.name): module(n)
+                    for n in graph.nodes
+                    if n.op.name not in ("add", "concat", "mul")
+                }
             )
 
         def forward(self, x: Any) -> Any:
@@ -654,6 +674,8 @@ def torch_net(graph: Any) -> tuple[Any, tuple[int, ...]]:
                     out = xs[0]
                     for other in xs[1:]:
                         out = out + other  # an operator, as torchvision's `out += identity`
+                elif n.op.name == "mul":
+                    out = xs[0] * xs[1]  # an operator, as torchvision's SE `scale * input`
                 elif n.op.name == "concat":
                     out = torch.cat(xs, 1)
                 else:

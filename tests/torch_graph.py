@@ -185,6 +185,14 @@ class TorchNet:
         if op in simple:
             f = simple[op]
             return lambda xs: f(xs[0])
+        if op == "hardsigmoid":
+            return lambda xs: (xs[0] * a["alpha"] + a["beta"]).clamp(0, 1)
+        if op == "hardswish":
+            return lambda xs: F.hardswish(xs[0])
+        if op == "clip":
+            return lambda xs: xs[0].clamp(a["low"], a["high"])
+        if op == "mul":
+            return lambda xs: xs[0] * xs[1]
         if op == "leaky_relu":
             return lambda xs: F.leaky_relu(xs[0], a["slope"])
         if op == "softmax":

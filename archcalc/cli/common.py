@@ -134,13 +134,13 @@ def load_and_analyze(
     from archcalc.shapes import format_shape, parse_shape
     from archcalc.spec import load
 
+    given = parse_shape(input_shape) if input_shape is not None else None
     try:
-        loaded = load(spec)
+        loaded = load(spec, input_shape=given)
     except SpecError as err:
         err.sources = _texts_for(err.diagnostics)  # type: ignore[attr-defined]
         raise
-    if input_shape is not None:
-        given = parse_shape(input_shape)
+    if given is not None:
         spec_shape = loaded.graph.input_shape
         if len(given) != len(spec_shape):
             loaded.diagnostics.warning(

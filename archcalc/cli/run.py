@@ -104,9 +104,9 @@ def run(
         sys.exit(EXIT_ERRORS)
     layers = infer_shapes(graph, Diagnostics(), report.strict)
 
-    given: dict[str, Any] = {}
+    given: dict[str, Any] = dict(graph.weights)  # an imported model's own weights
     if weights is not None:
-        given = _read_weights(weights, graph)
+        given.update(_read_weights(weights, graph))
     estimate = ex.estimate_memory(
         graph,
         layers,
@@ -167,7 +167,10 @@ def _single_layer(graph: Any, name: str, graph_cls: Any, input_name: str) -> Any
     layer = infer_shapes(graph, Diagnostics(), graph.strict).get(name)
     shape = layer.inputs[0] if layer is not None else graph.input_shape
     one = replace(node, inputs=[input_name])
-    return graph_cls(graph.name, shape, [one], graph.file, graph.source, strict=graph.strict)
+    weights = {k: v for k, v in graph.weights.items() if k.startswith(f"{name}.")}
+    return graph_cls(
+        graph.name, shape, [one], graph.file, graph.source, strict=graph.strict, weights=weights
+    )
 
 
 def _read_numbers(text: str) -> Any:

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from archcalc.diagnostics import Diagnostic, Diagnostics, Pos, SpecError
 from archcalc.graph import Graph
 from archcalc.perf import paused_gc
+from archcalc.shapes import Shape
 from archcalc.spec.builder import build_graph
 from archcalc.spec.yamlpos import load_yaml
 from archcalc.zoo import bundled_path
@@ -102,13 +104,23 @@ def read_text(path: Path, shown_as: str) -> str:
         ) from None
 
 
-def load(spec: str, text: str | None = None) -> LoadedSpec:
-    """Load a spec by path or bundled name (or from ``text``). Raises SpecError when the spec
+def load(spec: str, text: str | None = None, input_shape: Shape | None = None) -> LoadedSpec:
+    """Load a spec by path or bundled name (or from ``text``), or import a model file (ONNX,
+    Keras; ``input_shape`` fixes a model's dynamic sizes). Raises SpecError when the spec
     cannot be turned into a graph; otherwise returns the graph and any diagnostics found."""
+    weights: dict[str, Any] = {}
     if text is None:
         path = resolve(spec)
         shown = spec if Path(spec).exists() else str(path)
-        text = read_text(path, shown)
+        from archcalc.interop import is_model_file
+
+        if is_model_file(path):
+            from archcalc.interop import import_model
+
+            text, weights = import_model(path, shown, input_shape)
+            shown = f"{shown} (imported)"
+        else:
+            text = read_text(path, shown)
     else:
         shown = spec
     with paused_gc():
@@ -117,4 +129,5 @@ def load(spec: str, text: str | None = None) -> LoadedSpec:
         graph = build_graph(data, shown, diags)
     if graph is None or diags.has_errors:
         raise SpecError(list(diags))
+    graph.weights = weights
     return LoadedSpec(graph, diags, text)
