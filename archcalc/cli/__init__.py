@@ -6,6 +6,7 @@ from __future__ import annotations
 import click
 
 from archcalc import __version__
+from archcalc.cli.convert import import_model
 from archcalc.cli.draw import draw
 from archcalc.cli.rf import rf
 from archcalc.cli.run import run
@@ -38,3 +39,4 @@ main.add_command(rf)
 main.add_command(verify)
 main.add_command(run)
 main.add_command(draw)
+main.add_command(import_model)

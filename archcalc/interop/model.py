@@ -40,8 +40,13 @@ def layer_name(weight: str | None, node_name: str, op_type: str) -> str:
         path = weight.rsplit(".", 1)[0]
     if not path and "/" in node_name:
         for segment in node_name.strip("/").split("/")[:-1]:
-            # torch writes each scope as the full path of its module: layer1 / layer1.0 / conv1
-            path = segment if segment.startswith(path + ".") or not path else f"{path}.{segment}"
+            # torch names a container's child with the container: layer1 / layer1.0 / conv1,
+            # features.1 / block / block.6 / avgpool
+            head = segment.split(".", 1)[0]
+            if path == head or path.endswith("." + head):
+                path += segment[len(head) :]
+            else:
+                path = f"{path}.{segment}" if path else segment
     if not path:
         path = node_name if node_name and "/" not in node_name else op_type.lower()
     name = _UNSAFE.sub("_", path).strip("_") or op_type.lower()

@@ -26,7 +26,7 @@ SUPPORTED = (
     "Conv, ConvTranspose, Gemm, MatMul, MaxPool, AveragePool, GlobalAveragePool, GlobalMaxPool, "
     "Relu, LeakyRelu, Clip, Sigmoid, Tanh, HardSigmoid, HardSwish, Mul, Add, Concat, Flatten, "
     "Reshape, BatchNormalization, LRN, Dropout, Softmax, Pad, ReduceMean, Resize, Identity, "
-    "Constant, and shape arithmetic (Shape, Gather, Unsqueeze, Squeeze, Concat, Slice, Cast)"
+    "Constant, and shape arithmetic (Shape, Gather, Unsqueeze, Squeeze, Concat, Slice, Cast, Transpose)"
 )
 
 
@@ -78,8 +78,14 @@ class _Importer:
         self.layers: list[LayerSpec] = []
         self.weights: dict[str, np.ndarray] = {}
         self.tensor_layer: dict[str, str] = {}  # tensor name → the layer (or "input") making it
+        self.layer_tensor: dict[str, str] = {}  # and back: a layer → the tensor it makes
         self.flat_from: dict[str, Shape] = {}  # flattened tensors → their channels-last shape
         self.used_names: set[str] = set()
+        self.made_by: dict[str, Any] = {}  # tensor → the node whose layer made it
+        self.consumers: dict[str, int] = {}
+        for n in self.graph.node:
+            for i in n.input:
+                self.consumers[i] = self.consumers.get(i, 0) + 1
         inputs = [i for i in self.graph.input if i.name not in self.consts]
         if len(inputs) != 1:
             raise _fail(
@@ -89,7 +95,9 @@ class _Importer:
             )
         self.input = inputs[0]
         self.input_shape = self._fix_input(self.input, input_shape)
-        self.shapes = self._infer_shapes(model)
+        # Each followed tensor's shape, channels-last without the batch, from the registry's
+        # own rules as layers are emitted (ONNX's shape inference gives up on some pad chains).
+        self.shapes: dict[str, Shape] = {self.input.name: self.input_shape}
 
     # -- shapes --------------------------------------------------------------------------------
     def _fix_input(self, value: Any, given: Shape | None) -> Shape:
@@ -130,27 +138,11 @@ class _Importer:
             d.dim_value = n
         return (*sizes[1:], sizes[0])
 
-    def _infer_shapes(self, model: Any) -> dict[str, tuple[int, ...]]:
-        try:
-            inferred = self.onnx.shape_inference.infer_shapes(model, data_prop=True)
-        except Exception as err:
-            raise _fail(
-                self.shown,
-                "not-onnx",
-                f"'{self.shown}': ONNX shape inference failed ({err})",
-                "check the model with onnx.checker.check_model",
-            ) from None
-        shapes: dict[str, tuple[int, ...]] = {}
-        g = inferred.graph
-        for v in (*g.input, *g.value_info, *g.output):
-            dims = v.type.tensor_type.shape.dim
-            if all(d.dim_value > 0 for d in dims):
-                shapes[v.name] = tuple(d.dim_value for d in dims)
-        return shapes
-
     def shape(self, tensor: str, node: Any) -> tuple[int, ...]:
+        """The tensor's ONNX shape, (1, C, *spatial) or (1, features), batch 1."""
         if tensor in self.shapes:
-            return self.shapes[tensor]
+            cl = self.shapes[tensor]
+            return (1, *cl) if len(cl) == 1 else (1, cl[-1], *cl[:-1])
         raise _fail(
             self.shown,
             "dynamic-shape",
@@ -162,6 +154,7 @@ class _Importer:
     # -- walking -------------------------------------------------------------------------------
     def run(self) -> ImportedModel:
         self.tensor_layer[self.input.name] = "input"
+        self.layer_tensor["input"] = self.input.name
         for node in self.graph.node:
             if node.op_type == "Constant":
                 self.consts[node.output[0]] = self._constant(node)
@@ -257,17 +250,38 @@ class _Importer:
     ) -> str:
         name = self.name_for(node, weight)
         sources = inputs if inputs is not None else [self.source(node)]
+        self.shapes[node.output[0]] = self._output_shape(node, op, attrs, sources)
         self.layers.append(LayerSpec(op, name, attrs, sources))
         for key, value in (arrays or {}).items():
             self.weights[f"{name}.{key}"] = np.ascontiguousarray(value, dtype=np.float32)
         self.tensor_layer[node.output[0]] = name
+        self.layer_tensor[name] = node.output[0]
+        self.made_by[node.output[0]] = node
         if op in _FLAT_SAFE and node.input[0] in self.flat_from:
             self.flat_from[node.output[0]] = self.flat_from[node.input[0]]
         return name
 
+    def _output_shape(
+        self, node: Any, op_name: str, attrs: dict[str, Any], sources: list[str]
+    ) -> Shape:
+        """The layer's output by the op's own shape rule, as the builder will compute it."""
+        from archcalc.ops import REGISTRY, Layer, OpError
+
+        op = REGISTRY[op_name]
+        full = {
+            k: (op.attrs[k].check(attrs[k]) if k in attrs else a.default)
+            for k, a in op.attrs.items()
+        }
+        shapes = [self.shapes[self.layer_tensor[s]] for s in sources]
+        try:
+            return op.output_shape(Layer(node.name, full, shapes))
+        except OpError as err:
+            raise self.unsupported(node, err.message) from None
+
     def alias(self, node: Any) -> None:
         """A node that passes its input through: its output is the same layer's output."""
         self.tensor_layer[node.output[0]] = self.source(node)
+        self.shapes[node.output[0]] = self.shapes[node.input[0]]
         if node.input[0] in self.flat_from:
             self.flat_from[node.output[0]] = self.flat_from[node.input[0]]
 
@@ -355,6 +369,9 @@ _FOLD: dict[str, Callable[[_Importer, Any], list[Const]]] = {
         )
     ],
     "Slice": _slice,
+    "Transpose": lambda imp, node: [
+        np.transpose(imp.consts[node.input[0]], imp.attrs(node).get("perm"))
+    ],
     "Reshape": lambda imp, node: [imp.consts[node.input[0]].reshape(imp.consts[node.input[1]])],
     "Mul": _binary(np.multiply),
     "Div": _binary(lambda a, b: a // b if a.dtype.kind in "iu" else a / b),
@@ -572,10 +589,35 @@ def _reshape(imp: _Importer, node: Any) -> None:
     _flatten_like(imp, node, tuple(sizes))
 
 
+def _gated(imp: _Importer, node: Any) -> str | None:
+    """x · sigmoid(x) is silu and x · hardsigmoid(x) hardswish, as opsets before 14 spell them:
+    the op for a Mul whose other factor is the gate just emitted on the same x, else None."""
+    if node.op_type != "Mul" or len(node.input) != 2:
+        return None
+    for x, gate in (node.input, reversed(node.input)):
+        maker = imp.made_by.get(gate)
+        last = imp.layers[-1] if imp.layers else None
+        if maker is None or last is None or imp.tensor_layer.get(gate) != last.name:
+            continue
+        if maker.input[0] != x or imp.consumers.get(gate) != 1:
+            continue
+        if maker.op_type == "Sigmoid":
+            return "silu"
+        if maker.op_type == "HardSigmoid" and not last.attrs:  # relu6(x + 3)/6
+            return "hardswish"
+    return None
+
+
 def _elementwise(imp: _Importer, node: Any) -> None:
     op = {"Add": "add", "Mul": "mul"}[node.op_type]
     if any(i in imp.consts for i in node.input):
         raise imp.unsupported(node, f"{node.op_type} with a constant operand is not a layer")
+    fused = _gated(imp, node)
+    if fused is not None:
+        gate = imp.layers.pop()
+        imp.used_names.discard(gate.name)
+        imp.emit(node, fused, {}, inputs=gate.inputs)
+        return
     shapes = [imp.shape(i, node) for i in node.input]
     if op == "add" and len(set(shapes)) != 1:
         raise imp.unsupported(node, f"Add broadcasts {shapes}; only equal shapes map onto add")

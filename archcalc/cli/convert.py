@@ -1,0 +1,110 @@
+"""`archcalc import`: a model file (ONNX, Keras) → a readable spec (and its weights)."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+
+from archcalc.cli.common import EXIT_OK, guarded
+
+
+def write_output(path: str, data: str | bytes, inputs: list[str]) -> None:
+    """Write a command's result file; never over one of the command's own inputs.
+
+    The one place import and export write files, to be replaced by the shared safe writer."""
+    from archcalc.diagnostics import UsageError
+
+    target = Path(path)
+    for given in inputs:
+        if Path(given).exists() and target.exists() and target.resolve() == Path(given).resolve():
+            raise UsageError(
+                f"'{path}' is an input of this command; archcalc never overwrites its inputs",
+                "write to another file",
+            )
+    try:
+        if isinstance(data, bytes):
+            target.write_bytes(data)
+        else:
+            target.write_text(data, encoding="utf-8")
+    except OSError as err:
+        raise UsageError(f"cannot write '{path}': {err.strerror}") from None
+
+
+@click.command("import")
+@click.argument("model")
+@click.option(
+    "--output",
+    "-o",
+    default=None,
+    metavar="FILE.yaml",
+    help="Write the spec here (default: stdout).",
+)
+@click.option(
+    "--weights",
+    "-w",
+    default=None,
+    metavar="FILE.npz",
+    help="Also save the model's weights (channels-last), for `archcalc run SPEC --weights`.",
+)
+@click.option(
+    "--input",
+    "-i",
+    "input_shape",
+    metavar="SHAPE",
+    default=None,
+    help="The input shape (H x W x C) for a model whose input sizes are dynamic.",
+)
+@guarded
+def import_model(
+    model: str, output: str | None, weights: str | None, input_shape: str | None
+) -> None:
+    """Turn MODEL (an .onnx file, a Keras .keras archive or model JSON) into a spec.
+
+    The spec keeps the model's layer names; `archcalc summarize` of it gives the model's own
+    figures. Every command also reads MODEL directly wherever it takes a SPEC.
+
+    \b
+    Examples:
+      archcalc import resnet50.onnx -o resnet50.yaml
+      archcalc import model.onnx -o model.yaml --weights model.npz
+      archcalc import model.keras --input 224x224x3
+    """
+    from archcalc.diagnostics import Diagnostic, SpecError, UsageError
+    from archcalc.interop import import_model as convert
+    from archcalc.interop import is_model_file
+    from archcalc.shapes import parse_shape
+
+    path = Path(model)
+    if not path.is_file():
+        raise UsageError(f"no such model file: '{model}'")
+    if not is_model_file(path):
+        raise SpecError(
+            [
+                Diagnostic(
+                    "error",
+                    "not-a-model",
+                    f"'{model}' is not an ONNX or Keras model file",
+                    None,
+                    hint="give an .onnx file, a .keras archive or a Keras model's .json",
+                )
+            ]
+        )
+    shape = parse_shape(input_shape) if input_shape is not None else None
+    text, arrays = convert(path, model, shape)
+    if weights is not None:
+        import io
+
+        import numpy as np
+
+        buffer = io.BytesIO()
+        np.savez(buffer, **arrays)
+        write_output(weights, buffer.getvalue(), [model])
+        click.echo(f"saved {len(arrays)} arrays to {weights}", err=True)
+    if output is None:
+        click.echo(text, nl=False)
+    else:
+        write_output(output, text, [model])
+        click.echo(f"wrote {output}", err=True)
+    sys.exit(EXIT_OK)
