@@ -50,6 +50,7 @@ def child(backend: str, net: str, input_shape: str, threads: int, repeats: int) 
         torch.set_num_threads(threads)
     from archcalc.analysis.shapes import infer_shapes
     from archcalc.backend import executor as ex
+    from archcalc.backend import memory as mem
     from archcalc.diagnostics import Diagnostics
     from archcalc.shapes import parse_shape
     from archcalc.spec import load
@@ -60,7 +61,7 @@ def child(backend: str, net: str, input_shape: str, threads: int, repeats: int) 
     baseline = _rss_now()
     from archcalc.analysis import analyze
 
-    estimate = ex.estimate_memory(
+    estimate = mem.estimate_memory(
         graph, layers, analyze(graph).totals.peak_activation_bytes, 1, 4
     ).total
     params = ex.init_params(graph, layers, seed=0)

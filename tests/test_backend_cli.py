@@ -346,6 +346,7 @@ def test_memory_estimate_covers_the_measured_live_peak() -> None:
     from archcalc.analysis import analyze
     from archcalc.analysis.shapes import infer_shapes
     from archcalc.backend import executor as ex
+    from archcalc.backend import memory as mem
     from archcalc.diagnostics import Diagnostics
     from archcalc.spec import load
 
@@ -353,7 +354,7 @@ def test_memory_estimate_covers_the_measured_live_peak() -> None:
     graph.input_shape = (96, 96, 3)
     report = analyze(graph, batch=2)
     layers = infer_shapes(graph, Diagnostics(), False)
-    est = ex.estimate_memory(graph, layers, report.totals.peak_activation_bytes, 2, 4)
+    est = mem.estimate_memory(graph, layers, report.totals.peak_activation_bytes, 2, 4)
     params = ex.init_params(graph, layers)
     x = np.zeros((2, 96, 96, 3), np.float32)
     run = ex.execute(graph, layers, params, x)
@@ -362,7 +363,7 @@ def test_memory_estimate_covers_the_measured_live_peak() -> None:
 
 
 def test_parse_bytes() -> None:
-    from archcalc.backend.executor import parse_bytes
+    from archcalc.backend.memory import parse_bytes
 
     assert parse_bytes("2GiB") == 2 * 2**30
     assert parse_bytes("512M") == 512 * 2**20

@@ -6,7 +6,7 @@ import pytest
 
 from archcalc.analysis import analyze
 from archcalc.analysis.shapes import infer_shapes
-from archcalc.backend import executor as ex
+from archcalc.backend import rf_probe
 from archcalc.diagnostics import Diagnostics
 from archcalc.spec import load
 
@@ -37,9 +37,9 @@ def test_every_layer_full_scan(name: str) -> None:
     report = analyze(graph)
     layers = infer_shapes(graph, Diagnostics(), False)
     fields = {row.name: row.receptive_field for row in report.layers}
-    samples = ex.pick_samples(graph, layers, fields, count=100)
+    samples = rf_probe.pick_samples(graph, layers, fields, count=100)
     assert len(samples) >= 3
-    checks = ex.measure_fields(graph, layers, fields, samples, full_scan=True)
+    checks = rf_probe.measure_fields(graph, layers, fields, samples, full_scan=True)
     assert len(checks) == len(samples)
     for check in checks:
         assert check.probes, check.layer
@@ -55,11 +55,11 @@ def test_stride_misfit_shows_in_the_clipped_expectation() -> None:
     # 1 + ½·2 + (1 − 1)·4 = 2, so rows −4..8, clipped to 0..8. The pool's two units read conv1's
     # units 0..3, i.e. input rows 0..8: the whole net never reads rows 9 and 10, although
     # dense1's field is "the whole input".
-    assert ex.analysed_reads(graph, layers, "conv2", 0, 0) == (0, 8)
-    assert ex.analysed_reads(graph, layers, "dense1", 0, None) == (0, 8)
-    assert ex.analysed_reads(graph, layers, "dense1", 1, None) == (0, 8)
+    assert rf_probe.analysed_reads(graph, layers, "conv2", 0, 0) == (0, 8)
+    assert rf_probe.analysed_reads(graph, layers, "dense1", 0, None) == (0, 8)
+    assert rf_probe.analysed_reads(graph, layers, "dense1", 1, None) == (0, 8)
     fields = {row.name: row.receptive_field for row in report.layers}
-    checks = ex.measure_fields(graph, layers, fields, ["conv2", "dense1"])
+    checks = rf_probe.measure_fields(graph, layers, fields, ["conv2", "dense1"])
     assert all(c.ok for c in checks)
     assert any("drops them" in c.note for c in checks)
 
@@ -75,7 +75,7 @@ def test_a_wrong_field_is_reported_with_the_measured_support() -> None:
     right = fields["conv1"]
     assert right is not None
     fields["conv1"] = replace(right, size=(Fraction(5), Fraction(5)))
-    (check,) = ex.measure_fields(graph, layers, fields, ["conv1"])
+    (check,) = rf_probe.measure_fields(graph, layers, fields, ["conv1"])
     assert not check.ok
     assert check.size == (3, 3)  # measured over every row after the edge probes disagreed
 

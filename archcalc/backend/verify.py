@@ -14,6 +14,8 @@ import numpy as np
 
 from archcalc.analysis.shapes import infer_shapes
 from archcalc.backend import executor as ex
+from archcalc.backend import memory as mem
+from archcalc.backend import rf_probe
 from archcalc.diagnostics import Diagnostics
 from archcalc.graph import Graph
 from archcalc.report import Report
@@ -54,10 +56,10 @@ class Verification:
     dtype: str
     seed: int
     layers: list[LayerCheck]
-    memory: ex.MemoryEstimate
+    memory: mem.MemoryEstimate
     memory_limit: int
     peak_live_bytes: int
-    fields: list[ex.FieldCheck]
+    fields: list[rf_probe.FieldCheck]
     seconds: float
 
     @property
@@ -117,7 +119,7 @@ def _plain(value: Any) -> Any:
     return value
 
 
-def rf_text(check: ex.FieldCheck, measured: bool) -> Any:
+def rf_text(check: rf_probe.FieldCheck, measured: bool) -> Any:
     """The compared receptive-field figure: per axis, each sampled unit's support
     [first, last] input row/column (clipped to the input), analysed or measured."""
     out: dict[str, Any] = {}
@@ -158,14 +160,14 @@ def verify(
     strict = report.strict
     layers = infer_shapes(graph, Diagnostics(), strict)
     batch = report.batch
-    estimate = ex.estimate_memory(
+    estimate = mem.estimate_memory(
         graph, layers, report.totals.peak_activation_bytes, batch, itemsize
     )
     if max_memory is None:
-        limit, source = ex.default_limit()
+        limit, source = mem.default_limit()
     else:
         limit, source = max_memory, "--max-memory"
-    ex.guard_memory(
+    mem.guard_memory(
         estimate,
         limit,
         source,
@@ -184,11 +186,11 @@ def verify(
     if mismatch_at:  # past a merge of unequal strides the union is not one periodic window
         first = min(i for i, n in enumerate(graph.nodes) if n.name in mismatch_at)
         skip = {n.name for n in graph.nodes[first:]}
-    samples = ex.pick_samples(graph, layers, fields, rf_samples, skip)
+    samples = rf_probe.pick_samples(graph, layers, fields, rf_samples, skip)
     budget = max(limit - estimate.weights, 64 * 2**20)
     field_checks = {
         c.layer: c
-        for c in ex.measure_fields(
+        for c in rf_probe.measure_fields(
             graph, layers, fields, samples, np_dtype, budget, progress=progress
         )
     }

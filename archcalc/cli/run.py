@@ -76,6 +76,7 @@ def run(
 
     from archcalc.analysis.shapes import infer_shapes
     from archcalc.backend import executor as ex
+    from archcalc.backend import memory as mem
     from archcalc.diagnostics import Diagnostics, SpecError
     from archcalc.graph import INPUT, Graph
     from archcalc.spec import load
@@ -107,7 +108,7 @@ def run(
     given: dict[str, Any] = dict(graph.weights)  # an imported model's own weights
     if weights is not None:
         given.update(_read_weights(weights, graph))
-    estimate = ex.estimate_memory(
+    estimate = mem.estimate_memory(
         graph,
         layers,
         report.totals.peak_activation_bytes,
@@ -115,11 +116,11 @@ def run(
         np.dtype(np_dtype).itemsize,
     )
     limit, source = (
-        (ex.parse_bytes(max_memory), "--max-memory")
+        (mem.parse_bytes(max_memory), "--max-memory")
         if max_memory is not None
-        else ex.default_limit()
+        else mem.default_limit()
     )
-    ex.guard_memory(estimate, limit, source, f"running {graph.name or 'the net'}")
+    mem.guard_memory(estimate, limit, source, f"running {graph.name or 'the net'}")
     params = ex.init_params(graph, layers, seed, np_dtype, given, random_missing=random_weights)
     y = ex.execute(graph, layers, params, x).output
 

@@ -65,7 +65,7 @@ def verify(
     input). Exit status: 0 all pass, 1 any mismatch (each named on stderr), 2 bad usage, an
     unreadable spec, or an estimated peak memory over --max-memory.
     """
-    from archcalc.backend.executor import parse_bytes
+    from archcalc.backend.memory import parse_bytes
     from archcalc.backend.verify import verify as run_verify
     from archcalc.diagnostics import UsageError
     from archcalc.spec import load
@@ -160,7 +160,7 @@ def _print_table(result: Any) -> None:
     from rich.console import Console
     from rich.table import Table
 
-    from archcalc.backend.executor import format_bytes
+    from archcalc.backend.memory import format_bytes
     from archcalc.shapes import format_shape
 
     out = sys.stdout
