@@ -8,6 +8,7 @@ import click
 from archcalc import __version__
 from archcalc.cli.convert import import_model
 from archcalc.cli.draw import draw
+from archcalc.cli.export import export
 from archcalc.cli.rf import rf
 from archcalc.cli.run import run
 from archcalc.cli.summarize import check, summarize
@@ -40,3 +41,4 @@ main.add_command(verify)
 main.add_command(run)
 main.add_command(draw)
 main.add_command(import_model)
+main.add_command(export)
