@@ -9,7 +9,7 @@ compares the committed file with this output).
 
 from __future__ import annotations
 
-from archcalc.counting import CONVENTIONS, DEFAULT, TORCH_EQUIVALENT, Convention
+from archcalc.counting import CONVENTIONS, DEFAULT, Convention
 from archcalc.ops import REGISTRY, Op
 
 _FAMILY_ORDER = ("conv", "dense", "pool", "norm", "regularization", "activation", "merge")
@@ -73,17 +73,19 @@ def _matrix() -> list[str]:
         "the `ultralytics-thop` fork) may count differently.",
         "- A tool that traces the model (fvcore) or hooks modules (the others) sees `add` as "
         "`a + b`; code that calls `torch.add` instead is counted by ptflops.",
+        "- A layer marked `call: functional` stands for a function call, as torchvision writes "
+        "`F.relu(x)` or `F.adaptive_avg_pool2d(x, 1)` in some models (the bundled MobileNetV2, "
+        "DenseNet-121, GoogLeNet and Inception v3 mark them): fvcore traces it like a module; "
+        "ptflops counts only its patched functional (ReLU, GELU and pooling once instead of "
+        "twice; softmax, SiLU, ReLU6 and upsampling as one per element); thop and torchinfo, "
+        "which hook modules, count nothing.",
         "",
         "| type | PyTorch | " + " | ".join(c.name for c in tools) + " |",
         "|---|---|" + "---|" * len(tools),
     ]
     for op in _ops():
         cells = [_cell(c.rule(op).formula) for c in tools]
-        lines.append(
-            f"| `{op.name}` | {_cell(TORCH_EQUIVALENT.get(op.name, '?'))} | "
-            + " | ".join(cells)
-            + " |"
-        )
+        lines.append(f"| `{op.name}` | {_cell(op.torch_equivalent)} | " + " | ".join(cells) + " |")
     return lines
 
 

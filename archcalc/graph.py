@@ -23,6 +23,9 @@ class Node:
     attr_pos: dict[str, Pos] = field(default_factory=dict)
     trainable: bool = True
     broken: bool = False  # its definition had errors; the analysis skips it and what follows
+    # How the reference implementation calls it: "module" (nn.ReLU()) or "functional"
+    # (F.relu); tools that count by hooking modules do not see functional calls.
+    call: str = "module"
 
 
 @dataclass
@@ -48,6 +51,28 @@ class Graph:
     scopes: dict[str, Scope] = field(default_factory=dict)
     # arrays an imported model brings ("layer.param", channels-last): `run` uses them
     weights: dict[str, Any] = field(default_factory=dict)
+
+    def last_uses(self, upto: int | None = None) -> dict[str, int]:
+        """For each tensor read by the nodes up to index ``upto`` (all by default), the index
+        of the last node that reads it."""
+        last_use: dict[str, int] = {}
+        for i, node in enumerate(self.nodes[: None if upto is None else upto + 1]):
+            for src in node.inputs:
+                last_use[src] = i
+        return last_use
+
+    def free_after(self) -> list[list[str]]:
+        """The schedule that frees each activation after its last reader: for every node, in
+        order, the tensors (INPUT included) no later node reads. A dead end (nothing reads it)
+        is freed as soon as it is made; the last node's output is kept."""
+        last_use = self.last_uses()
+        frees: list[list[str]] = [[] for _ in self.nodes]
+        for name, i in last_use.items():
+            frees[i].append(name)
+        for i, node in enumerate(self.nodes[:-1]):
+            if node.name not in last_use:
+                frees[i].append(node.name)
+        return frees
 
     def node(self, name: str) -> Node:
         for n in self.nodes:

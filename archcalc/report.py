@@ -1,7 +1,7 @@
 """The report: plain data produced by the analyzers, read by every renderer.
 
-``Report.to_json()`` is the stable contract described in DESIGN.md: fields may be added, none
-may change meaning.
+``Report.to_json()`` is the stable contract described in docs/json-report.md: fields may be
+added, none may change meaning.
 """
 
 from __future__ import annotations
@@ -14,6 +14,9 @@ from archcalc.shapes import Shape
 
 if TYPE_CHECKING:  # a runtime import would make report and analysis import each other
     from archcalc.analysis.rf import Field
+
+
+WINDOW_FIELDS = ("kernel", "stride", "padding", "dilation", "groups")
 
 
 @dataclass
@@ -38,6 +41,9 @@ class LayerRow:
     pos: Pos | None = None
     rf_note: str = ""  # why the receptive field is not defined, when it is not
     explain: list[tuple[str, str]] | None = None  # (figure, formula), with --explain only
+    # The sliding window's resolved hyperparameters: kernel, stride, padding (before, after per
+    # axis), dilation per spatial axis, and groups; empty for layers without a window.
+    window: dict[str, Any] = field(default_factory=dict)
 
     def to_json(self) -> dict[str, Any]:
         found: dict[str, Any] = {
@@ -56,6 +62,7 @@ class LayerRow:
             "weights": {k: list(v) for k, v in self.weights.items()},
             "stride_fit": self.fit or "exact",
             "scope": list(self.scope),
+            **{key: self.window.get(key) for key in WINDOW_FIELDS},
         }
         if self.rf_note:
             found["receptive_field_note"] = self.rf_note

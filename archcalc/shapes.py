@@ -7,7 +7,10 @@ vector ``(4096,)`` is ``4096``.
 
 from __future__ import annotations
 
+import operator
 import re
+from collections.abc import Sequence
+from typing import Any
 
 from archcalc.diagnostics import UsageError
 
@@ -63,3 +66,49 @@ def numel(shape: Shape) -> int:
     for s in shape:
         n *= s
     return n
+
+
+def out_length(n: int, span: int, stride: int, before: int, after: int, ceil: bool = False) -> int:
+    """How many windows of extent ``span`` (d·(k − 1) + 1) fit along a padded axis of length
+    ``n``: PyTorch's rule, the course's ⌊(N + P − F)/S⌋ + 1, or rounded up with ``ceil`` except
+    that a last window starting in the right padding is dropped. May be 0 or less when the
+    window is wider than the padded axis."""
+    room = n + before + after - span
+    size = room // stride + 1
+    if ceil and room % stride and room >= 0:
+        size += 1
+        if (size - 1) * stride >= n + before:
+            size -= 1
+    return size
+
+
+def per_axis(value: int | Sequence[int], rank: int) -> tuple[int, ...]:
+    """A size given as one int or one per spatial axis, as one int per axis (ValueError when
+    the count is wrong)."""
+    try:
+        return (operator.index(value),) * rank  # type: ignore[arg-type]
+    except TypeError:
+        items = tuple(operator.index(v) for v in value)  # type: ignore[union-attr]
+    if len(items) != rank:
+        raise ValueError(f"{len(items)} values for {rank} spatial ax{'is' if rank == 1 else 'es'}")
+    return items
+
+
+def pad_pairs(value: Any, rank: int) -> tuple[tuple[int, int], ...]:
+    """Numeric padding as (before, after) per spatial axis, from an int, one int per axis,
+    (before, after) pairs, or 2·rank ints in the order before, after per axis (for 2-D: top,
+    bottom, left, right). ValueError when the count fits none of these."""
+    try:
+        return ((operator.index(value),) * 2,) * rank
+    except TypeError:
+        items = list(value)
+    if items and all(isinstance(v, Sequence) for v in items):
+        if len(items) != rank or any(len(v) != 2 for v in items):
+            raise ValueError(f"padding gives {len(items)} axes for a {rank}-D input")
+        return tuple((operator.index(v[0]), operator.index(v[1])) for v in items)
+    flat = [operator.index(v) for v in items]
+    if len(flat) == rank:
+        return tuple((p, p) for p in flat)
+    if len(flat) == 2 * rank:
+        return tuple((flat[2 * i], flat[2 * i + 1]) for i in range(rank))
+    raise ValueError(f"padding has {len(flat)} values for a {rank}-D input")

@@ -15,7 +15,7 @@ estimate covered the NumPy run's peak.
 
 The NumPy side is archcalc's executor (``archcalc.backend.executor.execute``, the op
 registry's forwards, activations freed after their last use, MAC counting on). The torch side
-is the same graph translated to ``torch.nn.functional`` calls (``tests/torch_graph.py``) under
+is the same graph built from each op's PyTorch module (``tests/torch_graph.py``) under
 ``torch.no_grad()``; its weights are copied from the same arrays, layer by layer, so they
 never exist twice. Before timing, the two outputs are checked to agree.
 """

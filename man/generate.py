@@ -12,7 +12,7 @@ import click
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from archcalc import __version__
+from archcalc import __version__, limits
 from archcalc.cli import main
 
 PAGE = Path(__file__).parent / "archcalc.1"
@@ -74,6 +74,8 @@ def render() -> str:
         "0 success; 1 the architecture (or the answers, or a verification) has errors; 2 bad usage or a spec that cannot be read.",
         ".SH ENVIRONMENT",
         ".TP\n.B NO_COLOR\nWhen set and not empty, no colour is used. Colour is only ever used on a terminal.",
+        *(f".TP\n.B {limit.env}\n{roff(limit.doc)}" for limit in limits.ALL),
+        "Going over a limit is an error with exit status 2 that names the setting.",
         ".SH FILES",
         "Bundled specs are installed with the package (\\fBspecs/\\fR in the source tree). The spec language is described in docs/spec\\-format.md.",
     ]

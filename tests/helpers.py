@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import textwrap
 
 from click.testing import CliRunner, Result
@@ -19,3 +20,9 @@ def analyse(text: str, **kwargs: object) -> Report:
 
 def cli(*args: str) -> Result:
     return CliRunner().invoke(main, list(args), catch_exceptions=False)
+
+
+def examples(quick: int) -> int:
+    """A property test's example count: ``quick`` in the normal run, four times that in the
+    longer profile CI selects with ARCHCALC_HYPOTHESIS=ci."""
+    return quick * 4 if os.environ.get("ARCHCALC_HYPOTHESIS") == "ci" else quick

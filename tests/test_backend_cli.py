@@ -336,7 +336,7 @@ def test_verify_catches_a_wrong_receptive_field_rule(monkeypatch: pytest.MonkeyP
 def test_memory_guard_refuses_before_running() -> None:
     code, out, err = cli("verify", "vgg16", "--max-memory", "100MiB")
     assert code == 2 and out == ""
-    assert "would need about" in err and "over the limit of 100.0 MiB" in err
+    assert "would need about" in err and "over the limit of 100.00 MiB" in err
     assert "--batch 1" in err and "smaller --input" in err
     code, _, err = cli("verify", "vgg16", "--max-memory", "lots")
     assert code == 2 and "cannot read the memory size" in err
@@ -377,7 +377,7 @@ def test_run_has_the_memory_guard_too(tmp_path: Path) -> None:
         "run", spec, "-i", inline(np.zeros((64, 64))), "--random-weights", "--max-memory", "1MiB"
     )
     assert code == 2 and out == ""
-    assert "would need about" in err and "over the limit of 1.0 MiB (--max-memory)" in err
+    assert "would need about" in err and "over the limit of 1.00 MiB (--max-memory)" in err
 
 
 def test_verify_in_float64() -> None:

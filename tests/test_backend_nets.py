@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from archcalc.analysis import analyze
+from archcalc.analysis import analyze_graph
 from archcalc.analysis.shapes import infer_shapes
 from archcalc.backend import executor as ex
 from archcalc.backend.verify import verify
@@ -72,7 +72,7 @@ def test_flatten_permutation_is_needed() -> None:
 @pytest.mark.parametrize("name", bundled_names())
 def test_verify_passes_on_every_bundled_spec(name: str) -> None:
     graph, spec_shape = _graph(name)
-    result = verify(graph, analyze(graph), spec_shape, seed=0, rf_samples=3)
+    result = verify(analyze_graph(graph), spec_shape, seed=0, rf_samples=3)
     assert result.ok, result.mismatches()
     assert result.reduced == (name in REDUCED)
     # Everything was compared: one shape/params/MACs check per layer, and some fields.

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from archcalc.analysis import analyze
+from archcalc.analysis import analyze, analyze_graph
 from archcalc.analysis.shapes import infer_shapes
 from archcalc.backend import rf_probe
 from archcalc.diagnostics import Diagnostics
@@ -88,7 +88,7 @@ def test_verify_alexnet_at_an_input_its_strides_do_not_fit() -> None:
     graph = load("alexnet").graph
     spec_shape = graph.input_shape
     graph.input_shape = (150, 150, 3)
-    result = verify(graph, analyze(graph), spec_shape, rf_samples=2)
+    result = verify(analyze_graph(graph), spec_shape, rf_samples=2)
     assert result.ok, result.mismatches()
     deep = [f for f in result.fields if f.field.whole]
     assert deep and all(p.measured == (0, 146) for p in deep[0].probes)

@@ -51,7 +51,7 @@ def test_golden(name: str, update_golden: bool) -> None:
 
 
 def test_json_contract() -> None:
-    """The JSON report has every field DESIGN.md promises, with the documented types."""
+    """The JSON report has every field docs/json-report.md promises, with the documented types."""
     data = json.loads(cli("summarize", "resnet50", "--format", "json").stdout)
     assert set(data) >= {"name", "input_shape", "layers", "totals", "diagnostics"}
     assert data["input_shape"] == [224, 224, 3]
@@ -82,6 +82,29 @@ def test_json_contract() -> None:
     for d in data["diagnostics"]:
         assert set(d) >= {"severity", "code", "message", "layer", "file", "line", "column"}
         assert d["file"].endswith("resnet50.yaml") and d["line"] > 0
+
+
+def test_json_gives_resolved_window_hyperparameters() -> None:
+    """ResNet-50's stem: 7x7/2 conv, padding 3 (PyTorch's); 3x3/2 max pool, padding 1; pooling
+    and element-wise layers have no groups, and layers without a window give nulls."""
+    layers = json.loads(cli("summarize", "resnet50", "--format", "json").stdout)["layers"]
+    keys = ("kernel", "stride", "padding", "dilation", "groups")
+    conv, bn, relu, pool = ({k: row[k] for k in keys} for row in layers[:4])
+    assert conv == {
+        "kernel": [7, 7],
+        "stride": [2, 2],
+        "padding": [[3, 3], [3, 3]],
+        "dilation": [1, 1],
+        "groups": 1,
+    }
+    assert bn == relu == dict.fromkeys(keys)
+    assert pool == {
+        "kernel": [3, 3],
+        "stride": [2, 2],
+        "padding": [[1, 1], [1, 1]],
+        "dilation": [1, 1],
+        "groups": None,
+    }
 
 
 def test_check_exit_codes() -> None:

@@ -193,5 +193,5 @@ def test_export_never_overwrites_its_spec(tmp_path: Path) -> None:
     spec.write_text(textwrap.dedent(ONE_D))
     before = spec.read_text()
     result = cli("export", str(spec), "--to", "pytorch", "-o", str(spec))
-    assert result.exit_code == 2 and "never overwrites" in result.output
+    assert result.exit_code == 2 and "refusing to write over" in result.output
     assert spec.read_text() == before

@@ -30,3 +30,20 @@ def test_doc_lists_every_op() -> None:
     text = DOC.read_text(encoding="utf-8")
     missing = [name for name in REGISTRY if f"`{name}`" not in text]
     assert missing == [], "document every layer type in docs/spec-format.md"
+
+
+def test_op_table_is_current() -> None:
+    from archcalc.docs_ops import current, table
+
+    assert current(DOC.read_text(encoding="utf-8")) == table(), (
+        "regenerate the table: python -m archcalc.docs_ops"
+    )
+
+
+def test_op_table_lists_every_alias() -> None:
+    from archcalc.docs_ops import current
+    from archcalc.ops import ALIASES
+
+    text = current(DOC.read_text(encoding="utf-8"))
+    assert "batchnorm1d" in text and "localresponsenorm" in text
+    assert all(re.search(rf"[(`, ]{alias}[,)`]", text) for alias in ALIASES)

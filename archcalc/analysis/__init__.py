@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
-from archcalc.analysis.rf import receptive_fields
+from dataclasses import dataclass
+
+from archcalc.analysis.rf import Field, receptive_fields
 from archcalc.analysis.shapes import infer_shapes
 from archcalc.counting import DEFAULT, Convention, convention
 from archcalc.diagnostics import Diagnostics, UsageError
 from archcalc.graph import INPUT, Graph
+from archcalc.ops.base import Layer
 from archcalc.perf import paused_gc
 from archcalc.report import LayerRow, Report, Totals
 from archcalc.shapes import numel
@@ -23,6 +26,16 @@ DTYPE_BYTES = {
 _SEVERITY_RANK = {"": 0, "info": 1, "warning": 2, "error": 3}
 
 
+@dataclass
+class Analysis:
+    """All one analysis worked out, for commands that go on to run, probe or draw the net."""
+
+    graph: Graph  # what was analysed (with any --input override applied)
+    layers: dict[str, Layer | None]  # each node's shapes and resolved geometry; None: unknown
+    fields: dict[str, Field | None]  # each node's receptive field; None: unknown or undefined
+    report: Report
+
+
 def analyze(
     graph: Graph,
     batch: int = 1,
@@ -37,6 +50,19 @@ def analyze(
 
     With ``explain``, every row also carries the arithmetic behind its figures (``row.explain``):
     the op's own formulas (``Op.explain``) and the receptive-field recurrence."""
+    return analyze_graph(graph, batch, dtype, strict, diagnostics, count, explain).report
+
+
+def analyze_graph(
+    graph: Graph,
+    batch: int = 1,
+    dtype: str = "float32",
+    strict: bool | None = None,
+    diagnostics: Diagnostics | None = None,
+    count: str = DEFAULT,
+    explain: bool = False,
+) -> Analysis:
+    """As :func:`analyze`, returning the shapes and receptive fields with the report."""
     if batch < 1:
         raise UsageError(f"batch must be a positive integer, got {batch}")
     if dtype not in DTYPE_BYTES:
@@ -65,7 +91,7 @@ def _analyze(
     diags: Diagnostics,
     counting: Convention,
     explain: bool = False,
-) -> Report:
+) -> Analysis:
     layers = infer_shapes(graph, diags, strict)
     notes: dict[str, str] = {}
     rf_explain: dict[str, list[tuple[str, str]]] | None = {} if explain else None
@@ -106,11 +132,16 @@ def _analyze(
             row.flops = node.op.flops(layer) * batch
             # the default convention is the MACs just computed: don't derive them twice
             row.counted = (
-                row.macs if counting is DEFAULT else counting.count(node.op, layer) * batch
+                row.macs
+                if counting.name == DEFAULT
+                else counting.count(node.op, layer, node.call) * batch
             )
             row.activation_bytes = numel(layer.output) * batch * width
             row.receptive_field = fields.get(node.name)
             row.describe = node.op.describe(layer)
+            geometry = node.op.geometry(layer)
+            if geometry is not None:
+                row.window = {**geometry.to_json(), "groups": layer.attrs.get("groups")}
             row.rf_note = notes.get(node.name, "")
             if rf_explain is not None:
                 row.explain = _per_batch(node.op.explain(layer), batch, row) + rf_explain.get(
@@ -127,7 +158,7 @@ def _analyze(
     totals.param_bytes = totals.params * width
     totals.buffer_bytes = totals.buffers * width
     totals.peak_activation_bytes = _peak_live_bytes(graph, rows, totals.input_bytes)
-    return Report(
+    report = Report(
         graph.name,
         graph.file,
         graph.source,
@@ -140,6 +171,7 @@ def _analyze(
         list(diags),
         count=counting.name,
     )
+    return Analysis(graph, layers, fields, report)
 
 
 def _per_batch(lines: list[tuple[str, str]], batch: int, row: LayerRow) -> list[tuple[str, str]]:
@@ -155,20 +187,12 @@ def _per_batch(lines: list[tuple[str, str]], batch: int, row: LayerRow) -> list[
 
 def _peak_live_bytes(graph: Graph, rows: list[LayerRow], input_bytes: int) -> int:
     """Peak of the activations alive at once when each is freed after its last consumer runs."""
-    last_use: dict[str, int] = {}
-    for i, node in enumerate(graph.nodes):
-        for src in node.inputs:
-            last_use[src] = i
     size = {row.name: row.activation_bytes for row in rows}
     size[INPUT] = input_bytes
     live = input_bytes
     peak = live
-    for i, node in enumerate(graph.nodes):
+    for node, frees in zip(graph.nodes, graph.free_after()):
         live += size[node.name]
         peak = max(peak, live)
-        for src in set(node.inputs):
-            if last_use.get(src) == i:
-                live -= size[src]
-        if node.name not in last_use and i < len(graph.nodes) - 1:
-            live -= size[node.name]  # a dead end (nothing reads it) is freed at once
+        live -= sum(size[name] for name in frees)
     return peak

@@ -164,14 +164,6 @@ class Execution:
     kept: dict[str, np.ndarray] = field(default_factory=dict)
 
 
-def last_uses(graph: Graph, upto: int) -> dict[str, int]:
-    last: dict[str, int] = {}
-    for i, node in enumerate(graph.nodes[: upto + 1]):
-        for src in node.inputs:
-            last[src] = i
-    return last
-
-
 def _held(arrays: Any) -> int:
     """Bytes of memory behind the arrays, each buffer once (views share their base's)."""
     bases: dict[int, int] = {}
@@ -194,7 +186,7 @@ def execute(
     output and one :class:`LayerRun` per node. Arrays of the nodes named in ``keep`` are
     kept; every other activation is freed after its last consumer has run."""
     keep = keep or set()
-    last = last_uses(graph, len(graph.nodes) - 1)
+    schedule = graph.free_after()
     env: dict[str, np.ndarray] = {INPUT: x}
     peak = x.nbytes
     runs: list[LayerRun] = []
@@ -215,11 +207,8 @@ def execute(
         peak = max(peak, _held(env.values()))  # inputs and output alive together
         if node.name in keep:
             kept[node.name] = y
-        for src in set(node.inputs):
-            if last.get(src) == i:
-                del env[src]
-        if node.name not in last and i < len(graph.nodes) - 1:
-            del env[node.name]  # nothing reads it: a dead end
+        for name in schedule[i]:
+            del env[name]
         if progress is not None:
             progress(f"running {node.name}", i + 1, len(graph.nodes))
     return Execution(output, runs, peak, kept)

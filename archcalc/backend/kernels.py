@@ -29,6 +29,8 @@ import numpy as np
 import numpy.typing as npt
 from numpy.lib.stride_tricks import sliding_window_view
 
+from archcalc.shapes import out_length, pad_pairs, per_axis
+
 Array = npt.NDArray[Any]
 IntArg = int | Sequence[int]
 PadArg = int | Sequence[int] | Sequence[tuple[int, int]] | Sequence[Sequence[int]]
@@ -144,26 +146,14 @@ def _mul_acc(acc: Array, a: Array, b: Array, first: bool, tmp: Array | None) -> 
 
 
 def _tuple(value: IntArg, nd: int, name: str) -> tuple[int, ...]:
-    if isinstance(value, (int, np.integer)):
-        return (int(value),) * nd
-    out = tuple(int(v) for v in value)
-    if len(out) == 1 and nd > 1:
-        out = out * nd
-    if len(out) != nd:
-        raise ValueError(f"{name} needs {nd} entries, got {value!r}")
-    return out
+    try:
+        return per_axis(value, nd)
+    except ValueError:
+        raise ValueError(f"{name} needs {nd} entries, got {value!r}") from None
 
 
 def _pairs(value: PadArg, nd: int) -> tuple[tuple[int, int], ...]:
-    if isinstance(value, (int, np.integer)):
-        return ((int(value), int(value)),) * nd
-    items: list[Any] = list(value)
-    if all(isinstance(v, (int, np.integer)) for v in items):
-        flat = _tuple([int(v) for v in items], nd, "padding")
-        return tuple((p, p) for p in flat)
-    pairs = tuple((int(p[0]), int(p[1])) for p in items)
-    if len(pairs) != nd:
-        raise ValueError(f"padding needs {nd} (before, after) pairs, got {value!r}")
+    pairs = pad_pairs(value, nd)
     if any(p < 0 for pair in pairs for p in pair):
         raise ValueError("negative padding is not supported")
     return pairs
@@ -181,23 +171,6 @@ def _pad_spatial(x: Array, pads: Sequence[tuple[int, int]], value: float = 0.0) 
         return x
     width = [(0, 0), *pads, (0, 0)]
     return np.pad(x, width, mode="constant", constant_values=value)
-
-
-def _out_len(length: int, k: int, s: int, d: int, pb: int, pa: int) -> int:
-    return (length + pb + pa - d * (k - 1) - 1) // s + 1
-
-
-def _pool_out_len(length: int, k: int, s: int, d: int, pb: int, pa: int, ceil_mode: bool) -> int:
-    span = length + pb + pa - d * (k - 1) - 1
-    if span < 0:
-        raise ValueError("pooling window larger than the padded input")
-    if not ceil_mode:
-        return span // s + 1
-    out = -(-span // s) + 1
-    # PyTorch: the last window must start inside the input or the left padding.
-    if (out - 1) * s >= length + pb:
-        out -= 1
-    return out
 
 
 def _tap_slices(
@@ -219,7 +192,7 @@ def _tap_slices(
 # ---------------------------------------------------------------------------------------
 
 # im2col buffers above this size are built one batch slice at a time.
-_IM2COL_LIMIT_BYTES = 256 * 1024 * 1024
+IM2COL_LIMIT_BYTES = 256 * 1024 * 1024
 
 
 def conv(
@@ -257,7 +230,9 @@ def conv(
     w = w.astype(x.dtype, copy=False)
     if flip:
         w = w[(slice(None, None, -1),) * nd]
-    out = tuple(_out_len(x.shape[1 + i], kernel[i], s[i], d[i], *pads[i]) for i in range(nd))
+    out = tuple(
+        out_length(x.shape[1 + i], d[i] * (kernel[i] - 1) + 1, s[i], *pads[i]) for i in range(nd)
+    )
     if any(o <= 0 for o in out):
         raise ValueError(f"convolution output would be empty: {out}")
 
@@ -309,7 +284,7 @@ def _conv_im2col(
     kk = math.prod(kernel)
     cin_g = cin // groups
     patch_bytes = math.prod(out) * kk * cin * xp.itemsize
-    chunk = max(1, _IM2COL_LIMIT_BYTES // max(patch_bytes, 1))
+    chunk = max(1, IM2COL_LIMIT_BYTES // max(patch_bytes, 1))
     if groups == 1:
         wm: Array = w.reshape(kk * cin, cout)  # rows ordered (*kernel, C_in), as the patches
     else:
@@ -557,7 +532,9 @@ def _separable_reduce(
     for ax in range(nd):
         length = x.shape[1 + ax]
         pb, pa = pads[ax]
-        o = _pool_out_len(length, k[ax], s[ax], d[ax], pb, pa, ceil_mode)
+        o = out_length(length, d[ax] * (k[ax] - 1) + 1, s[ax], pb, pa, ceil_mode)
+        if o < 1:
+            raise ValueError("pooling window larger than the padded input")
         need = (o - 1) * s[ax] + d[ax] * (k[ax] - 1) + 1  # padded extent actually read
         after = max(need - length - pb, 0)
         axis_pads = [(0, 0)] * nd

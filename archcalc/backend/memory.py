@@ -3,16 +3,15 @@ the largest kernel workspace, against a limit (a share of available memory)."""
 
 from __future__ import annotations
 
-import math
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from archcalc.backend import kernels
-from archcalc.backend.executor import last_uses, layer_of, param_shapes
+from archcalc.backend.executor import layer_of, param_shapes
 from archcalc.diagnostics import UsageError
 from archcalc.graph import INPUT, Graph
 from archcalc.ops.base import Layer
+from archcalc.render.numbers import human
 from archcalc.shapes import numel
 
 
@@ -25,37 +24,6 @@ class MemoryEstimate:
     @property
     def total(self) -> int:
         return self.weights + self.activations + self.workspace
-
-
-def _workspace(layer: Layer, op_name: str, family: str, batch: int, itemsize: int) -> int:
-    """Temporary bytes a layer's NumPy forward allocates beyond its inputs and output, at most.
-
-    Windowed layers copy their input padded (pooling also keeps a partial result per axis); a
-    convolution builds its im2col patch matrix one batch slice at a time above 256 MiB and
-    then concatenates the slices; a transposed convolution holds every tap's product; the
-    smooth activations work in float64 on the way.
-    """
-    out = batch * numel(layer.output) * itemsize
-    whole_in = batch * sum(numel(s) for s in layer.inputs) * itemsize
-    if family == "activation":
-        return 0 if op_name in ("relu", "relu6") else 6 * out
-    if family not in ("conv", "pool") or not layer.input[:-1]:
-        return out if family == "norm" else 0
-    padded = whole_in
-    if layer.fits:
-        padded = batch * itemsize * layer.input[-1]
-        padded *= math.prod(f.size + f.pad_before + f.pad_after for f in layer.fits)
-    if family == "pool":
-        return padded + whole_in
-    if op_name == "conv_transpose":
-        cols = whole_in * numel(layer.per_axis("kernel")) * layer.attrs["filters"]
-        return cols // max(1, layer.input[-1]) + out
-    kk = numel(layer.per_axis("kernel"))
-    if kk == 1 or layer.attrs["groups"] == layer.input[-1]:
-        return padded + whole_in + out  # strided 1x1 copies; depthwise keeps a temporary
-    patch = numel(layer.output[:-1]) * kk * layer.input[-1] * itemsize
-    chunk = max(1, kernels._IM2COL_LIMIT_BYTES // max(patch, 1))
-    return padded + min(batch, chunk) * patch + (out if chunk < batch else 0)
 
 
 # What the estimate adds for the allocator (freed blocks it keeps) and the interpreter's own
@@ -78,21 +46,17 @@ def estimate_memory(
     """
     weights = sum(numel(s) for ps in param_shapes(graph, layers).values() for s in ps.values())
     size = {INPUT: batch * numel(graph.input_shape) * itemsize}
-    last = last_uses(graph, len(graph.nodes) - 1)
+    schedule = graph.free_after()
     live = size[INPUT]
     worst_live, worst_work = live, 0
     for i, node in enumerate(graph.nodes):
         layer = layer_of(layers, node.name)
         size[node.name] = batch * numel(layer.output) * itemsize
         live += size[node.name]
-        work = _workspace(layer, node.op.name, node.op.family, batch, itemsize)
+        work = node.op.workspace(layer, batch, itemsize)
         if live + work > worst_live + worst_work:
             worst_live, worst_work = live, work
-        for src in set(node.inputs):
-            if last.get(src) == i:
-                live -= size[src]
-        if node.name not in last and i < len(graph.nodes) - 1:
-            live -= size[node.name]
+        live -= sum(size[name] for name in schedule[i])
     activations = max(worst_live, peak_activation_bytes)
     extra = int((activations + worst_work) * (_SLACK - 1)) + _FIXED
     return MemoryEstimate(weights * itemsize, activations, worst_work + extra)
@@ -145,23 +109,23 @@ def parse_bytes(text: str) -> int:
     return int(value * _UNITS[unit])
 
 
-def format_bytes(n: float) -> str:
-    for unit in ("B", "KiB", "MiB", "GiB"):
-        if abs(n) < 1024 or unit == "GiB":
-            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
-        n /= 1024
-    return f"{n:.1f} TiB"
+GUARD_HINT = (
+    "use --batch 1 or a smaller --input (e.g. half the height and width), or raise "
+    "--max-memory if you know the memory is there"
+)
 
 
-def guard_memory(estimate: MemoryEstimate, limit: int, limit_source: str, what: str) -> None:
-    """Refuse (UsageError, exit 2) when the estimate is over the limit."""
+def guard_memory(
+    estimate: MemoryEstimate, limit: int, limit_source: str, what: str, hint: str = GUARD_HINT
+) -> None:
+    """Refuse (UsageError, exit 2) when the estimate is over the limit. ``hint``: what the
+    calling command's options allow doing about it."""
     if estimate.total <= limit:
         return
     raise UsageError(
-        f"{what} would need about {format_bytes(estimate.total)} (weights "
-        f"{format_bytes(estimate.weights)}, peak activations {format_bytes(estimate.activations)}"
-        f", kernel workspace {format_bytes(estimate.workspace)}), over the limit of "
-        f"{format_bytes(limit)} ({limit_source})",
-        "use --batch 1 or a smaller --input (e.g. half the height and width), or raise "
-        "--max-memory if you know the memory is there",
+        f"{what} would need about {human(estimate.total, 'B')} (weights "
+        f"{human(estimate.weights, 'B')}, peak activations {human(estimate.activations, 'B')}"
+        f", kernel workspace {human(estimate.workspace, 'B')}), over the limit of "
+        f"{human(limit, 'B')} ({limit_source})",
+        hint,
     )

@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 
 from archcalc.analysis.rf import Field
-from archcalc.backend.executor import Progress, last_uses, layer_of
+from archcalc.backend.executor import Progress, layer_of
 from archcalc.graph import INPUT, Graph
 from archcalc.ops.base import Layer
 from archcalc.shapes import Shape, numel
@@ -336,7 +336,7 @@ def _run_probes(
         }
         per_probe = itemsize * sum(numel(layer_of(layers, n.name).output) for n in nodes)
         chunk = max(1, min(64, budget // max(per_probe, 1)))
-        last = last_uses(graph, depth)
+        last = graph.last_uses(depth)
         here = [k for k, plan in enumerate(plans) if index_of[plan[0]] <= depth]
         for sl in _chunks(len(members), chunk):
             batch = [probe_list[k] for k in members[sl]]

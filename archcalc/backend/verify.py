@@ -12,13 +12,10 @@ from typing import Any
 
 import numpy as np
 
-from archcalc.analysis.shapes import infer_shapes
+from archcalc.analysis import Analysis
 from archcalc.backend import executor as ex
 from archcalc.backend import memory as mem
 from archcalc.backend import rf_probe
-from archcalc.diagnostics import Diagnostics
-from archcalc.graph import Graph
-from archcalc.report import Report
 from archcalc.shapes import format_shape, numel
 
 
@@ -142,8 +139,7 @@ def rf_text(check: rf_probe.FieldCheck, measured: bool) -> Any:
 
 
 def verify(
-    graph: Graph,
-    report: Report,
+    analysis: Analysis,
     spec_input_shape: tuple[int, ...],
     seed: int = 0,
     dtype: str = "float32",
@@ -151,14 +147,13 @@ def verify(
     max_memory: int | None = None,
     progress: ex.Progress | None = None,
 ) -> Verification:
-    """Run the graph on a random batch and compare every layer with the report."""
+    """Run the analysed graph on a random batch and compare every layer with the report."""
     import time
 
     start = time.perf_counter()
     np_dtype = ex.DTYPES[dtype]
     itemsize = np.dtype(np_dtype).itemsize
-    strict = report.strict
-    layers = infer_shapes(graph, Diagnostics(), strict)
+    graph, layers, report = analysis.graph, analysis.layers, analysis.report
     batch = report.batch
     estimate = mem.estimate_memory(
         graph, layers, report.totals.peak_activation_bytes, batch, itemsize
@@ -180,7 +175,7 @@ def verify(
     del x
 
     rows = {row.name: row for row in report.layers}
-    fields = {row.name: row.receptive_field for row in report.layers}
+    fields = analysis.fields
     skip: set[str] = set()
     mismatch_at = [d.layer for d in report.diagnostics if d.code == "rf-stride-mismatch"]
     if mismatch_at:  # past a merge of unequal strides the union is not one periodic window

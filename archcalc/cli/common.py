@@ -17,8 +17,10 @@ import click
 from archcalc.diagnostics import Diagnostic, SpecError, UsageError
 
 if TYPE_CHECKING:
+    from archcalc.analysis import Analysis
     from archcalc.graph import Graph
     from archcalc.report import Report
+    from archcalc.shapes import Shape
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -108,7 +110,15 @@ def guarded(func: F) -> F:
                 click.echo(f"  hint: {err.hint}", err=True)
             sys.exit(EXIT_USAGE)
         except RecursionError:
-            click.echo("archcalc: error: the spec is nested too deeply to read", err=True)
+            # not expected: the nesting limit (archcalc.limits.DEPTH) refuses deep specs with a
+            # position first, and Python's recursion limit is raised to fit it
+            from archcalc import limits
+
+            click.echo("archcalc: error: the spec is nested too deeply to analyse", err=True)
+            click.echo(
+                f"  hint: nest less deeply, or lower {limits.DEPTH.env} to be told where",
+                err=True,
+            )
             sys.exit(EXIT_USAGE)
 
     return wrapper  # type: ignore[return-value]
@@ -117,7 +127,12 @@ def guarded(func: F) -> F:
 class Analysed(NamedTuple):
     report: Report
     sources: dict[str, str]  # file → text, to show source lines under diagnostics
-    graph: Graph  # for renderers that need the nesting (draw, --tree)
+    result: Analysis  # the graph, shapes and fields, for commands that run, probe or draw it
+    spec_input_shape: Shape  # the spec's own input shape, before any --input override
+
+    @property
+    def graph(self) -> Graph:
+        return self.result.graph
 
 
 def load_and_analyze(
@@ -129,19 +144,15 @@ def load_and_analyze(
     count: str = "archcalc",
     explain: bool = False,
 ) -> Analysed:
-    """Load SPEC and analyse it: the report, the source texts for diagnostics, the graph."""
-    from archcalc.analysis import analyze
+    """Load SPEC, apply any --input override, and analyse it once for the whole command."""
+    from archcalc.analysis import analyze_graph
     from archcalc.shapes import format_shape, parse_shape
     from archcalc.spec import load
 
     given = parse_shape(input_shape) if input_shape is not None else None
-    try:
-        loaded = load(spec, input_shape=given)
-    except SpecError as err:
-        err.sources = _texts_for(err.diagnostics)  # type: ignore[attr-defined]
-        raise
+    loaded = load(spec, input_shape=given)  # a model file with dynamic sizes needs them
+    spec_shape = loaded.graph.input_shape
     if given is not None:
-        spec_shape = loaded.graph.input_shape
         if len(given) != len(spec_shape):
             loaded.diagnostics.warning(
                 "input-rank",
@@ -150,7 +161,7 @@ def load_and_analyze(
                 "write all axes: H x W x C for images (224x224x3), length x channels for signals",
             )
         loaded.graph.input_shape = given
-    report = analyze(
+    result = analyze_graph(
         loaded.graph,
         batch=batch,
         dtype=dtype,
@@ -159,19 +170,4 @@ def load_and_analyze(
         count=count,
         explain=explain,
     )
-    return Analysed(report, {loaded.graph.file: loaded.text}, loaded.graph)
-
-
-def _texts_for(diagnostics: list[Diagnostic]) -> dict[str, str]:
-    """Read the files named in diagnostics (best effort) so their lines can be shown."""
-    texts: dict[str, str] = {}
-    for d in diagnostics:
-        if d.pos and d.pos.file not in texts:
-            try:
-                with open(d.pos.file, "rb") as fh:
-                    data = fh.read(1 << 20)
-                if b"\x00" not in data:  # never echo a binary file's bytes
-                    texts[d.pos.file] = data.decode("utf-8", errors="replace")
-            except OSError:
-                pass
-    return texts
+    return Analysed(result.report, {loaded.graph.file: loaded.text}, result, spec_shape)

@@ -10,28 +10,6 @@ import click
 from archcalc.cli.common import EXIT_OK, guarded
 
 
-def write_output(path: str, data: str | bytes, inputs: list[str]) -> None:
-    """Write a command's result file; never over one of the command's own inputs.
-
-    The one place import and export write files, to be replaced by the shared safe writer."""
-    from archcalc.diagnostics import UsageError
-
-    target = Path(path)
-    for given in inputs:
-        if Path(given).exists() and target.exists() and target.resolve() == Path(given).resolve():
-            raise UsageError(
-                f"'{path}' is an input of this command; archcalc never overwrites its inputs",
-                "write to another file",
-            )
-    try:
-        if isinstance(data, bytes):
-            target.write_bytes(data)
-        else:
-            target.write_text(data, encoding="utf-8")
-    except OSError as err:
-        raise UsageError(f"cannot write '{path}': {err.strerror}") from None
-
-
 @click.command("import")
 @click.argument("model")
 @click.option(
@@ -74,6 +52,7 @@ def import_model(
     from archcalc.diagnostics import Diagnostic, SpecError, UsageError
     from archcalc.interop import import_model as convert
     from archcalc.interop import is_model_file
+    from archcalc.safeio import check_output, write_output
     from archcalc.shapes import parse_shape
 
     path = Path(model)
@@ -92,6 +71,9 @@ def import_model(
             ]
         )
     shape = parse_shape(input_shape) if input_shape is not None else None
+    for out in (output, weights):  # before any work: a refused output costs nothing
+        if out is not None:
+            check_output(out, [model])
     text, arrays = convert(path, model, shape)
     if weights is not None:
         import io
@@ -105,6 +87,6 @@ def import_model(
     if output is None:
         click.echo(text, nl=False)
     else:
-        write_output(output, text, [model])
+        write_output(output, text.encode(), [model])
         click.echo(f"wrote {output}", err=True)
     sys.exit(EXIT_OK)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import sys
 
 import click
@@ -97,22 +96,13 @@ def draw(
       archcalc draw resnet50 -o resnet50.png --depth 4 --rankdir LR
     """
     from archcalc.render import graphviz as gv
+    from archcalc.safeio import check_output, write_output
 
     fmt = gv.format_for(output)
     levels = _depth(depth)
-    if os.path.isdir(output):
-        raise UsageError(f"'{output}' is a directory", "give a file name such as net.svg")
-    report, sources, graph = load_and_analyze(spec, input_shape, batch, dtype, strict)
-    if (
-        os.path.exists(output)
-        and graph.file
-        and os.path.exists(graph.file)
-        and os.path.samefile(output, graph.file)
-    ):
-        raise UsageError(
-            f"refusing to write the diagram over the spec itself ('{output}')",
-            "choose another file name, e.g. one ending in .svg",
-        )
+    check_output(output, [spec])
+    report, sources, result, _ = load_and_analyze(spec, input_shape, batch, dtype, strict)
+    graph = result.graph
     if levels == "auto":
         levels = gv.default_depth(report)
     assert levels is None or isinstance(levels, int)
@@ -120,7 +110,7 @@ def draw(
         graph, report, depth=levels, rankdir=rankdir.upper(), params=show_params, fold=fold
     )
     data = gv.render_bytes(dot, fmt)
-    gv.write_atomic(output, data)
+    write_output(output, data, [spec, graph.file])
     echo_diagnostics(report.diagnostics, sources, quiet_info=True)
     opened = "all levels" if levels is None else f"depth {levels}"
     click.echo(f"wrote {output} ({fmt}, {opened})", err=True)

@@ -8,7 +8,6 @@ from typing import Any
 import click
 
 from archcalc.cli.common import EXIT_ERRORS, EXIT_OK, echo_diagnostics, guarded
-from archcalc.cli.convert import write_output
 
 
 @click.command()
@@ -69,9 +68,13 @@ def export(
     from archcalc.analysis.shapes import infer_shapes
     from archcalc.diagnostics import Diagnostics, UsageError
     from archcalc.interop import torch_export as tx
+    from archcalc.safeio import check_output, write_output
     from archcalc.shapes import parse_shape
     from archcalc.spec import load
 
+    for out in (output, weights):  # before any work: a refused output costs nothing
+        if out is not None:
+            check_output(out, [spec])
     given = parse_shape(input_shape) if input_shape is not None else None
     loaded = load(spec, input_shape=given)
     graph = loaded.graph
@@ -85,7 +88,7 @@ def export(
     layers = infer_shapes(graph, Diagnostics(), report.strict)
     source = tx.torch_source(graph, layers, spec)
     if target == "pytorch" and weights is None:
-        write_output(output, source, [spec])
+        write_output(output, source.encode(), [spec])
         click.echo(f"wrote {output}", err=True)
         sys.exit(EXIT_OK)
     if target == "onnx" and weights is not None:
@@ -102,12 +105,13 @@ def export(
 
         buffer = io.BytesIO()
         torch.save(tensors, buffer)
-        write_output(output, source, [spec])
+        write_output(output, source.encode(), [spec])
         assert weights is not None
         write_output(weights, buffer.getvalue(), [spec])
         click.echo(f"wrote {output} and {weights}", err=True)
         sys.exit(EXIT_OK)
-    write_output(output, _onnx_bytes(torch, source, tx.class_name(graph), tensors, graph), [spec])
+    model = _onnx_bytes(torch, source, tx.class_name(graph), tensors, graph)
+    write_output(output, model, [spec])
     click.echo(f"wrote {output}", err=True)
     sys.exit(EXIT_OK)
 

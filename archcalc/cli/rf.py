@@ -63,14 +63,11 @@ def rf(
       archcalc rf alexnet --layer conv2 --unit 0,0
     """
     from archcalc.analysis.rf import unit_window
-    from archcalc.analysis.shapes import infer_shapes
-    from archcalc.diagnostics import Diagnostics, UsageError, did_you_mean
-    from archcalc.shapes import parse_shape
-    from archcalc.spec import load
+    from archcalc.diagnostics import UsageError, did_you_mean
 
     if unit is not None and layer is None:
         raise UsageError("--unit needs --layer NAME: which layer's unit?")
-    report, sources, _ = load_and_analyze(spec, input_shape, batch, dtype, strict)
+    report, sources, result, _ = load_and_analyze(spec, input_shape, batch, dtype, strict)
     rows = report.layers
     if layer is not None:
         names = [r.name for r in rows]
@@ -95,11 +92,7 @@ def rf(
             )
             sys.exit(EXIT_ERRORS)
         index = _parse_unit(unit, row.name, row.output_shape)
-        graph = load(spec).graph  # read again: the report keeps rows, not the graph
-        if input_shape is not None:
-            graph.input_shape = parse_shape(input_shape)
-        layers = infer_shapes(graph, Diagnostics(), report.strict)
-        window = unit_window(graph, layers, row.name, index)
+        window = unit_window(result.graph, result.layers, row.name, index)
 
     if fmt == "json":
         data: dict[str, Any] = {

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 import click
 
@@ -46,7 +47,14 @@ MAX_PRINTED = 400  # larger outputs are summarised; save them with -o
     type=click.Choice(["float32", "float64"]),
     help="Arithmetic precision.",
 )
-@click.option("--output", "-o", default=None, metavar="FILE", help="Save the result (.npy, .csv).")
+@click.option(
+    "--output",
+    "-o",
+    default=None,
+    metavar="FILE",
+    help="Save the result: .npy, .npz (as the array 'output'), or .csv/.txt for a matrix. "
+    "Never over the spec or an input.",
+)
 @memory_option
 @guarded
 def run(
@@ -74,53 +82,58 @@ def run(
     """
     import numpy as np
 
-    from archcalc.analysis.shapes import infer_shapes
     from archcalc.backend import executor as ex
     from archcalc.backend import memory as mem
-    from archcalc.diagnostics import Diagnostics, SpecError
     from archcalc.graph import INPUT, Graph
+    from archcalc.safeio import check_output, write_output
     from archcalc.spec import load
 
-    try:
-        loaded = load(spec)
-    except SpecError as err:
-        from archcalc.cli.common import _texts_for
-
-        err.sources = _texts_for(err.diagnostics)  # type: ignore[attr-defined]
-        raise
-    graph = loaded.graph
-    sources = {graph.file: loaded.text}
-    if layer is not None:
-        graph = _single_layer(graph, layer, Graph, INPUT)
-    np_dtype = ex.DTYPES[dtype]
-    x, squeeze = _as_batch(_read_numbers(input_data), graph.input_shape, np_dtype)
-    graph.input_shape = tuple(int(v) for v in x.shape[1:])
-
-    from archcalc.analysis import analyze
-
-    report = analyze(graph, batch=x.shape[0], diagnostics=loaded.diagnostics)
-    if report.has_errors:
-        echo_diagnostics(report.diagnostics, sources)
-        click.echo("run: the net does not fit this input; nothing was run", err=True)
-        sys.exit(EXIT_ERRORS)
-    layers = infer_shapes(graph, Diagnostics(), report.strict)
-
-    given: dict[str, Any] = dict(graph.weights)  # an imported model's own weights
-    if weights is not None:
-        given.update(_read_weights(weights, graph))
-    estimate = mem.estimate_memory(
-        graph,
-        layers,
-        report.totals.peak_activation_bytes,
-        x.shape[0],
-        np.dtype(np_dtype).itemsize,
-    )
     limit, source = (
         (mem.parse_bytes(max_memory), "--max-memory")
         if max_memory is not None
         else mem.default_limit()
     )
-    mem.guard_memory(estimate, limit, source, f"running {graph.name or 'the net'}")
+    inputs = [spec, input_data, weights]
+    if output is not None:  # before any work: a refused output costs nothing
+        _output_format(output)
+        check_output(output, inputs)
+    loaded = load(spec)
+    graph = loaded.graph
+    sources = {graph.file: loaded.text}
+    inputs.append(graph.file)
+    if layer is not None:
+        graph = _single_layer(graph, layer, Graph, INPUT)
+    np_dtype = ex.DTYPES[dtype]
+    itemsize = np.dtype(np_dtype).itemsize
+    numbers = _read_numbers(input_data, itemsize, (limit, source))
+    x, squeeze = _as_batch(numbers, graph.input_shape, np_dtype)
+    graph.input_shape = tuple(int(v) for v in x.shape[1:])
+
+    from archcalc.analysis import analyze_graph
+
+    analysed = analyze_graph(graph, batch=x.shape[0], diagnostics=loaded.diagnostics)
+    report, layers = analysed.report, analysed.layers
+    if report.has_errors:
+        echo_diagnostics(report.diagnostics, sources)
+        click.echo("run: the net does not fit this input; nothing was run", err=True)
+        sys.exit(EXIT_ERRORS)
+
+    given: dict[str, Any] = dict(graph.weights)  # an imported model's own weights
+    if weights is not None:
+        from archcalc.backend.arrayio import load_npz
+
+        given.update(_single_layer_keys(load_npz(weights, (limit, source)), graph))
+    estimate = mem.estimate_memory(
+        graph, layers, report.totals.peak_activation_bytes, x.shape[0], itemsize
+    )
+    mem.guard_memory(
+        estimate,
+        limit,
+        source,
+        f"running {graph.name or 'the net'}",
+        "give a smaller --input (fewer samples, or half the height and width), run one "
+        "--layer, or raise --max-memory if you know the memory is there",
+    )
     params = ex.init_params(graph, layers, seed, np_dtype, given, random_missing=random_weights)
     y = ex.execute(graph, layers, params, x).output
 
@@ -133,7 +146,7 @@ def run(
         err=True,
     )
     if output is not None:
-        _save(output, result)
+        write_output(output, _output_format(output)(result), inputs)
         click.echo(f"saved to {output}", err=True)
     elif result.size > MAX_PRINTED:
         click.echo(
@@ -174,9 +187,12 @@ def _single_layer(graph: Any, name: str, graph_cls: Any, input_name: str) -> Any
     )
 
 
-def _read_numbers(text: str) -> Any:
+def _read_numbers(text: str, itemsize: int, memory: tuple[int, str]) -> Any:
+    """--input: a .npy file (its header checked before loading), a text matrix, or inline
+    numbers. ``itemsize``: bytes per value in the run, for the size checks."""
     import numpy as np
 
+    from archcalc.backend import arrayio
     from archcalc.diagnostics import UsageError
 
     path = Path(text)
@@ -188,13 +204,20 @@ def _read_numbers(text: str) -> Any:
     if suffix in (".npy", ".csv", ".txt", ".npz", ".tsv") or is_file:
         if not path.is_file():
             raise UsageError(f"no such input file: '{text}'")
+        if suffix == ".npz":
+            raise UsageError(
+                f"'{text}' is an archive of several arrays; --input takes one array",
+                "save the input with numpy.save as a .npy file",
+            )
+        if suffix == ".npy":
+            return arrayio.load_npy(path, text, itemsize, memory)
+        # a value takes at least two characters of text ("1,") and itemsize bytes loaded
+        arrayio.check_size(text, path.stat().st_size // 2 * itemsize, "as numbers", memory)
         try:
-            if suffix == ".npy":
-                return np.load(path, allow_pickle=False)
             content = path.read_text(encoding="utf-8")
             delimiter = "," if "," in content else None
-            return np.loadtxt(path, delimiter=delimiter, ndmin=2, comments="#")
-        except (ValueError, OSError) as err:
+            return np.loadtxt(path, delimiter=delimiter, ndmin=2, comments="#", dtype=np.float64)
+        except (ValueError, OSError, UnicodeDecodeError) as err:
             raise UsageError(
                 f"cannot read numbers from '{text}': {err}",
                 "give a .npy array or a .csv/.txt matrix (one row per line)",
@@ -204,7 +227,7 @@ def _read_numbers(text: str) -> Any:
     try:
         data = yaml.safe_load(text)
         array = np.asarray(data, dtype=np.float64)
-    except (yaml.YAMLError, ValueError, TypeError):
+    except (yaml.YAMLError, ValueError, TypeError, OverflowError):
         array = None
     if array is None or array.ndim == 0 or array.dtype == object:
         raise UsageError(
@@ -238,39 +261,39 @@ def _as_batch(array: Any, spec_shape: tuple[int, ...], dtype: Any) -> tuple[Any,
     )
 
 
-def _read_weights(path: str, graph: Any) -> dict[str, Any]:
-    import numpy as np
-
-    from archcalc.diagnostics import UsageError
-
-    try:
-        with np.load(path, allow_pickle=False) as data:
-            arrays = {k: data[k] for k in data.files}
-    except (OSError, ValueError) as err:
-        raise UsageError(f"cannot read weights from '{path}': {err}") from None
+def _single_layer_keys(arrays: dict[str, Any], graph: Any) -> dict[str, Any]:
     if len(graph.nodes) == 1:  # one layer: bare names ('kernel') are fine too
         name = graph.nodes[0].name
         arrays = {(k if "." in k else f"{name}.{k}"): v for k, v in arrays.items()}
     return arrays
 
 
-def _save(path: str, result: Any) -> None:
+def _output_format(path: str) -> Callable[[Any], Callable[[BinaryIO], None]]:
+    """How -o saves, by suffix: a function of the result that writes it to a binary file
+    (file objects keep numpy from adding a suffix of its own to the name)."""
     import numpy as np
 
     from archcalc.diagnostics import UsageError
 
     suffix = Path(path).suffix.lower()
-    try:
-        if suffix in (".csv", ".txt"):
+    if suffix in (".csv", ".txt"):
+
+        def text(result: Any) -> Callable[[BinaryIO], None]:
             if result.ndim > 2:
                 raise UsageError(
                     f"a {result.ndim}-D result does not fit a {suffix} matrix", "save it as .npy"
                 )
-            np.savetxt(path, np.atleast_2d(result), fmt="%.8g", delimiter=",")
-        else:
-            np.save(path, result)
-    except OSError as err:
-        raise UsageError(f"cannot write '{path}': {err.strerror}") from None
+            return lambda fh: np.savetxt(fh, np.atleast_2d(result), fmt="%.8g", delimiter=",")
+
+        return text
+    if suffix == ".npy":
+        return lambda result: lambda fh: np.save(fh, result)
+    if suffix == ".npz":
+        return lambda result: lambda fh: np.savez(fh, output=result)
+    raise UsageError(
+        f"cannot tell how to save '{path}' from its name",
+        "end the name in .npy (the array), .npz (the array as 'output'), or .csv/.txt (a matrix)",
+    )
 
 
 def _format(result: Any) -> str:

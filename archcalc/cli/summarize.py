@@ -66,7 +66,8 @@ def summarize(
 ) -> None:
     """Per-layer output shapes, parameters, MACs, receptive fields and stride fit, with totals.
 
-    SPEC is a YAML spec file or a bundled spec's name (see `archcalc zoo`). The report goes to
+    SPEC is a YAML spec file, a bundled spec's name (see `archcalc zoo`), or - for standard
+    input. The report goes to
     stdout; diagnostics (file:line:column, the source line, a hint) go to stderr. Exit status is
     1 when the architecture has errors, 2 when the spec cannot be read.
     """
@@ -81,9 +82,10 @@ def summarize(
         from archcalc.diagnostics import UsageError
 
         raise UsageError("--tree draws on the terminal", "leave out --format with --tree")
-    report, sources, graph = load_and_analyze(
+    report, sources, result, _ = load_and_analyze(
         spec, input_shape, batch, dtype, strict, count, explain
     )
+    graph = result.graph
     if tree:
         from rich.console import Console
 
@@ -141,11 +143,13 @@ def check(
     """
     from archcalc.diagnostics import SpecError
     from archcalc.render.diagnostics import summary_line
+    from archcalc.spec import STDIN, STDIN_NAME
 
     worst = EXIT_OK
-    for spec in specs:
+    for given in specs:
+        spec = STDIN_NAME if given == STDIN else given
         try:
-            report, sources, _ = load_and_analyze(spec, input_shape, batch, dtype, strict)
+            report, sources, _, _ = load_and_analyze(given, input_shape, batch, dtype, strict)
         except SpecError as err:
             echo_diagnostics(err.diagnostics, getattr(err, "sources", {}))
             click.echo(f"{spec}: cannot be read ({summary_line(err.diagnostics)})", err=True)

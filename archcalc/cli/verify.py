@@ -68,24 +68,20 @@ def verify(
     from archcalc.backend.memory import parse_bytes
     from archcalc.backend.verify import verify as run_verify
     from archcalc.diagnostics import UsageError
-    from archcalc.spec import load
 
     if dtype not in ("float32", "float64"):
         raise UsageError(
             f"verify computes in float32 or float64, not {dtype}", "use --dtype float32"
         )
     limit = parse_bytes(max_memory) if max_memory is not None else None
-    report, sources, _ = load_and_analyze(spec, input_shape, batch, dtype, strict)
+    report, sources, analysed, spec_shape = load_and_analyze(
+        spec, input_shape, batch, dtype, strict
+    )
     if report.has_errors:
         echo_diagnostics(report.diagnostics, sources)
         click.echo("verify: the architecture has errors; nothing to run", err=True)
         sys.exit(EXIT_ERRORS)
-    graph = load(spec).graph
-    spec_shape = tuple(graph.input_shape)
-    if input_shape is not None:
-        from archcalc.shapes import parse_shape
-
-        graph.input_shape = parse_shape(input_shape)
+    graph = analysed.graph
 
     stream = sys.stderr
     if stream.isatty() and fmt == "table":
@@ -105,9 +101,9 @@ def verify(
             def step(what: str, done: int, total: int) -> None:
                 bar.update(task, completed=done, total=total, description=what)
 
-            result = run_verify(graph, report, spec_shape, seed, dtype, rf_samples, limit, step)
+            result = run_verify(analysed, spec_shape, seed, dtype, rf_samples, limit, step)
     else:
-        result = run_verify(graph, report, spec_shape, seed, dtype, rf_samples, limit)
+        result = run_verify(analysed, spec_shape, seed, dtype, rf_samples, limit)
 
     if fmt == "json":
         import json
@@ -160,7 +156,7 @@ def _print_table(result: Any) -> None:
     from rich.console import Console
     from rich.table import Table
 
-    from archcalc.backend.memory import format_bytes
+    from archcalc.render.numbers import human
     from archcalc.shapes import format_shape
 
     out = sys.stdout
@@ -210,7 +206,7 @@ def _print_table(result: Any) -> None:
     console.print(
         f"{'FAIL' if failed else 'PASS'}: {len(result.layers) - failed}/{len(result.layers)} "
         f"layers agree (shape, params, MACs; receptive field measured on {sampled}) in "
-        f"{result.seconds:.2f} s; peak live activations {format_bytes(result.peak_live_bytes)}, "
-        f"estimated peak {format_bytes(result.memory.total)} "
-        f"(limit {format_bytes(result.memory_limit)})"
+        f"{result.seconds:.2f} s; peak live activations {human(result.peak_live_bytes, 'B')}, "
+        f"estimated peak {human(result.memory.total, 'B')} "
+        f"(limit {human(result.memory_limit, 'B')})"
     )

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import keyword
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -33,7 +33,7 @@ def _tuple(values: tuple[int, ...] | list[int]) -> str:
     return str(values[0]) if len(set(values)) == 1 else str(values)
 
 
-def _torch_pad(pads: list[tuple[int, int]]) -> tuple[int, ...]:
+def _torch_pad(pads: Sequence[tuple[int, int]]) -> tuple[int, ...]:
     """archcalc's (before, after) per axis, first axis first → F.pad's last axis first."""
     return tuple(p for pair in reversed(pads) for p in pair)
 

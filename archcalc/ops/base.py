@@ -9,11 +9,15 @@ and the NumPy forward. Analyzers, renderers and the CLI only ever go through thi
 
 from __future__ import annotations
 
+import math
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from fractions import Fraction
-from typing import Any, ClassVar
+from typing import Any, ClassVar, NamedTuple
 
-from archcalc.shapes import Shape, format_shape, numel
+from archcalc.counting import Rule
+from archcalc.diagnostics import did_you_mean
+from archcalc.shapes import Shape, format_shape, numel, out_length, pad_pairs, per_axis
 
 Array = Any  # a numpy.ndarray; typed loosely so the analysis core never imports numpy
 
@@ -48,6 +52,7 @@ class Attr:
     aliases: tuple[str, ...] = ()
     choices: tuple[str, ...] = ()
     doc: str = ""
+    default_text: str = ""  # the default as the docs state it, when not the value itself
 
     def check(self, value: Any) -> Any:
         """Validate and normalise a user-given value; raise OpError on a wrong type or range."""
@@ -104,6 +109,32 @@ class Attr:
             items = _ints(value, 0, "an index or a list of indices, such as [0, 1, 2]")
             return items if isinstance(items, tuple) else (items,)
         raise AssertionError(f"unknown attribute kind {kind}")
+
+
+# What to write instead, per kind, when a value is wrong and the check gives no better hint.
+_KIND_HINTS = {
+    "posint": "give a whole number of at least 1",
+    "nonneg": "give a whole number, 0 or more",
+    "int": "give a whole number",
+    "float": "give a number, such as 0.5",
+    "prob": "give a probability such as 0.5",
+    "bool": "write true or false",
+    "window": "give a positive whole number such as 3, or one per spatial axis such as [3, 5]",
+    "padding": "give a number such as 1, one per axis [1, 2], four sides [top, bottom, left, right], same or valid",
+}
+
+
+@dataclass(frozen=True)
+class AttrIssue:
+    """A problem with a layer's attributes, found by :meth:`Op.parse_attrs`, for the spec
+    builder to report at ``key`` (the key as written; None: the layer itself), or at its value
+    when ``on_value``."""
+
+    code: str
+    message: str
+    hint: str
+    key: Any = None
+    on_value: bool = False
 
 
 def _describe(value: Any) -> str:
@@ -173,6 +204,28 @@ class Window:
     pad_before: int
 
 
+class Geometry(NamedTuple):
+    """A sliding window resolved per spatial axis: what every rule of a windowed op reads."""
+
+    kernel: tuple[int, ...]
+    stride: tuple[int, ...]
+    dilation: tuple[int, ...]
+    padding: tuple[tuple[int, int], ...]  # (before, after)
+
+    @property
+    def spans(self) -> tuple[int, ...]:
+        """Effective extent of the window per axis, d·(k − 1) + 1."""
+        return tuple(d * (k - 1) + 1 for k, d in zip(self.kernel, self.dilation))
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "kernel": list(self.kernel),
+            "stride": list(self.stride),
+            "padding": [list(p) for p in self.padding],
+            "dilation": list(self.dilation),
+        }
+
+
 GLOBAL = "global"  # the output sees the whole input (global pooling, dense on a flat vector)
 UNDEFINED = "undefined"  # no integer window describes it (transposed conv, upsampling)
 
@@ -186,6 +239,7 @@ class Layer:
     inputs: list[Shape]
     output: Shape = ()
     fits: list[AxisFit] = field(default_factory=list)
+    geometry: Geometry | None = None  # resolved once, by the op's first rule that needs it
 
     @property
     def input(self) -> Shape:
@@ -199,65 +253,47 @@ class Layer:
     def per_axis(self, attr: str) -> tuple[int, ...]:
         """An int-or-tuple attribute expanded to one value per spatial axis."""
         value = self.attrs[attr]
-        if isinstance(value, int):
-            return (value,) * self.rank
-        if len(value) != self.rank:
+        try:
+            return per_axis(value, self.rank)
+        except ValueError:
             raise OpError(
                 f"{attr} has {len(value)} values but the input {format_shape(self.input)} has "
                 f"{self.rank} spatial ax{'is' if self.rank == 1 else 'es'}",
                 f"give one {attr} per spatial axis, or a single integer",
                 attr=attr,
-            )
-        return tuple(value)
+            ) from None
 
     def padding(
         self, kernel: tuple[int, ...], stride: tuple[int, ...], dilation: tuple[int, ...]
-    ) -> list[tuple[int, int]]:
+    ) -> tuple[tuple[int, int], ...]:
         """Per-axis (before, after) padding, resolving ``same``/``valid`` and four-side forms."""
         value = self.attrs.get("padding", 0)
         rank = self.rank
         if value == "valid":
-            return [(0, 0)] * rank
+            return ((0, 0),) * rank
         if value == "same":
             # TensorFlow's rule: output = ceil(N / S); any odd total puts the extra after.
             pads = []
             for n, k, s, d in zip(self.input[:-1], kernel, stride, dilation):
                 total = max((-(-n // s) - 1) * s + d * (k - 1) + 1 - n, 0)
                 pads.append((total // 2, total - total // 2))
-            return pads
-        if isinstance(value, int):
-            return [(value, value)] * rank
-        if value and isinstance(value[0], tuple):
-            if len(value) != rank:
-                raise OpError(
-                    f"padding gives {len(value)} axes for a {rank}-D input", attr="padding"
-                )
-            return [(p[0], p[1]) for p in value]
-        if len(value) == rank:
-            return [(p, p) for p in value]
-        if len(value) == 2 * rank:
-            return [(value[2 * i], value[2 * i + 1]) for i in range(rank)]
-        raise OpError(
-            f"padding has {len(value)} values for a {rank}-D input",
-            "give one per axis, or two per axis in the order before, after (for 2-D: "
-            "[top, bottom, left, right])",
-            attr="padding",
-        )
+            return tuple(pads)
+        try:
+            return pad_pairs(value, rank)
+        except ValueError as err:
+            raise OpError(
+                str(err),
+                "give one per axis, or two per axis in the order before, after (for 2-D: "
+                "[top, bottom, left, right])",
+                attr="padding",
+            ) from None
 
-    def slide(
-        self,
-        kernel: tuple[int, ...],
-        stride: tuple[int, ...],
-        dilation: tuple[int, ...],
-        pads: list[tuple[int, int]],
-        ceil_mode: bool = False,
-    ) -> tuple[int, ...]:
+    def slide(self, geometry: Geometry, ceil_mode: bool = False) -> tuple[int, ...]:
         """Output spatial sizes of a sliding window, recording how it fits each axis."""
         out = []
-        for axis, (n, k, s, d, (pb, pa)) in enumerate(
-            zip(self.input[:-1], kernel, stride, dilation, pads)
+        for axis, (n, span, s, (pb, pa)) in enumerate(
+            zip(self.input[:-1], geometry.spans, geometry.stride, geometry.padding)
         ):
-            span = d * (k - 1) + 1
             room = n + pb + pa - span
             if room < 0:
                 raise OpError(
@@ -267,14 +303,8 @@ class Layer:
                     "use a smaller kernel, more padding, or a larger input",
                     code="stride-fit",
                 )
-            q, r = divmod(room, s)
-            size = q + 1
-            if ceil_mode and r:
-                size += 1
-                # PyTorch drops a last window that would start in the right padding.
-                if (size - 1) * s >= n + pb:
-                    size -= 1
-            self.fits.append(AxisFit(axis, n, span, s, pb, pa, size, r, ceil_mode))
+            size = out_length(n, span, s, pb, pa, ceil_mode)
+            self.fits.append(AxisFit(axis, n, span, s, pb, pa, size, room % s, ceil_mode))
             out.append(size)
         return tuple(out)
 
@@ -294,6 +324,90 @@ class Op:
     min_rank: ClassVar[int] = 0  # spatial axes the input needs
     macs_rule: ClassVar[str] = "0"  # macs() in words, one line, for docs/counting.md
     flops_rule: ClassVar[str] = "0"  # flops() in words, one line
+    # How the counting conventions (archcalc/counting.py) count this op where it differs from
+    # the rule of its family: convention name → Rule.
+    counts: ClassVar[Mapping[str, Rule]] = {}
+    torch_equivalent: ClassVar[str] = "?"  # the PyTorch code the op stands for, in words
+    # A torch.nn module that takes the op's attributes in their declared order (nn.Dropout(p)):
+    # names the equivalent and builds it, unless the op says otherwise.
+    torch_class: ClassVar[str | None] = None
+
+    def __init_subclass__(cls) -> None:
+        super().__init_subclass__()
+        if cls.torch_class is not None and "torch_equivalent" not in vars(cls):
+            cls.torch_equivalent = f"nn.{cls.torch_class}"
+
+    @property
+    def learns(self) -> bool:
+        """Whether the op can have learnable weights at all."""
+        return type(self).weights is not Op.weights
+
+    def attr_name(self, key: str) -> str | None:
+        """The declared attribute that ``key`` (a name or an alias, any case) stands for."""
+        key = key.lower()
+        for name, spec in self.attrs.items():
+            if key == name or key in spec.aliases:
+                return name
+        return None
+
+    def parse_attrs(
+        self, given: Mapping[Any, Any], common: tuple[str, ...] = ()
+    ) -> tuple[dict[str, Any], dict[str, Any], list[AttrIssue]]:
+        """Check a layer's attributes as written (``given``, in order; keys in ``common`` belong
+        to the builder and are passed over) against the declaration: aliases resolved, each value
+        checked and normalised, defaults filled in, required ones demanded. Returns the
+        attributes, the key each given attribute was written as, and the problems found."""
+        import difflib
+
+        keys: dict[str, Any] = {}
+        issues: list[AttrIssue] = []
+        misspelt: set[str] = set()
+        for key in given:
+            if key in common:
+                continue
+            attr = self.attr_name(str(key))
+            if attr is None:
+                names = [*self.attrs, *(a for s in self.attrs.values() for a in s.aliases), *common]
+                # a misspelt attribute is reported once, not again as missing
+                for close in difflib.get_close_matches(str(key).lower(), names, n=1, cutoff=0.6):
+                    misspelt.add(self.attr_name(close) or close)
+                hint = did_you_mean(str(key), set(names)) or (
+                    f"{self.name} takes {', '.join([*self.attrs, *common])}"
+                )
+                issues.append(
+                    AttrIssue("unknown-key", f"{self.name} has no attribute '{key}'", hint, key)
+                )
+            elif attr in keys:
+                issues.append(
+                    AttrIssue(
+                        "duplicate-key",
+                        f"'{key}' repeats {self.name}'s attribute '{attr}'",
+                        "give each attribute once",
+                        key,
+                    )
+                )
+            else:
+                keys[attr] = key
+        attrs: dict[str, Any] = {}
+        for attr, spec in self.attrs.items():
+            if attr in keys:
+                try:
+                    attrs[attr] = spec.check(given[keys[attr]])
+                except OpError as err:
+                    hint = err.hint or _KIND_HINTS.get(spec.kind, spec.doc)
+                    message = f"{self.name} {attr}: {err.message}"
+                    issues.append(AttrIssue("value", message, hint, keys[attr], on_value=True))
+            elif spec.default is REQUIRED and attr not in misspelt:
+                issues.append(
+                    AttrIssue(
+                        "missing-attribute",
+                        f"{self.name} needs '{attr}'" + (f" ({spec.doc})" if spec.doc else ""),
+                        f"add '{attr}: ...' to this layer",
+                    )
+                )
+            else:
+                attrs[attr] = spec.default
+        return attrs, keys, issues
 
     def output_shape(self, layer: Layer) -> Shape:
         return layer.input
@@ -311,6 +425,10 @@ class Op:
 
     def flops(self, layer: Layer) -> int:
         return 0
+
+    def geometry(self, layer: Layer) -> Geometry | None:
+        """The sliding window's hyperparameters per spatial axis; None for ops without one."""
+        return None
 
     def windows(self, layer: Layer) -> list[Window] | str | None:
         """Receptive-field rule: per-axis windows, ``GLOBAL``, ``UNDEFINED``, or ``None`` for
@@ -358,6 +476,11 @@ class Op:
         method so that analysis never imports numpy."""
         raise NotImplementedError(f"{self.name} has no NumPy forward yet")
 
+    def workspace(self, layer: Layer, batch: int, itemsize: int) -> int:
+        """Temporary bytes the forward allocates beyond its inputs and output, at most, for the
+        backend's memory guard."""
+        return 0
+
     def fixed_params(self, layer: Layer) -> dict[str, Array]:
         """Arrays the spec itself gives (a conv's inline ``weights``); the rest are supplied
         by the caller (random for ``verify``, a ``.npz`` for ``run``)."""
@@ -374,9 +497,43 @@ class Op:
         """
         return self.forward(layer, masks, params)
 
+    def torch_module(self, layer: Layer) -> Any:
+        """The PyTorch module (N, C, ... layout) this layer stands for, as the oracle tests
+        build networks; :meth:`torch_state` gives its parameters."""
+        if self.torch_class is None:
+            raise NotImplementedError(f"{self.name} has no PyTorch module")
+        from torch import nn
+
+        return getattr(nn, self.torch_class)(*layer.attrs.values())
+
+    def torch_state(self, layer: Layer, params: Mapping[str, Array]) -> dict[str, Array]:
+        """The layer's arrays in the layouts of :meth:`torch_module`'s parameters and buffers,
+        by their names (the last part of each state_dict key)."""
+        return {}
+
     def describe(self, layer: Layer) -> str:
         """Key hyperparameters in the course's notation, for tables and diagrams."""
         return ""
+
+
+class SlidingWindow(Op):
+    """Base of the ops that slide a window (convolutions, pooling). Their kernel, stride,
+    dilation and padding are resolved per axis once per layer, then every rule reads them."""
+
+    def resolve(self, layer: Layer) -> Geometry:
+        kernel = layer.per_axis("kernel")
+        stride = layer.per_axis("stride") if layer.attrs["stride"] else kernel  # 0: the window
+        dilation = layer.per_axis("dilation") if "dilation" in layer.attrs else (1,) * layer.rank
+        return Geometry(kernel, stride, dilation, layer.padding(kernel, stride, dilation))
+
+    def geometry(self, layer: Layer) -> Geometry:
+        if layer.geometry is None:
+            layer.geometry = self.resolve(layer)
+        return layer.geometry
+
+    def windows(self, layer: Layer) -> list[Window] | str:
+        g = self.geometry(layer)
+        return [Window(span, s, pb) for span, s, (pb, _) in zip(g.spans, g.stride, g.padding)]
 
 
 def on_one_channel(masks: list[Array]) -> list[Array] | None:
@@ -410,6 +567,14 @@ def register(cls: type[Op]) -> type[Op]:
 
 def out_elements(layer: Layer) -> int:
     return numel(layer.output)
+
+
+def padded_input_bytes(layer: Layer, batch: int, itemsize: int) -> int:
+    """Bytes of a windowed layer's input copied with its padding (all inputs without fits)."""
+    if not layer.fits:
+        return batch * itemsize * sum(numel(s) for s in layer.inputs)
+    sizes = (f.size + f.pad_before + f.pad_after for f in layer.fits)
+    return batch * itemsize * layer.input[-1] * math.prod(sizes)
 
 
 def spatial(shape: Shape) -> Shape:

@@ -2,18 +2,21 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
+from archcalc.counting import FVCORE_HANDLES, PTFLOPS_OPS, THOP_HOOKS, Rule, macs, macs_and_bias
 from archcalc.ops.base import (
     UNDEFINED,
     Array,
     Attr,
     Layer,
-    Op,
     OpError,
+    SlidingWindow,
     Window,
     num,
     out_elements,
+    padded_input_bytes,
     params_formula,
     per_axis_figures,
     product,
@@ -89,18 +92,6 @@ def _check_fixed_weights(layer: Layer, full: Shape) -> None:
         )
 
 
-def _geometry(
-    layer: Layer,
-) -> tuple[tuple[int, ...], tuple[int, ...], tuple[int, ...], list[tuple[int, int]]]:
-    """Kernel, stride, dilation and (before, after) padding per spatial axis."""
-    kernel, stride, dilation = (
-        layer.per_axis("kernel"),
-        layer.per_axis("stride"),
-        layer.per_axis("dilation"),
-    )
-    return kernel, stride, dilation, layer.padding(kernel, stride, dilation)
-
-
 def _notation(layer: Layer, kernel: str = "kernel") -> str:
     k = layer.attrs[kernel]
     ks = "×".join(str(v) for v in (k if isinstance(k, tuple) else (k,) * max(layer.rank, 1)))
@@ -115,13 +106,14 @@ def _flops_formula(layer: Layer, macs: int, flops: int) -> str:
 
 
 @register
-class Conv(Op):
+class Conv(SlidingWindow):
     name = "conv"
     aliases = ("conv1d", "conv2d", "conv3d", "convolution", "convolve")
     family = "conv"
     summary = "convolution (cross-correlation, as frameworks compute it)"
     macs_rule = "output elements × (C_in / groups) × kernel size"
     flops_rule = "2 × MACs + output elements if bias"
+    torch_equivalent = "nn.Conv1d/2d/3d"
     attrs = {
         "filters": _FILTERS,
         "kernel": _KERNEL,
@@ -151,14 +143,13 @@ class Conv(Op):
         _needs_spatial(layer, "conv")
         filters = layer.attrs["filters"]
         _check_groups(layer, filters)
-        kernel, stride, dilation, pads = _geometry(layer)
-        out = layer.slide(kernel, stride, dilation, pads)
+        out = layer.slide(self.geometry(layer))
         _check_fixed_weights(layer, self.weights(layer)["kernel"])
         return (*out, filters)
 
     def weights(self, layer: Layer) -> dict[str, Shape]:
         a = layer.attrs
-        w = {"kernel": (*layer.per_axis("kernel"), layer.input[-1] // a["groups"], a["filters"])}
+        w = {"kernel": (*self.geometry(layer).kernel, layer.input[-1] // a["groups"], a["filters"])}
         if a["bias"]:
             w["bias"] = (a["filters"],)
         return w
@@ -169,21 +160,15 @@ class Conv(Op):
         return (
             out_elements(layer)
             * (layer.input[-1] // layer.attrs["groups"])
-            * numel(layer.per_axis("kernel"))
+            * numel(self.geometry(layer).kernel)
         )
 
     def flops(self, layer: Layer) -> int:
         # A MAC is a multiply and an add; the bias adds one more per output element.
         return 2 * self.macs(layer) + (out_elements(layer) if layer.attrs["bias"] else 0)
 
-    def windows(self, layer: Layer) -> list[Window]:
-        kernel, stride, dilation, pads = _geometry(layer)
-        return [
-            Window(d * (k - 1) + 1, s, p[0]) for k, s, d, p in zip(kernel, stride, dilation, pads)
-        ]
-
     def _kernel_args(self, layer: Layer) -> dict[str, Any]:
-        _, stride, dilation, pads = _geometry(layer)
+        _, stride, dilation, pads = self.geometry(layer)
         return {
             "stride": stride,
             "dilation": dilation,
@@ -202,6 +187,20 @@ class Conv(Op):
             **self._kernel_args(layer),
         )
 
+    def workspace(self, layer: Layer, batch: int, itemsize: int) -> int:
+        # The input copied padded; im2col patches, built one batch slice at a time above the
+        # kernel's limit and then concatenated. 1x1 and depthwise convolutions build none.
+        from archcalc.backend.kernels import IM2COL_LIMIT_BYTES
+
+        out = batch * out_elements(layer) * itemsize
+        padded = padded_input_bytes(layer, batch, itemsize)
+        taps, channels = numel(self.geometry(layer).kernel), layer.input[-1]
+        if taps == 1 or layer.attrs["groups"] == channels:
+            return padded + batch * numel(layer.input) * itemsize + out
+        patch = numel(layer.output[:-1]) * taps * channels * itemsize
+        chunk = max(1, IM2COL_LIMIT_BYTES // max(patch, 1))
+        return padded + min(batch, chunk) * patch + (out if chunk < batch else 0)
+
     def fixed_params(self, layer: Layer) -> dict[str, Array]:
         import numpy as np
 
@@ -216,6 +215,37 @@ class Conv(Op):
         if a["bias"]:
             fixed["bias"] = np.zeros((a["filters"],), dtype=np.float32)
         return fixed
+
+    def torch_module(self, layer: Layer) -> Any:
+        from torch import nn
+
+        from archcalc.ops import torch_modules as tm
+
+        a = layer.attrs
+        kernel, stride, dilation, pads = self.geometry(layer)
+        even = all(pb == pa for pb, pa in pads)
+        conv = tm.by_rank(
+            "Conv",
+            layer.rank,
+            layer.input[-1],
+            a["filters"],
+            kernel,
+            stride,
+            tuple(pb for pb, _ in pads) if even else 0,
+            dilation,
+            a["groups"],
+            a["bias"],
+        )
+        return conv if even else nn.Sequential(tm.zero_pad(pads), conv)
+
+    def torch_state(self, layer: Layer, params: Mapping[str, Array]) -> dict[str, Array]:
+        import numpy as np
+
+        r = layer.rank
+        weight = np.transpose(params["kernel"], (r + 1, r, *range(r)))  # (out, in/g, *k)
+        if layer.attrs["flip"]:
+            weight = np.flip(weight, tuple(range(2, 2 + r)))
+        return {"weight": weight, **({"bias": params["bias"]} if layer.attrs["bias"] else {})}
 
     def support(self, layer: Layer, masks: list[Array], params: dict[str, Array]) -> Array:
         import numpy as np
@@ -239,7 +269,7 @@ class Conv(Op):
         found.append(
             (
                 "MACs",
-                f"{product(layer.output)} · {product(layer.per_axis('kernel'))}·{fan_in} = {num(macs)}",
+                f"{product(layer.output)} · {product(self.geometry(layer).kernel)}·{fan_in} = {num(macs)}",
             )
         )
         found.append(("FLOPs", _flops_formula(layer, macs, self.flops(layer))))
@@ -256,7 +286,7 @@ class Conv(Op):
 
 
 @register
-class ConvTranspose(Op):
+class ConvTranspose(SlidingWindow):
     name = "conv_transpose"
     aliases = (
         "deconv",
@@ -270,6 +300,24 @@ class ConvTranspose(Op):
     summary = "transposed convolution (PyTorch ConvTranspose semantics)"
     macs_rule = "input elements × (filters / groups) × kernel size"
     flops_rule = "2 × MACs + output elements if bias"
+    torch_equivalent = "nn.ConvTranspose1d/2d/3d"
+    counts = {
+        "fvcore": macs(
+            f"{FVCORE_HANDLES} conv_flop_count(transposed=True): batch·∏w_shape·∏input spatial"
+        ),
+        "ptflops": macs_and_bias(
+            f"{PTFLOPS_OPS} conv_flops_counter_hook(transpose=True): per input position"
+        ),
+        "thop": Rule(
+            lambda op, layer: (
+                out_elements(layer)
+                * (layer.input[-1] // layer.attrs["groups"])
+                * numel(layer.per_axis("kernel"))
+            ),
+            "output elements × (C_in / groups) × kernel size",
+            f"{THOP_HOOKS} count_convNd (the conv formula, over the transposed conv's output)",
+        ),
+    }
     attrs = {
         "filters": _FILTERS,
         "kernel": _KERNEL,
@@ -293,7 +341,7 @@ class ConvTranspose(Op):
                 "give padding as an integer",
                 attr="padding",
             )
-        kernel, stride, dilation, pads = _geometry(layer)
+        kernel, stride, dilation, pads = self.geometry(layer)
         extra = (
             (a["output_padding"],) * layer.rank
             if isinstance(a["output_padding"], int)
@@ -320,7 +368,7 @@ class ConvTranspose(Op):
 
     def weights(self, layer: Layer) -> dict[str, Shape]:
         a = layer.attrs
-        w = {"kernel": (*layer.per_axis("kernel"), layer.input[-1], a["filters"] // a["groups"])}
+        w = {"kernel": (*self.geometry(layer).kernel, layer.input[-1], a["filters"] // a["groups"])}
         if a["bias"]:
             w["bias"] = (a["filters"],)
         return w
@@ -329,7 +377,9 @@ class ConvTranspose(Op):
         # Every input element is scattered through every tap to the filters of its group
         # (fvcore's conv-transpose counting).
         a = layer.attrs
-        return numel(layer.input) * (a["filters"] // a["groups"]) * numel(layer.per_axis("kernel"))
+        return (
+            numel(layer.input) * (a["filters"] // a["groups"]) * numel(self.geometry(layer).kernel)
+        )
 
     def flops(self, layer: Layer) -> int:
         return 2 * self.macs(layer) + (out_elements(layer) if layer.attrs["bias"] else 0)
@@ -339,7 +389,7 @@ class ConvTranspose(Op):
         # ordinary window over the input: span D(F−1)+1, leading padding D(F−1) − P. With a larger
         # stride, neighbouring outputs see windows that move by 0 or 1 input units in turn: no
         # uniform stride exists (see why_undefined); input_span() still answers per unit.
-        kernel, stride, dilation, pads = _geometry(layer)
+        kernel, stride, dilation, pads = self.geometry(layer)
         if any(s != 1 for s in stride):
             return UNDEFINED
         return [
@@ -348,7 +398,7 @@ class ConvTranspose(Op):
         ]
 
     def input_span(self, layer: Layer, axis: int, lo: int, hi: int) -> tuple[int, int] | None:
-        kernel, stride, dilation, pads = _geometry(layer)
+        kernel, stride, dilation, pads = self.geometry(layer)
         k, s, d, p = kernel[axis], stride[axis], dilation[axis], pads[axis][0]
 
         def sources(o: int) -> list[int]:
@@ -363,7 +413,7 @@ class ConvTranspose(Op):
         return min(low or high), max(high or low)
 
     def why_undefined(self, layer: Layer) -> str:
-        stride = max(layer.per_axis("stride"))
+        stride = max(self.geometry(layer).stride)
         return (
             f"a stride-{stride} transposed conv spreads each input unit over several outputs; "
             "neighbouring output units see windows that move by 0 or 1 input units in turn, so "
@@ -372,7 +422,7 @@ class ConvTranspose(Op):
         )
 
     def explain(self, layer: Layer) -> list[tuple[str, str]]:
-        kernel, stride, dilation, pads = _geometry(layer)
+        kernel, stride, dilation, pads = self.geometry(layer)
         extra = layer.attrs["output_padding"]
         extras = (extra,) * layer.rank if isinstance(extra, int) else extra
         formulas = []
@@ -396,7 +446,7 @@ class ConvTranspose(Op):
 
     def _kernel_args(self, layer: Layer) -> dict[str, Any]:
         a = layer.attrs
-        _, stride, dilation, pads = _geometry(layer)
+        _, stride, dilation, pads = self.geometry(layer)
         return {
             "stride": stride,
             "dilation": dilation,
@@ -414,6 +464,40 @@ class ConvTranspose(Op):
             params["bias"] if layer.attrs["bias"] else None,
             **self._kernel_args(layer),
         )
+
+    def workspace(self, layer: Layer, batch: int, itemsize: int) -> int:
+        # Every tap's product with the input is held before it is scattered.
+        a = layer.attrs
+        taps = batch * numel(layer.input) * numel(self.geometry(layer).kernel) * itemsize
+        return (
+            taps * a["filters"] // max(1, layer.input[-1]) + batch * out_elements(layer) * itemsize
+        )
+
+    def torch_module(self, layer: Layer) -> Any:
+        from archcalc.ops import torch_modules as tm
+
+        a = layer.attrs
+        kernel, stride, dilation, pads = self.geometry(layer)
+        return tm.by_rank(
+            "ConvTranspose",
+            layer.rank,
+            layer.input[-1],
+            a["filters"],
+            kernel,
+            stride,
+            tm.symmetric(pads, self.name),
+            a["output_padding"],
+            a["groups"],
+            a["bias"],
+            dilation,
+        )
+
+    def torch_state(self, layer: Layer, params: Mapping[str, Array]) -> dict[str, Array]:
+        import numpy as np
+
+        r = layer.rank
+        weight = np.transpose(params["kernel"], (r, r + 1, *range(r)))  # (in, out/g, *k)
+        return {"weight": weight, **({"bias": params["bias"]} if layer.attrs["bias"] else {})}
 
     def support(self, layer: Layer, masks: list[Array], params: dict[str, Array]) -> Array:
         from archcalc.backend import kernels

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
+
 from archcalc.ops.base import GLOBAL, Array, Attr, Layer, Op, num, out_elements, product, register
 from archcalc.shapes import Shape, numel
 
@@ -14,6 +17,7 @@ class Dense(Op):
     summary = "fully connected layer (applied to the last axis)"
     macs_rule = "output elements × input features"
     flops_rule = "2 × MACs + output elements if bias"
+    torch_equivalent = "nn.Linear"
     shorthand = "units"
     attrs = {
         "units": Attr("posint", aliases=("out_features", "outputs", "neurons", "filters", "out")),
@@ -74,6 +78,18 @@ class Dense(Op):
         y = self.forward(layer, [x], {"kernel": ones, "bias": None})
         return np.broadcast_to(y, (*y.shape[:-1], layer.attrs["units"]))
 
+    def torch_module(self, layer: Layer) -> Any:
+        from torch import nn
+
+        from archcalc.ops import torch_modules as tm
+
+        linear = nn.Linear(layer.input[-1], layer.attrs["units"], layer.attrs["bias"])
+        return linear if layer.rank == 0 else tm.ChannelsLast(linear)
+
+    def torch_state(self, layer: Layer, params: Mapping[str, Array]) -> dict[str, Array]:
+        bias = {"bias": params["bias"]} if layer.attrs["bias"] else {}
+        return {"weight": params["kernel"].T, **bias}
+
 
 @register
 class Flatten(Op):
@@ -81,6 +97,8 @@ class Flatten(Op):
     aliases = ("reshape_flat",)
     family = "reshape"
     summary = "flatten to a vector (H·W·C)"
+    # C·H·W order in torch: the oracle permutes the next dense layer's columns
+    torch_class, torch_equivalent = "Flatten", "torch.flatten / nn.Flatten"
 
     def output_shape(self, layer: Layer) -> Shape:
         return (numel(layer.input),)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from archcalc.ops.base import (
     Array,
     Layer,
@@ -26,6 +28,7 @@ class Add(Op):
     family = "merge"
     summary = "element-wise sum of branches (residual connection)"
     flops_rule = "(inputs − 1) × output elements"
+    torch_equivalent = "`out += identity` / `a + b`"
     min_inputs, max_inputs = 2, None
 
     def output_shape(self, layer: Layer) -> Shape:
@@ -56,6 +59,11 @@ class Add(Op):
             return self.forward(layer, masks, params)
         return broadcast_channels(self.forward(layer, one, params), masks[0].shape[-1])
 
+    def torch_module(self, layer: Layer) -> Any:
+        from archcalc.ops import torch_modules as tm
+
+        return tm.Add()
+
 
 @register
 class Mul(Op):
@@ -64,6 +72,7 @@ class Mul(Op):
     family = "merge"
     summary = "element-wise product, broadcasting axes of size 1 (squeeze-and-excitation gate)"
     flops_rule = "(inputs − 1) × output elements"
+    torch_equivalent = "`x * gate` (squeeze-and-excitation)"
     min_inputs, max_inputs = 2, None
 
     def output_shape(self, layer: Layer) -> Shape:
@@ -102,6 +111,11 @@ class Mul(Op):
             np.broadcast_to(m, np.broadcast_shapes(*(x.shape for x in masks))) for m in masks
         )
 
+    def torch_module(self, layer: Layer) -> Any:
+        from archcalc.ops import torch_modules as tm
+
+        return tm.Mul()
+
 
 @register
 class Concat(Op):
@@ -109,6 +123,7 @@ class Concat(Op):
     aliases = ("concatenate", "cat", "depth_concat")
     family = "merge"
     summary = "stack branches along channels"
+    torch_equivalent = "torch.cat"
     min_inputs, max_inputs = 1, None
 
     def output_shape(self, layer: Layer) -> Shape:
@@ -130,3 +145,8 @@ class Concat(Op):
     def explain(self, layer: Layer) -> list[tuple[str, str]]:
         channels = " + ".join(str(s[-1]) for s in layer.inputs)
         return [("channels", f"{channels} = {layer.output[-1]:,}")]
+
+    def torch_module(self, layer: Layer) -> Any:
+        from archcalc.ops import torch_modules as tm
+
+        return tm.Concat()

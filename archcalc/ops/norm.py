@@ -2,17 +2,54 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
+
+from archcalc.counting import (
+    FVCORE_HANDLES,
+    PTFLOPS_OPS,
+    THOP_HOOKS,
+    THOP_ZERO_OPS,
+    Rule,
+    affine,
+    also_as_function,
+    in_elements,
+)
 from archcalc.ops.base import Array, Attr, Layer, Op, out_elements, register
-from archcalc.shapes import Shape
+from archcalc.shapes import Shape, numel
+
+
+class _Normalisation(Op):
+    family = "norm"
+
+    def workspace(self, layer: Layer, batch: int, itemsize: int) -> int:
+        return batch * out_elements(layer) * itemsize  # one output-sized temporary
 
 
 @register
-class BatchNorm(Op):
+class BatchNorm(_Normalisation):
     name = "batchnorm"
     aliases = ("bn", "batch_norm", "batchnorm1d", "batchnorm2d", "batchnormalization")
-    family = "norm"
     summary = "batch normalisation (inference form)"
     flops_rule = "2 × elements (statistics folded into one scale and one shift)"
+    torch_equivalent = "nn.BatchNorm1d/2d/3d in eval mode"
+    counts = {
+        "fvcore": Rule(
+            lambda op, layer: affine(layer) * in_elements(layer),
+            "2 × input elements (1 without affine)",
+            f"{FVCORE_HANDLES} batchnorm_flop_jit, eval mode: input numel × (2 if affine else 1)",
+        ),
+        "ptflops": Rule(
+            lambda op, layer: affine(layer) * in_elements(layer),
+            "2 × input elements (1 without affine)",
+            f"{PTFLOPS_OPS} bn_flops_counter_hook",
+        ),
+        "thop": Rule(
+            lambda op, layer: 2 * affine(layer) * in_elements(layer),
+            "4 × input elements (2 without affine)",
+            f"{THOP_HOOKS} count_normalization: calculate_norm (2 × numel), doubled if affine",
+        ),
+    }
     attrs = {
         "eps": Attr("float", 1e-5, aliases=("epsilon",)),
         "momentum": Attr("float", 0.1),
@@ -49,14 +86,40 @@ class BatchNorm(Op):
         # dependency on everything).
         return masks[0]
 
+    def torch_module(self, layer: Layer) -> Any:
+        from archcalc.ops import torch_modules as tm
+
+        a = layer.attrs
+        return tm.by_rank(
+            "BatchNorm", layer.rank, layer.input[-1], a["eps"], a["momentum"], a["affine"]
+        )
+
+    def torch_state(self, layer: Layer, params: Mapping[str, Array]) -> dict[str, Array]:
+        names = {"gamma": "weight", "beta": "bias"}
+        return {names.get(k, k): v for k, v in params.items()}
+
 
 @register
-class LRN(Op):
+class LRN(_Normalisation):
     name = "lrn"
     aliases = ("local_response_norm", "localresponsenorm", "norm")
-    family = "norm"
     summary = "local response normalisation across channels (AlexNet)"
     flops_rule = "(2·size + 3) × elements (squares, window sum, scale, add k, power, divide)"
+    torch_class = "LocalResponseNorm"
+    counts = {
+        "ptflops": also_as_function(
+            Rule(
+                lambda op, layer: (
+                    3 * in_elements(layer)
+                    + (layer.input[-1] + layer.attrs["size"] - 1) * numel(layer.input[:-1])
+                ),
+                "3 × input elements + (C + size − 1) × spatial positions",
+                "F.local_response_norm's patched calls: Tensor.mul twice and Tensor.add once "
+                f"({PTFLOPS_OPS} _elementwise_tensor_flops_hook), avg_pool over the channel-padded "
+                "squares",
+            )
+        ),
+    }
     shorthand = "size"
     attrs = {
         "size": Attr("posint", 5, aliases=("n", "depth_radius")),
@@ -86,6 +149,8 @@ class Dropout(Op):
     aliases = ("drop",)
     family = "regularization"
     summary = "dropout (identity at inference)"
+    torch_class = "Dropout"
+    counts = {"thop": THOP_ZERO_OPS}
     shorthand = "rate"
     attrs = {"rate": Attr("prob", 0.5, aliases=("p",))}
 

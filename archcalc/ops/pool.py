@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Any
+import math
+from typing import Any, ClassVar
 
+from archcalc.counting import THOP_HOOKS, THOP_ZERO_OPS, Rule, in_elements, ptflops_twice
 from archcalc.ops.base import (
     GLOBAL,
     UNDEFINED,
@@ -12,11 +14,13 @@ from archcalc.ops.base import (
     Layer,
     Op,
     OpError,
+    SlidingWindow,
     Window,
     broadcast_channels,
     num,
     on_one_channel,
     out_elements,
+    padded_input_bytes,
     product,
     register,
     spatial,
@@ -29,45 +33,35 @@ _POOL_ATTRS = {
         "window", aliases=("kernel_size", "pool_size", "size", "k", "f"), doc="window size F"
     ),
     "stride": Attr(
-        "window", 0, aliases=("strides", "s"), doc="stride S (default: the window size)"
+        "window", 0, aliases=("strides", "s"), doc="stride S", default_text="the window size"
     ),
     "padding": Attr("padding", 0, aliases=("pad", "p"), doc="implicit padding"),
     "ceil_mode": Attr("bool", False, doc="round the output size up, as PyTorch's ceil_mode"),
 }
 
 
-class _WindowPool(Op):
+class _Pool(Op):
     family = "pool"
-    shorthand = "kernel"
 
-    def _geometry(self, layer: Layer) -> tuple[tuple[int, ...], tuple[int, ...], tuple[int, ...]]:
-        kernel = layer.per_axis("kernel")
-        stride = layer.per_axis("stride") if layer.attrs["stride"] else kernel
-        dilation = layer.per_axis("dilation") if "dilation" in layer.attrs else (1,) * layer.rank
-        return kernel, stride, dilation
+    def workspace(self, layer: Layer, batch: int, itemsize: int) -> int:
+        # The input copied padded, and a partial result per reduced axis.
+        return padded_input_bytes(layer, batch, itemsize) + batch * numel(layer.input) * itemsize
+
+
+class _WindowPool(_Pool, SlidingWindow):
+    shorthand = "kernel"
 
     def output_shape(self, layer: Layer) -> Shape:
         _needs_spatial(layer, self.name)
-        kernel, stride, dilation = self._geometry(layer)
-        pads = layer.padding(kernel, stride, dilation)
-        for k, (pb, pa) in zip(kernel, pads):
+        g = self.geometry(layer)
+        for k, (pb, pa) in zip(g.kernel, g.padding):
             if max(pb, pa) > k // 2:
                 raise OpError(
                     f"pooling padding {max(pb, pa)} is more than half the {k}-wide window",
                     "PyTorch rejects this too; use padding of at most kernel // 2",
                     attr="padding",
                 )
-        return (
-            *layer.slide(kernel, stride, dilation, pads, layer.attrs["ceil_mode"]),
-            layer.input[-1],
-        )
-
-    def windows(self, layer: Layer) -> list[Window]:
-        kernel, stride, dilation = self._geometry(layer)
-        pads = layer.padding(kernel, stride, dilation)
-        return [
-            Window(d * (k - 1) + 1, s, p[0]) for k, s, d, p in zip(kernel, stride, dilation, pads)
-        ]
+        return (*layer.slide(g, layer.attrs["ceil_mode"]), layer.input[-1])
 
     def support(self, layer: Layer, masks: list[Array], params: dict[str, Array]) -> Array:
         # Pooling treats channels alone and alike: pool one channel of a channel-uniform mask.
@@ -77,16 +71,16 @@ class _WindowPool(Op):
         return broadcast_channels(self.forward(layer, one, params), masks[0].shape[-1])
 
     def _kwargs(self, layer: Layer) -> dict[str, Any]:
-        kernel, stride, dilation = self._geometry(layer)
+        g = self.geometry(layer)
         return {
-            "kernel": kernel,
-            "stride": stride,
-            "padding": layer.padding(kernel, stride, dilation),
+            "kernel": g.kernel,
+            "stride": g.stride,
+            "padding": g.padding,
             "ceil_mode": layer.attrs["ceil_mode"],
         }
 
     def describe(self, layer: Layer) -> str:
-        kernel, stride, _ = self._geometry(layer)
+        kernel, stride = self.geometry(layer)[:2]
         ks = "×".join(map(str, kernel))
         return (
             ks
@@ -101,23 +95,45 @@ class MaxPool(_WindowPool):
     aliases = ("max_pool", "maxpool1d", "maxpool2d", "max_pooling2d", "maxpooling2d", "pool")
     summary = "max pooling"
     flops_rule = "(window size − 1) comparisons per output element"
+    torch_equivalent = "nn.MaxPool1d/2d/3d"
+    counts = {
+        "ptflops": ptflops_twice("pool_flops_counter_hook", "F.max_pool2d", "input"),
+        "thop": THOP_ZERO_OPS,
+    }
     attrs = {**_POOL_ATTRS, "dilation": Attr("window", 1, aliases=("d",), doc="dilation")}
 
     def flops(self, layer: Layer) -> int:
         # A window of n values needs n - 1 comparisons.
-        return out_elements(layer) * (numel(self._geometry(layer)[0]) - 1)
+        return out_elements(layer) * (numel(self.geometry(layer).kernel) - 1)
 
     def forward(self, layer: Layer, xs: list[Array], params: dict[str, Array]) -> Array:
         from archcalc.backend import kernels
 
-        return kernels.max_pool(xs[0], dilation=self._geometry(layer)[2], **self._kwargs(layer))
+        return kernels.max_pool(
+            xs[0], dilation=self.geometry(layer).dilation, **self._kwargs(layer)
+        )
 
     def explain(self, layer: Layer) -> list[tuple[str, str]]:
-        window = product(self._geometry(layer)[0])
+        window = product(self.geometry(layer).kernel)
         return [
             *super().explain(layer),
             ("FLOPs", f"{product(layer.output)} · ({window} − 1) = {num(self.flops(layer))}"),
         ]
+
+    def torch_module(self, layer: Layer) -> Any:
+        from archcalc.ops import torch_modules as tm
+
+        kernel, stride, dilation, padding = self.geometry(layer)
+        pads = tm.symmetric(padding, self.name)
+        return tm.by_rank(
+            "MaxPool",
+            layer.rank,
+            kernel,
+            stride,
+            pads,
+            dilation,
+            ceil_mode=layer.attrs["ceil_mode"],
+        )
 
 
 @register
@@ -133,6 +149,15 @@ class AvgPool(_WindowPool):
     )
     summary = "average pooling"
     flops_rule = "window size per output element (n − 1 adds and a division)"
+    torch_equivalent = "nn.AvgPool1d/2d/3d"
+    counts = {
+        "ptflops": ptflops_twice("pool_flops_counter_hook", "F.avg_pool2d", "input"),
+        "thop": Rule(
+            lambda op, layer: out_elements(layer),
+            "output elements",
+            f"{THOP_HOOKS} count_avgpool → calculate_avgpool(y.numel())",
+        ),
+    }
     attrs = {
         **_POOL_ATTRS,
         "count_include_pad": Attr("bool", True, doc="padding zeros count in the mean"),
@@ -140,7 +165,7 @@ class AvgPool(_WindowPool):
 
     def flops(self, layer: Layer) -> int:
         # n - 1 additions and one division per window.
-        return out_elements(layer) * numel(self._geometry(layer)[0])
+        return out_elements(layer) * numel(self.geometry(layer).kernel)
 
     def forward(self, layer: Layer, xs: list[Array], params: dict[str, Array]) -> Array:
         from archcalc.backend import kernels
@@ -150,11 +175,21 @@ class AvgPool(_WindowPool):
         )
 
     def explain(self, layer: Layer) -> list[tuple[str, str]]:
-        window = product(self._geometry(layer)[0])
+        window = product(self.geometry(layer).kernel)
         return [
             *super().explain(layer),
             ("FLOPs", f"{product(layer.output)} · {window} = {num(self.flops(layer))}"),
         ]
+
+    def torch_module(self, layer: Layer) -> Any:
+        from archcalc.ops import torch_modules as tm
+
+        a = layer.attrs
+        kernel, stride, _, padding = self.geometry(layer)
+        pads = tm.symmetric(padding, self.name)
+        return tm.by_rank(
+            "AvgPool", layer.rank, kernel, stride, pads, a["ceil_mode"], a["count_include_pad"]
+        )
 
 
 def _adaptive_bins(n: int, out: int) -> list[tuple[int, int]]:
@@ -162,13 +197,33 @@ def _adaptive_bins(n: int, out: int) -> list[tuple[int, int]]:
     return [((i * n) // out, -(-((i + 1) * n) // out)) for i in range(out)]
 
 
+def _thop_adaptive(op: Op, layer: Layer) -> int:
+    # thop divides the sizes as doubles; the same IEEE arithmetic gives the same truncation.
+    kernel = math.prod(n / m for n, m in zip(layer.input[:-1], layer.output[:-1]))
+    return int((kernel + 1) * out_elements(layer))
+
+
 @register
-class AdaptiveAvgPool(Op):
+class AdaptiveAvgPool(_Pool):
     name = "adaptive_avgpool"
     aliases = ("adaptive_avg_pool", "adaptiveavgpool2d", "adaptive_avg_pool2d")
-    family = "pool"
     summary = "adaptive average pooling to a fixed output size"
     flops_rule = "its bin's size per output element (bin − 1 adds and a division)"
+    torch_equivalent = "nn.AdaptiveAvgPool1d/2d/3d"
+    counts = {
+        "fvcore": Rule(
+            lambda op, layer: in_elements(layer) if layer.rank == 2 else 0,
+            "input elements (2-D only)",
+            "fvcore/nn/flop_count.py: aten::adaptive_avg_pool2d → elementwise_flop_counter(1, 0);"
+            " the 1-D and 3-D ops have no handle",
+        ),
+        "ptflops": ptflops_twice("pool_flops_counter_hook", "F.adaptive_avg_pool2d", "input"),
+        "thop": Rule(
+            _thop_adaptive,
+            "⌊(∏ input/output sizes + 1) × output elements⌋",
+            f"{THOP_HOOKS} count_adap_avgpool → calculate_adaptive_avg",
+        ),
+    }
     shorthand = "size"
     attrs = {"size": Attr("window", aliases=("output_size", "out"), doc="output size per axis")}
 
@@ -210,9 +265,14 @@ class AdaptiveAvgPool(Op):
 
         return kernels.adaptive_avg_pool(xs[0], layer.per_axis("size"))
 
+    def torch_module(self, layer: Layer) -> Any:
+        from archcalc.ops import torch_modules as tm
 
-class _GlobalPool(Op):
-    family = "pool"
+        return tm.by_rank("AdaptiveAvgPool", layer.rank, layer.per_axis("size"))
+
+
+class _GlobalPool(_Pool):
+    adaptive: ClassVar[str]  # the torch.nn adaptive pooling that stands for it, to size 1
     attrs = {"keepdims": Attr("bool", False, aliases=("keep_dims",), doc="keep 1x1 spatial axes")}
 
     def output_shape(self, layer: Layer) -> Shape:
@@ -232,6 +292,14 @@ class _GlobalPool(Op):
             y = y.reshape(y.shape[0], *(1,) * layer.rank, y.shape[-1])
         return y
 
+    def torch_module(self, layer: Layer) -> Any:
+        from torch import nn
+
+        from archcalc.ops import torch_modules as tm
+
+        pool = tm.by_rank(self.adaptive, layer.rank, 1)
+        return pool if layer.attrs["keepdims"] else nn.Sequential(pool, nn.Flatten())
+
 
 @register
 class GlobalAvgPool(_GlobalPool):
@@ -239,6 +307,20 @@ class GlobalAvgPool(_GlobalPool):
     aliases = ("global_avg_pool", "globalavgpool", "global_average_pooling2d", "gap")
     summary = "global average pooling"
     flops_rule = "input elements (H·W − 1 adds and a division per channel)"
+    torch_equivalent, adaptive = "nn.AdaptiveAvgPool2d(1)", "AdaptiveAvgPool"
+    counts = {
+        "fvcore": Rule(
+            lambda op, layer: in_elements(layer) if layer.rank == 2 else 0,
+            "input elements (2-D only)",
+            "as adaptive_avgpool: nn.AdaptiveAvgPool2d(1) traces to aten::adaptive_avg_pool2d",
+        ),
+        "ptflops": ptflops_twice("pool_flops_counter_hook", "F.adaptive_avg_pool2d", "input"),
+        "thop": Rule(
+            lambda op, layer: (numel(layer.input[:-1]) + 1) * layer.input[-1],
+            "(H·W + 1) × C",
+            f"{THOP_HOOKS} count_adap_avgpool, as nn.AdaptiveAvgPool2d(1)",
+        ),
+    }
 
     def flops(self, layer: Layer) -> int:
         # Sum of H·W values (H·W − 1 adds) and one division, per channel.
@@ -256,6 +338,11 @@ class GlobalMaxPool(_GlobalPool):
     aliases = ("global_max_pool", "globalmaxpool", "global_max_pooling2d")
     summary = "global max pooling"
     flops_rule = "input elements − C (H·W − 1 comparisons per channel)"
+    torch_equivalent, adaptive = "nn.AdaptiveMaxPool2d(1)", "AdaptiveMaxPool"
+    counts = {
+        "ptflops": ptflops_twice("pool_flops_counter_hook", "F.adaptive_max_pool2d", "input"),
+        "thop": THOP_ZERO_OPS,
+    }
 
     def flops(self, layer: Layer) -> int:
         return numel(layer.input) - layer.input[-1]

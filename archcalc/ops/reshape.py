@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 from fractions import Fraction
+from typing import Any
 
+from archcalc.counting import PTFLOPS_OPS, THOP_HOOKS, THOP_ZERO_OPS, Rule, ptflops_functional
 from archcalc.ops.base import (
     UNDEFINED,
     Array,
@@ -18,6 +20,9 @@ from archcalc.ops.base import (
 from archcalc.ops.conv import _needs_spatial
 from archcalc.shapes import Shape, format_shape
 
+# thop's extra operations per output element: linear, bilinear; it has no count for trilinear.
+_THOP_UPSAMPLE = {1: 5, 2: 11}
+
 
 @register
 class ZeroPad(Op):
@@ -25,10 +30,12 @@ class ZeroPad(Op):
     aliases = ("zero_pad", "pad", "zeropadding2d", "padding")
     family = "reshape"
     summary = "zero padding"
+    torch_equivalent = "nn.ZeroPad2d"
+    counts = {"thop": THOP_ZERO_OPS}
     shorthand = "padding"
     attrs = {"padding": Attr("padding", 1, aliases=("pad", "p"))}
 
-    def _pads(self, layer: Layer) -> list[tuple[int, int]]:
+    def _pads(self, layer: Layer) -> tuple[tuple[int, int], ...]:
         ones = (1,) * layer.rank
         return layer.padding(ones, ones, ones)
 
@@ -45,6 +52,11 @@ class ZeroPad(Op):
 
         return kernels.zeropad(xs[0], self._pads(layer))
 
+    def torch_module(self, layer: Layer) -> Any:
+        from archcalc.ops import torch_modules as tm
+
+        return tm.zero_pad(self._pads(layer))
+
 
 @register
 class Upsample(Op):
@@ -53,6 +65,34 @@ class Upsample(Op):
     family = "reshape"
     summary = "upsampling by an integer factor (nearest or bilinear)"
     flops_rule = "0 nearest; linear: 3 × spatial axes × output elements (a + t·(b − a) per axis)"
+    torch_equivalent = "nn.Upsample(scale_factor, mode)"
+    counts = {
+        "fvcore": Rule(
+            lambda op, layer: (
+                0
+                if layer.rank != 2
+                else out_elements(layer) * (1 if layer.attrs["mode"] == "nearest" else 4)
+            ),
+            "2-D only: output elements (nearest), 4 × output elements (bilinear)",
+            "fvcore/nn/flop_count.py: aten::upsample_nearest2d → elementwise_flop_counter(0, 1),"
+            " aten::upsample_bilinear2d → (0, 4)",
+        ),
+        "ptflops": Rule(
+            lambda op, layer: 2 * out_elements(layer),
+            "2 × output elements",
+            f"{PTFLOPS_OPS} upsample_flops_counter_hook + F.interpolate "
+            "(_interpolate_functional_flops_hook): counted twice",
+            ptflops_functional("F.interpolate"),
+        ),
+        "thop": Rule(
+            lambda op, layer: (
+                out_elements(layer)
+                * (1 if layer.attrs["mode"] == "nearest" else _THOP_UPSAMPLE.get(layer.rank, 0))
+            ),
+            "output elements × 1 (nearest), 5 (linear), 11 (bilinear), 0 (trilinear)",
+            f"{THOP_HOOKS} count_upsample → calc_func.calculate_upsample",
+        ),
+    }
     shorthand = "scale"
     attrs = {
         "scale": Attr("window", 2, aliases=("scale_factor", "factor", "size")),
@@ -111,6 +151,15 @@ class Upsample(Op):
 
         return kernels.upsample(xs[0], layer.per_axis("scale"), layer.attrs["mode"])
 
+    def torch_module(self, layer: Layer) -> Any:
+        from torch import nn
+
+        mode = layer.attrs["mode"]
+        if mode != "nearest":
+            mode = {1: "linear", 2: "bilinear", 3: "trilinear"}[layer.rank]
+        scale = tuple(float(s) for s in layer.per_axis("scale"))
+        return nn.Upsample(scale_factor=scale, mode=mode)
+
 
 @register
 class Identity(Op):
@@ -118,6 +167,7 @@ class Identity(Op):
     aliases = ("noop", "passthrough")
     family = "reshape"
     summary = "passes its input through"
+    torch_class = "Identity"
 
     def forward(self, layer: Layer, xs: list[Array], params: dict[str, Array]) -> Array:
         return xs[0]
@@ -129,6 +179,7 @@ class ChannelSlice(Op):
     aliases = ("select_channels", "channel_select", "take_channels")
     family = "reshape"
     summary = "keep the listed channels, in the order listed (LeNet-5's C3 connection table)"
+    torch_equivalent = "x[:, channels] (indexing)"
     shorthand = "channels"  # channel_slice: [0, 1, 2]
     attrs = {
         "channels": Attr(
@@ -155,3 +206,8 @@ class ChannelSlice(Op):
 
     def forward(self, layer: Layer, xs: list[Array], params: dict[str, Array]) -> Array:
         return xs[0][..., list(layer.attrs["channels"])]
+
+    def torch_module(self, layer: Layer) -> Any:
+        from archcalc.ops import torch_modules as tm
+
+        return tm.ChannelSlice(list(layer.attrs["channels"]))

@@ -9,7 +9,7 @@ import json
 from archcalc.analysis.bytype import MEASURES, by_type
 from archcalc.counting import DEFAULT
 from archcalc.render.numbers import grouped, human
-from archcalc.report import LayerRow, Report
+from archcalc.report import WINDOW_FIELDS, LayerRow, Report
 from archcalc.shapes import format_shape
 
 
@@ -55,7 +55,20 @@ CSV_COLUMNS = [
     "activation_bytes",
     "receptive_field",
     "stride_fit",
+    *WINDOW_FIELDS,
 ]
+
+
+def window_cells(row: LayerRow) -> list[str]:
+    """kernel, stride, padding, dilation and groups as CSV cells: 3x3, 2x2, 1+1x1+1, 1x1, 1
+    (groups empty for pooling)."""
+    w = row.window
+    if not w:
+        return [""] * len(WINDOW_FIELDS)
+    axes = ["x".join(map(str, w[key])) for key in ("kernel", "stride")]
+    padding = "x".join(f"{before}+{after}" for before, after in w["padding"])
+    groups = "" if w["groups"] is None else str(w["groups"])
+    return [*axes, padding, "x".join(map(str, w["dilation"])), groups]
 
 
 def to_csv(report: Report) -> str:
@@ -80,6 +93,7 @@ def to_csv(report: Report) -> str:
                 row.activation_bytes,
                 rf_text(row),
                 row.fit or "exact",
+                *window_cells(row),
                 *[row.counted] * counted,
             ]
         )
@@ -98,6 +112,7 @@ def to_csv(report: Report) -> str:
             t.activation_bytes,
             "",
             "",
+            *[""] * len(WINDOW_FIELDS),
             *[t.counted] * counted,
         ]
     )

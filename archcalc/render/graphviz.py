@@ -7,11 +7,9 @@ The ``graphviz`` package builds the DOT source; the system's ``dot`` program lay
 
 from __future__ import annotations
 
-import contextlib
 import html
 import os
 import shutil
-import tempfile
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -447,24 +445,3 @@ def render_bytes(dot: Any, fmt: str) -> bytes:
             + (f": {detail[-1]}" if detail else ""),
             "write a .dot file to see the source it was given",
         ) from err
-
-
-def write_atomic(path: str, data: bytes) -> None:
-    """Write next to ``path`` and rename over it: an interrupted run never leaves half a file."""
-    directory = os.path.dirname(os.path.abspath(path))
-    try:
-        mode = os.stat(path).st_mode & 0o777  # keep an existing file's permissions
-    except OSError:
-        umask = os.umask(0)
-        os.umask(umask)
-        mode = 0o666 & ~umask  # what a plain open() would have given a new file
-    fd, tmp = tempfile.mkstemp(prefix=".archcalc-", suffix=".tmp", dir=directory)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-        os.chmod(tmp, mode)
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise

@@ -9,7 +9,7 @@ def grouped(n: int) -> str:
 
 
 def human(n: float, unit: str = "") -> str:
-    """4089184256 → '4.09 G'; binary prefixes for bytes."""
+    """4089184256 → '4.09 G'; binary prefixes for bytes (5120 → '5.00 KiB'), for every command."""
     if unit == "B":
         for prefix in ("B", "KiB", "MiB", "GiB", "TiB"):
             if abs(n) < 1024 or prefix == "TiB":

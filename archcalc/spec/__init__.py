@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import sys
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
+from archcalc import limits
 from archcalc.diagnostics import Diagnostic, Diagnostics, Pos, SpecError
 from archcalc.graph import Graph
 from archcalc.perf import paused_gc
@@ -13,8 +15,6 @@ from archcalc.shapes import Shape
 from archcalc.spec.builder import build_graph
 from archcalc.spec.yamlpos import load_yaml
 from archcalc.zoo import bundled_path
-
-MAX_SPEC_BYTES = 64 * 1024 * 1024
 
 
 @dataclass
@@ -25,7 +25,7 @@ class LoadedSpec:
 
 
 def resolve(spec: str) -> Path:
-    """A SPEC argument: an existing path, else a bundled spec's name."""
+    """A SPEC argument: an existing path, else a bundled spec's name ('-' is read by load)."""
     path = Path(spec)
     if path.exists():
         return path
@@ -48,10 +48,18 @@ def resolve(spec: str) -> Path:
     )
 
 
-def read_text(path: Path, shown_as: str) -> str:
+STDIN = "-"  # the SPEC argument that reads the spec from standard input
+STDIN_NAME = "<stdin>"  # how messages name it
+
+
+def read_text(path: Path | None, shown_as: str) -> str:
+    """The spec's text: from ``path`` (None: standard input), at most the size limit, read in
+    pieces so that an endless source (/dev/zero, a pipe) stops at the limit."""
     at = Pos(shown_as, 1, 1)
+    limit = limits.SPEC_BYTES
+    most = limit.value
     try:
-        if path.is_dir():
+        if path is not None and path.is_dir():
             raise SpecError(
                 [
                     Diagnostic(
@@ -59,19 +67,24 @@ def read_text(path: Path, shown_as: str) -> str:
                     )
                 ]
             )
-        data = path.read_bytes()[: MAX_SPEC_BYTES + 1]
+        if path is None:
+            data = _read_at_most(sys.stdin.buffer, most + 1)
+        else:
+            with open(path, "rb") as fh:
+                data = _read_at_most(fh, most + 1)
     except OSError as err:
         raise SpecError(
             [Diagnostic("error", "not-found", f"cannot read '{shown_as}': {err.strerror}", None)]
         ) from None
-    if len(data) > MAX_SPEC_BYTES:
+    if len(data) > most:
         raise SpecError(
             [
                 Diagnostic(
                     "error",
                     "too-large",
-                    f"'{shown_as}' is larger than {MAX_SPEC_BYTES // 2**20} MiB; that is not a spec",
+                    f"'{shown_as}' is larger than the spec size limit; a spec is a few KiB",
                     at,
+                    hint=limit.hint(),
                 )
             ]
         )
@@ -83,7 +96,7 @@ def read_text(path: Path, shown_as: str) -> str:
                     "binary",
                     f"'{shown_as}' is a binary file, not a YAML spec",
                     at,
-                    hint="archcalc reads YAML specs (and, with 'archcalc import', ONNX or Keras model files)",
+                    hint="archcalc reads YAML specs: convert a model file (ONNX, Keras) to a spec first",
                 )
             ]
         )
@@ -104,12 +117,40 @@ def read_text(path: Path, shown_as: str) -> str:
         ) from None
 
 
+_stdin_read: tuple[object, str] | None = None
+
+
+def _stdin_text() -> str:
+    """Standard input's spec, read once: a command may load its spec more than once."""
+    global _stdin_read
+    if _stdin_read is None or _stdin_read[0] is not sys.stdin:
+        _stdin_read = (sys.stdin, read_text(None, STDIN_NAME))
+    return _stdin_read[1]
+
+
+def _read_at_most(stream: BinaryIO, size: int) -> bytes:
+    chunks: list[bytes] = []
+    left = size
+    while left > 0:
+        chunk = stream.read(min(left, 1 << 16))
+        if not chunk:
+            break
+        chunks.append(chunk)
+        left -= len(chunk)
+    return b"".join(chunks)
+
+
 def load(spec: str, text: str | None = None, input_shape: Shape | None = None) -> LoadedSpec:
     """Load a spec by path or bundled name (or from ``text``), or import a model file (ONNX,
     Keras; ``input_shape`` fixes a model's dynamic sizes). Raises SpecError when the spec
     cannot be turned into a graph; otherwise returns the graph and any diagnostics found."""
     weights: dict[str, Any] = {}
-    if text is None:
+    if text is not None:
+        shown = spec
+    elif spec == STDIN:
+        shown = STDIN_NAME
+        text = _stdin_text()
+    else:
         path = resolve(spec)
         shown = spec if Path(spec).exists() else str(path)
         from archcalc.interop import is_model_file
@@ -121,13 +162,16 @@ def load(spec: str, text: str | None = None, input_shape: Shape | None = None) -
             shown = f"{shown} (imported)"
         else:
             text = read_text(path, shown)
-    else:
-        shown = spec
-    with paused_gc():
-        data = load_yaml(text, shown)
-        diags = Diagnostics()
-        graph = build_graph(data, shown, diags)
-    if graph is None or diags.has_errors:
-        raise SpecError(list(diags))
+    limits.recursion_headroom()
+    try:
+        with paused_gc():
+            data = load_yaml(text, shown)
+            diags = Diagnostics()
+            graph = build_graph(data, shown, diags)
+        if graph is None or diags.has_errors:
+            raise SpecError(list(diags))
+    except SpecError as err:
+        err.sources = {shown: text}  # type: ignore[attr-defined]
+        raise
     graph.weights = weights
     return LoadedSpec(graph, diags, text)

@@ -21,28 +21,24 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
+from archcalc import limits
 from archcalc.diagnostics import Diagnostic, Diagnostics, Pos, UsageError, did_you_mean
 from archcalc.graph import INPUT, Graph, Node, Scope
-from archcalc.ops import ALIASES, REGISTRY, Op, OpError
-from archcalc.ops.base import REQUIRED
+from archcalc.ops import ALIASES, REGISTRY, Op
 from archcalc.shapes import parse_shape
 from archcalc.spec.yamlpos import YList, YMap, ylist, ymap
 
 TOP_KEYS = ("name", "source", "description", "input", "strict", "blocks", "layers")
-COMMON_KEYS = ("name", "inputs", "trainable", "frozen")
+COMMON_KEYS = ("name", "inputs", "trainable", "frozen", "call")
+CALLS = ("module", "functional")
 COMPOSITES = ("residual", "parallel", "sequential")
-_KIND_HINTS = {
-    "posint": "give a whole number of at least 1",
-    "nonneg": "give a whole number, 0 or more",
-    "int": "give a whole number",
-    "float": "give a number, such as 0.5",
-    "prob": "give a probability such as 0.5",
-    "bool": "write true or false",
-    "window": "give a positive whole number such as 3, or one per spatial axis such as [3, 5]",
-    "padding": "give a number such as 1, one per axis [1, 2], four sides [top, bottom, left, right], same or valid",
-}
-_ARG = re.compile(r"\$([A-Za-z_][A-Za-z0-9_]*)")
-_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_\-]*$")
+_ARG = re.compile(r"\$([^\W\d]\w*)")
+
+
+def _plain_word(name: str) -> bool:
+    """A layer or block name: a letter (any script) or _ first, then letters, digits, _ or -.
+    Such names need no quoting in CSV and are safe inside quoted Graphviz identifiers."""
+    return name[:1] != "-" and name.replace("-", "_").isidentifier()
 
 
 @dataclass
@@ -102,6 +98,7 @@ class _Builder:
         self.blocks: dict[str, _Block] = {}
         self.calls: list[tuple[str, Pos]] = []  # block call stack, for notes and recursion
         self.qualified: set[str] = set()
+        self.counting: set[str] = set()  # blocks being sized, against self-use
 
     # -- diagnostics -------------------------------------------------------------------------
     def error(self, code: str, message: str, pos: Pos, hint: str = "", layer: str = "") -> None:
@@ -172,6 +169,11 @@ class _Builder:
             )
             return None
 
+        try:  # before building anything: a repeat count alone may ask for billions of layers
+            self.expanded_size(layers, {}, 2)
+        except _TooLarge as large:
+            self.error(large.code, large.message, large.pos, large.hint)
+            return None
         top = _Namespace("")
         self.sequence(layers, top, INPUT)
         self.link()
@@ -198,7 +200,7 @@ class _Builder:
             return
         for name, body in blocks.items():
             at = blocks.key_pos[name]
-            if not isinstance(name, str) or not _NAME.match(name):
+            if not isinstance(name, str) or not _plain_word(name):
                 self.error("name", f"block name {name!r} is not a plain word", at)
                 continue
             if name.lower() in ALIASES or name in COMPOSITES or name == "repeat":
@@ -267,6 +269,82 @@ class _Builder:
                 )
                 continue
             self.blocks[name] = _Block(name, dict(args), layers, at)
+
+    # -- size before building -----------------------------------------------------------------
+    def expanded_size(self, items: YList, args: dict[str, Any], level: int) -> int:
+        """How many layers and blocks ``items`` makes once every ``repeat:`` and block call is
+        expanded, without expanding: a repeated item is counted once and multiplied. Raises
+        _TooLarge past the layer limit, or when block calls nest past the depth limit
+        (``level`` counts YAML levels as if each called block were written out in place)."""
+        if level > limits.DEPTH.value:
+            raise _TooLarge(
+                "too-deep",
+                items.pos,
+                f"with its blocks written out, the spec nests more than {limits.DEPTH.value} "
+                "levels deep here",
+                "blocks that call blocks nest too; flatten some of them, or " + limits.DEPTH.hint(),
+            )
+        most = limits.LAYERS.value
+        total = 0
+        for index, item in enumerate(items):
+            total += self._item_size(item, items.where(index), args, level + 1)
+            if total > most:
+                raise _TooLarge(
+                    "too-many-layers",
+                    items.where(index),
+                    f"the spec expands to more than {most:,} layers by this item",
+                    "count the layers 'repeat:' and block calls make; " + limits.LAYERS.hint(),
+                )
+        return total
+
+    def _item_size(self, item: Any, pos: Pos, args: dict[str, Any], level: int) -> int:
+        if isinstance(item, str):
+            return self._layer_size(item, None, args, level)
+        if not isinstance(item, YMap):
+            return 0
+        words = [k for k in item if k != "repeat"]
+        if len(words) != 1 or not isinstance(words[0], str):
+            return 0  # a malformed item: build reports it
+        times = _quiet_value(item.get("repeat", 1), args)
+        if isinstance(times, bool) or not isinstance(times, int) or times < 1:
+            times = 1  # build reports it
+        one = self._layer_size(words[0], item[words[0]], args, level + 1)
+        if one * times > limits.LAYERS.value:
+            raise _TooLarge(
+                "too-many-layers",
+                item.where("repeat") if "repeat" in item else pos,
+                f"'repeat: {times:,}' of {one:,} layer{'s' * (one != 1)} makes more than "
+                f"{limits.LAYERS.value:,} layers",
+                "use a smaller count; " + limits.LAYERS.hint(),
+            )
+        return one * times
+
+    def _layer_size(self, word: str, value: Any, args: dict[str, Any], level: int) -> int:
+        spec = value if isinstance(value, YMap) else None
+        lists: list[Any] = []
+        if word == "sequential":
+            lists = [spec.get("layers") if spec is not None else value]
+        elif word == "residual":
+            lists = [spec.get("body"), spec.get("shortcut")] if spec is not None else [value]
+        elif word == "parallel":
+            branches = spec.get("branches") if spec is not None else value
+            lists = list(branches) if isinstance(branches, YList) else []
+        elif word in self.blocks and word not in self.counting:
+            block = self.blocks[word]
+            bound = dict(block.args)
+            for key, val in (spec or {}).items():
+                if key in bound:
+                    bound[key] = _quiet_value(val, args)
+            self.counting.add(word)  # a block that uses itself is reported by build
+            try:
+                return 1 + self.expanded_size(block.layers, bound, level + 1)
+            finally:
+                self.counting.discard(word)
+        return 1 + sum(
+            self.expanded_size(layers, args, level + 1)
+            for layers in lists
+            if isinstance(layers, YList)
+        )
 
     # -- layers ------------------------------------------------------------------------------
     def sequence(self, items: YList, ns: _Namespace, prev: str) -> str:
@@ -367,11 +445,11 @@ class _Builder:
                 if (
                     not isinstance(given, (str, int))
                     or isinstance(given, bool)
-                    or not _NAME.match(str(given))
+                    or not _plain_word(str(given))
                 ):
                     self.error(
                         "name",
-                        f"a layer name must be a plain word (letters, digits, _ or -), found {_kind(given)}",
+                        f"a layer name must be a plain word (a letter or _, then letters, digits, _ or -), found {_kind(given)}",
                         value.where("name"),
                     )
                 else:
@@ -428,50 +506,10 @@ class _Builder:
         repeat: tuple[int, int],
         inputs: list[str] | None = None,
     ) -> str:
-        raw: dict[str, Any] = {}
-        raw_pos: dict[str, Pos] = {}
-        misspelt: set[str] = set()
         broken = False
+        given: dict[Any, Any] = {}
         if isinstance(value, YMap):
-            for key, val in value.items():
-                if key in COMMON_KEYS:
-                    continue
-                attr = _attr_name(op, str(key))
-                if attr is None:
-                    names = [
-                        *op.attrs,
-                        *(a for spec in op.attrs.values() for a in spec.aliases),
-                        *COMMON_KEYS,
-                    ]
-                    # a misspelt attribute is reported once, not again as missing
-                    import difflib
-
-                    for close in difflib.get_close_matches(
-                        str(key).lower(), names, n=1, cutoff=0.6
-                    ):
-                        misspelt.add(_attr_name(op, close) or close)
-                    self.error(
-                        "unknown-key",
-                        f"{op.name} has no attribute '{key}'",
-                        value.key_pos[key],
-                        _hint(
-                            str(key),
-                            names,
-                            f"{op.name} takes {', '.join([*op.attrs, *COMMON_KEYS])}",
-                        ),
-                    )
-                    broken = True
-                    continue
-                if attr in raw:
-                    self.error(
-                        "duplicate-key",
-                        f"'{key}' repeats {op.name}'s attribute '{attr}'",
-                        value.key_pos[key],
-                        "give each attribute once",
-                    )
-                    broken = True
-                    continue
-                raw[attr], raw_pos[attr] = val, value.where(key)
+            given = value
         elif value is not None:
             if op.shorthand is None or (
                 isinstance(value, YList)
@@ -488,34 +526,33 @@ class _Builder:
                 )
                 broken = True
             else:
-                raw[op.shorthand], raw_pos[op.shorthand] = value, value_pos
-        attrs: dict[str, Any] = {}
-        for attr, spec in op.attrs.items():
-            if attr in raw:
-                try:
-                    attrs[attr] = spec.check(raw[attr])
-                except OpError as err:
-                    self.error(
-                        "value",
-                        f"{op.name} {attr}: {err.message}",
-                        raw_pos[attr],
-                        err.hint or _KIND_HINTS.get(spec.kind, spec.doc),
-                    )
-                    broken = True
-            elif spec.default is REQUIRED and attr not in misspelt:
-                self.error(
-                    "missing-attribute",
-                    f"{op.name} needs '{attr}'" + (f" ({spec.doc})" if spec.doc else ""),
-                    pos,
-                    f"add '{attr}: ...' to this layer",
-                )
-                broken = True
-            else:
-                attrs[attr] = spec.default
+                given = {op.shorthand: value}
+
+        def where(key: Any, on_value: bool = True) -> Pos:
+            if not isinstance(value, YMap):
+                return value_pos  # the shorthand `conv: 3`
+            return value.where(key) if on_value else value.key_pos[key]
+
+        attrs, keys, issues = op.parse_attrs(given, COMMON_KEYS)
+        for issue in issues:
+            at = pos if issue.key is None else where(issue.key, issue.on_value)
+            self.error(issue.code, issue.message, at, issue.hint)
+        broken = broken or bool(issues)
+        raw_pos = {attr: where(key) for attr, key in keys.items()}
         named = self.common(value, ns, op.name, pos, repeat)
         if named is None:
             return prev
         _, qualified, refs, trainable = named
+        call = value.get("call", "module") if isinstance(value, YMap) else "module"
+        if call not in CALLS:
+            self.error(
+                "value",
+                f"'call' is module or functional, found {_kind(call)}",
+                value.where("call"),
+                "write 'call: functional' where the reference code calls the op as a function "
+                "(F.relu), which tools that hook modules do not count",
+            )
+            broken = True
         if refs is None and inputs is None and op.min_inputs > 1:
             self.error(
                 "missing-inputs",
@@ -534,6 +571,7 @@ class _Builder:
             raw_pos,
             trainable,
             broken,
+            call,
         )
         if refs is not None:
             node.inputs = []
@@ -754,12 +792,8 @@ class _Builder:
                 ),
             )
             return None
-        whole = _ARG.fullmatch(text.strip())
-        if whole:
-            return args[whole.group(1)]
-        expression = _ARG.sub(lambda m: repr(args[m.group(1)]), text)
         try:
-            return _arithmetic(expression)
+            return _with_args(text, args)
         except ValueError as err:
             self.error(
                 "expression",
@@ -869,6 +903,33 @@ class _Builder:
         return order
 
 
+class _TooLarge(Exception):
+    def __init__(self, code: str, pos: Pos, message: str, hint: str) -> None:
+        super().__init__(message)
+        self.code, self.pos, self.message, self.hint = code, pos, message, hint
+
+
+def _quiet_value(value: Any, args: dict[str, Any]) -> Any:
+    """``value`` with ``$arg`` references evaluated, or None where that fails (build reports
+    the failure with its position; sizing only needs the numbers that do evaluate)."""
+    if not isinstance(value, str) or "$" not in value:
+        return value
+    if any(name not in args for name in _ARG.findall(value)):
+        return None
+    try:
+        return _with_args(value, args)
+    except ValueError:
+        return None
+
+
+def _with_args(text: str, args: dict[str, Any]) -> Any:
+    """'$width' → its value; '$width * 4' → the number. Every name must be in ``args``."""
+    whole = _ARG.fullmatch(text.strip())
+    if whole:
+        return args[whole.group(1)]
+    return _arithmetic(_ARG.sub(lambda m: repr(args[m.group(1)]), text))
+
+
 def _scope_path(prefix: str) -> tuple[str, ...]:
     """'a.b.c.' → ('a', 'a.b', 'a.b.c'): the qualified names of the enclosing scopes."""
     parts = prefix.rstrip(".").split(".") if prefix else []
@@ -883,14 +944,6 @@ def _find_cycle(inputs: dict[str, list[str]]) -> list[str]:
         seen.append(node)
         node = next(src for src in inputs[node] if src in inputs)
     return seen[seen.index(node) :]
-
-
-def _attr_name(op: Op, key: str) -> str | None:
-    key = key.lower()
-    for name, spec in op.attrs.items():
-        if key == name or key in spec.aliases:
-            return name
-    return None
 
 
 def _hint(word: str, choices: Any, fallback: str) -> str:
@@ -911,6 +964,9 @@ def _kind(value: Any) -> str:
     if isinstance(value, dict):
         return "a mapping"
     return type(value).__name__
+
+
+_LARGEST = 10**18  # keeps products of products from growing numbers without bound
 
 
 def _arithmetic(expression: str) -> int | float:
@@ -936,6 +992,8 @@ def _arithmetic(expression: str) -> int | float:
             return node.value
         if isinstance(node, ast.BinOp) and type(node.op) in ops:
             result: int | float = ops[type(node.op)](walk(node.left), walk(node.right))
+            if isinstance(result, int) and abs(result) > _LARGEST:
+                raise ValueError(f"the result is larger than {_LARGEST:,}")
             return result
         if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub):
             return -walk(node.operand)

@@ -11,6 +11,7 @@ from typing import Any
 
 import yaml
 
+from archcalc import limits
 from archcalc.diagnostics import Diagnostic, Pos, SpecError
 
 _BaseLoader: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
@@ -89,8 +90,13 @@ def load_yaml(text: str, filename: str) -> Any:
     Loader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, construct_map)
     Loader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_SEQUENCE_TAG, construct_seq)
 
+    loader = Loader(text)
     try:
-        return yaml.load(text, Loader=Loader)
+        root = loader.get_single_node()
+        if root is None:
+            return None
+        _check_extent(root, filename)
+        return loader.construct_document(root)
     except _Fail as fail:
         raise SpecError(
             [Diagnostic("error", "yaml", fail.message, fail.pos, hint=fail.hint)]
@@ -116,6 +122,87 @@ def load_yaml(text: str, filename: str) -> Any:
         raise SpecError(
             [Diagnostic("error", "yaml", f"not a readable YAML file: {err}", Pos(filename, 1, 1))]
         ) from None
+    finally:
+        loader.dispose()
+
+
+def _children(node: yaml.Node) -> list[yaml.Node]:
+    if isinstance(node, yaml.SequenceNode):
+        return list(node.value)
+    if isinstance(node, yaml.MappingNode):
+        return [part for pair in node.value for part in pair]
+    return []
+
+
+def _size(node: yaml.Node, size: dict[int, int]) -> int:
+    return 1 if isinstance(node, yaml.ScalarNode) else size[id(node)]
+
+
+def _height(node: yaml.Node, height: dict[int, int]) -> int:
+    return 1 if isinstance(node, yaml.ScalarNode) else height[id(node)]
+
+
+def _check_extent(root: yaml.Node, filename: str) -> None:
+    """Refuse a document whose values, with every alias expanded into a copy of its anchor, are
+    too many or nest too deeply (the limits in archcalc.limits). Measured on the composed nodes,
+    where an alias is one more reference to its anchor's node, before any value is built: an
+    alias bomb costs one visit per distinct node here, not one per copy."""
+    if isinstance(root, yaml.ScalarNode):
+        return
+    most_nodes, most_depth = limits.YAML_NODES.value, limits.DEPTH.value
+    size: dict[int, int] = {}  # id(collection) → expanded values, capped at most_nodes + 1
+    height: dict[int, int] = {}  # id(collection) → expanded levels
+    open_ids: set[int] = set()
+    stack: list[tuple[yaml.Node, bool]] = [(root, False)]
+    while stack:  # iterative post-order: deep documents must not exhaust Python's stack
+        node, finished = stack.pop()
+        key = id(node)
+        kids = _children(node)
+        if finished:
+            size[key] = min(1 + sum(_size(k, size) for k in kids), most_nodes + 1)
+            height[key] = 1 + max((_height(k, height) for k in kids), default=0)
+            open_ids.discard(key)
+            continue
+        if key in size:
+            continue
+        open_ids.add(key)
+        stack.append((node, True))
+        for kid in kids:
+            if isinstance(kid, yaml.ScalarNode) or id(kid) in size:
+                continue
+            if id(kid) in open_ids:
+                raise _Fail(
+                    _pos(filename, kid),
+                    "an alias refers to the collection that contains it",
+                    "a YAML alias (*name) may only repeat a value defined before and outside it",
+                )
+            stack.append((kid, False))
+    key = id(root)
+    if height[key] > most_depth:
+        node, level = root, 1
+        while level <= most_depth:  # down the deepest path to the first level too many
+            node = max(_children(node), key=lambda k: _height(k, height))
+            level += 1
+        raise _Fail(
+            _pos(filename, node),
+            f"the spec is nested more than {most_depth} levels deep here",
+            "flatten the nesting (a block can be used many times instead of written out "
+            "inside itself); " + limits.DEPTH.hint(),
+        )
+    if size[key] > most_nodes:
+        node = root
+        while True:  # the innermost collection that alone expands past the limit
+            over = [k for k in _children(node) if _size(k, size) > most_nodes]
+            if not over:
+                break
+            node = over[0]
+        raise _Fail(
+            _pos(filename, node),
+            f"this value holds more than {most_nodes:,} YAML values, counting each alias "
+            "('*name') as a copy of its anchor's value",
+            "a spec is far smaller: use blocks and 'repeat:' for repeated layers; "
+            + limits.YAML_NODES.hint(),
+        )
 
 
 class _Fail(Exception):

@@ -564,7 +564,7 @@ def test_conv_im2col_batch_chunking(monkeypatch: pytest.MonkeyPatch) -> None:
     w = rng.standard_normal((3, 3, 2, 6)).astype(np.float32)
     with K.count_macs() as whole:
         expected = K.conv(x, w, None, 1, 1, 1, 2)
-    monkeypatch.setattr(K, "_IM2COL_LIMIT_BYTES", 1)
+    monkeypatch.setattr(K, "IM2COL_LIMIT_BYTES", 1)
     with K.count_macs() as chunked:
         got = K.conv(x, w, None, 1, 1, 1, 2)
     np.testing.assert_allclose(got, expected, rtol=1e-6, atol=1e-6)
