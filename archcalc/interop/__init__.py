@@ -1,8 +1,10 @@
 """Reading model files (ONNX, Keras) into the graph the YAML builder makes, and writing specs
-out as code (PyTorch) or models (ONNX). Nothing here is imported on a YAML spec's path."""
+out as code (PyTorch) or models (ONNX). A YAML spec only ever touches is_model_file: the
+importers, exporters and their libraries load when a model file is given."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -25,7 +27,7 @@ def is_model_file(path: Path) -> bool:
 
 def import_model(
     path: Path, shown: str, input_shape: Shape | None = None
-) -> tuple[str, dict[str, Any]]:
+) -> tuple[str, Mapping[str, Any]]:
     """The spec text for a model file, and its weights keyed ``layer.param`` (channels-last)."""
     from archcalc.interop.model import to_yaml
 

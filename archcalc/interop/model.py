@@ -5,11 +5,32 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from archcalc.graph import INPUT
 from archcalc.shapes import Shape, format_shape
+
+
+class LazyArrays(Mapping[str, Any]):
+    """Arrays by key, each made (transposed, converted) only when read: an imported model's
+    weights, which summarize never reads and run reads once."""
+
+    def __init__(self) -> None:
+        self.makers: dict[str, Any] = {}  # an array, or a function making it
+
+    def __getitem__(self, key: str) -> Any:
+        import numpy as np
+
+        value = self.makers[key]
+        return np.asarray(value() if callable(value) else value, dtype=np.float32)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.makers)
+
+    def __len__(self) -> int:
+        return len(self.makers)
 
 
 @dataclass
@@ -24,7 +45,7 @@ class LayerSpec:
 class ImportedModel:
     input_shape: Shape  # channels-last, no batch
     layers: list[LayerSpec]
-    weights: dict[str, Any] = field(default_factory=dict)  # "layer.param" → channels-last arrays
+    weights: Mapping[str, Any] = field(default_factory=dict)  # "layer.param" → channels-last
 
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9_\-]+")

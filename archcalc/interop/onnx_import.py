@@ -9,18 +9,41 @@ NumPy; what is left must map onto registry ops, or the op is reported by type an
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from archcalc.diagnostics import Diagnostic, SpecError
-from archcalc.interop.model import ImportedModel, LayerSpec, layer_name
+from archcalc.interop.model import ImportedModel, LayerSpec, LazyArrays, layer_name
 from archcalc.shapes import Shape
 
 # What a tensor is while walking the graph: a constant (folded here), or a layer's output.
 Const = np.ndarray
+
+
+class _Consts(dict[str, Const]):
+    """Constant tensors by name. The initialisers (the weights, most of the file) become arrays
+    only when read, so summarising a model never copies its weights."""
+
+    def __init__(self, initializers: dict[str, Any]) -> None:
+        super().__init__()
+        self.initializers = initializers
+
+    def __contains__(self, name: object) -> bool:
+        return dict.__contains__(self, name) or name in self.initializers
+
+    def __missing__(self, name: str) -> Const:
+        from onnx import numpy_helper
+
+        return numpy_helper.to_array(self.initializers[name])
+
+    def dims(self, name: str) -> tuple[int, ...]:
+        if dict.__contains__(self, name):
+            return tuple(self[name].shape)
+        return tuple(self.initializers[name].dims)
+
 
 SUPPORTED = (
     "Conv, ConvTranspose, Gemm, MatMul, MaxPool, AveragePool, GlobalAveragePool, GlobalMaxPool, "
@@ -67,16 +90,13 @@ def read_onnx(path: Path, shown: str, input_shape: Shape | None = None) -> Impor
 class _Importer:
     def __init__(self, model: Any, shown: str, input_shape: Shape | None) -> None:
         import onnx
-        from onnx import numpy_helper
 
         self.onnx = onnx
         self.shown = shown
         self.graph = model.graph
-        self.consts: dict[str, Const] = {
-            t.name: numpy_helper.to_array(t) for t in self.graph.initializer
-        }
+        self.consts = _Consts({t.name: t for t in self.graph.initializer})
         self.layers: list[LayerSpec] = []
-        self.weights: dict[str, np.ndarray] = {}
+        self.weights = LazyArrays()
         self.tensor_layer: dict[str, str] = {}  # tensor name → the layer (or "input") making it
         self.layer_tensor: dict[str, str] = {}  # and back: a layer → the tensor it makes
         self.flat_from: dict[str, Shape] = {}  # flattened tensors → their channels-last shape
@@ -246,14 +266,14 @@ class _Importer:
         attrs: dict[str, Any],
         inputs: list[str] | None = None,
         weight: str | None = None,
-        arrays: dict[str, np.ndarray] | None = None,
+        arrays: Mapping[str, np.ndarray | Callable[[], np.ndarray]] | None = None,
     ) -> str:
         name = self.name_for(node, weight)
         sources = inputs if inputs is not None else [self.source(node)]
         self.shapes[node.output[0]] = self._output_shape(node, op, attrs, sources)
         self.layers.append(LayerSpec(op, name, attrs, sources))
         for key, value in (arrays or {}).items():
-            self.weights[f"{name}.{key}"] = np.ascontiguousarray(value, dtype=np.float32)
+            self.weights.makers[f"{name}.{key}"] = value
         self.tensor_layer[node.output[0]] = name
         self.layer_tensor[name] = node.output[0]
         self.made_by[node.output[0]] = node
@@ -416,29 +436,25 @@ def _one(values: list[int]) -> int | list[int]:
     return values[0] if len(set(values)) == 1 else list(values)
 
 
-def _kernel_to_last(w: np.ndarray) -> np.ndarray:
-    """(K, C, *k) → (*k, C, K): channels-last kernels."""
-    nd = w.ndim
-    return np.transpose(w, (*range(2, nd), 1, 0))
-
-
 def _weight_name(node: Any, index: int = 1) -> str | None:
     return node.input[index] if len(node.input) > index else None
 
 
 def _conv(imp: _Importer, node: Any) -> None:
-    w = imp.const(node, 1, "weight")
-    b = imp.const(node, 2, "bias")
-    assert w is not None
+    if node.input[1] not in imp.consts:
+        raise imp.unsupported(node, "its weight is computed at run time")
+    weight = node.input[1]
+    shape = imp.consts.dims(weight)
+    has_bias = len(node.input) > 2 and bool(node.input[2])
     a = imp.attrs(node)
-    rank = w.ndim - 2
+    rank = len(shape) - 2
     transpose = node.op_type == "ConvTranspose"
     groups = a.get("group", 1)
-    filters = w.shape[1] * groups if transpose else w.shape[0]
+    filters = shape[1] * groups if transpose else shape[0]
     padding = _window_padding(a, rank)
     if padding is None or (transpose and padding == "same"):
         raise imp.unsupported(node, f"auto_pad {a['auto_pad']} is not supported here")
-    attrs: dict[str, Any] = {"filters": filters, "kernel": _one(list(w.shape[2:]))}
+    attrs: dict[str, Any] = {"filters": filters, "kernel": _one(list(shape[2:]))}
     for key, onnx_key in (("stride", "strides"), ("dilation", "dilations")):
         values = a.get(onnx_key, [1] * rank)
         if any(v != 1 for v in values):
@@ -453,12 +469,15 @@ def _conv(imp: _Importer, node: Any) -> None:
         extra = a.get("output_padding", [0] * rank)
         if any(extra):
             attrs["output_padding"] = _one(extra)
-        kernel = np.transpose(w, (*range(2, w.ndim), 0, 1))  # (C, K/g, *k) → (*k, C, K/g)
+        order = (*range(2, rank + 2), 0, 1)  # (C, K/g, *k) → (*k, C, K/g)
     else:
-        kernel = _kernel_to_last(w)
-    if b is None:
+        order = (*range(2, rank + 2), 1, 0)  # (K, C/g, *k) → (*k, C/g, K): channels last
+    if not has_bias:
         attrs["bias"] = False
-    arrays = {"kernel": kernel, **({"bias": b} if b is not None else {})}
+    # made when read: summarize never needs the values
+    arrays: dict[str, Any] = {"kernel": lambda: np.transpose(imp.consts[weight], order)}
+    if has_bias:
+        arrays["bias"] = imp.const(node, 2, "bias")
     op = "conv_transpose" if transpose else "conv"
     imp.emit(node, op, attrs, weight=_weight_name(node), arrays=arrays)
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, BinaryIO
@@ -144,7 +145,7 @@ def load(spec: str, text: str | None = None, input_shape: Shape | None = None) -
     """Load a spec by path or bundled name (or from ``text``), or import a model file (ONNX,
     Keras; ``input_shape`` fixes a model's dynamic sizes). Raises SpecError when the spec
     cannot be turned into a graph; otherwise returns the graph and any diagnostics found."""
-    weights: dict[str, Any] = {}
+    weights: Mapping[str, Any] = {}
     if text is not None:
         shown = spec
     elif spec == STDIN:
