@@ -132,6 +132,7 @@ def _onnx_bytes(torch: Any, source: str, name: str, tensors: dict[str, Any], gra
     """The generated module with the backend's weights, traced to ONNX by PyTorch's exporter,
     for one sample (static sizes throughout, as archcalc analysed them)."""
     import io
+    import warnings
 
     from archcalc.diagnostics import UsageError
     from archcalc.interop.torch_export import build_module
@@ -148,14 +149,16 @@ def _onnx_bytes(torch: Any, source: str, name: str, tensors: dict[str, Any], gra
     shape = graph.input_shape
     x = torch.zeros(1, shape[-1], *shape[:-1])
     buffer = io.BytesIO()
-    torch.onnx.export(
-        module,
-        (x,),
-        buffer,
-        opset_version=17,
-        dynamo=False,
-        input_names=["input"],
-        output_names=["output"],
-        training=torch.onnx.TrainingMode.PRESERVE,
-    )
+    with warnings.catch_warnings():  # the exporter's deprecation chatter is not the user's
+        warnings.simplefilter("ignore")
+        torch.onnx.export(
+            module,
+            (x,),
+            buffer,
+            opset_version=17,
+            dynamo=False,
+            input_names=["input"],
+            output_names=["output"],
+            training=torch.onnx.TrainingMode.PRESERVE,
+        )
     return buffer.getvalue()

@@ -62,9 +62,9 @@ def layer_name(weight: str | None, node_name: str, op_type: str) -> str:
     if not path and "/" in node_name:
         for segment in node_name.strip("/").split("/")[:-1]:
             # torch names a container's child with the container: layer1 / layer1.0 / conv1,
-            # features.1 / block / block.6 / avgpool
-            head = segment.split(".", 1)[0]
-            if path == head or path.endswith("." + head):
+            # features.1 / block / block.6 / avgpool, features.0 / features.0.2
+            head = segment.rsplit(".", 1)[0]
+            if "." in segment and (path == head or path.endswith("." + head)):
                 path += segment[len(head) :]
             else:
                 path = f"{path}.{segment}" if path else segment
