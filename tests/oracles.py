@@ -1,4 +1,5 @@
-"""Optional independent oracles (PyTorch, onnx, onnxruntime, Keras, Graphviz's dot) for the tests.
+"""Optional independent oracles (PyTorch, onnx, onnxruntime, Keras, Graphviz's dot, chromium
+driven by Playwright) for the tests.
 
 ``require(name)`` returns the imported module — or, for ``"dot"``, the binary's path. When the
 oracle is missing the test is skipped with the reason, unless ``ARCHCALC_REQUIRE_ORACLES=1`` is
@@ -14,7 +15,7 @@ from typing import Any
 
 import pytest
 
-BINARIES = {"dot": "Graphviz's 'dot'"}
+BINARIES = {"dot": "Graphviz's 'dot'", "chromium": "Debian's 'chromium' (apt-get install chromium)"}
 
 
 def oracles_required() -> bool:

@@ -82,8 +82,17 @@ def draw_svg(tmp_path: Path, spec: str, *options: str) -> Svg:
     return Svg(out)
 
 
+def test_alexnet_compact_by_default(tmp_path: Path) -> None:
+    svg = draw_svg(tmp_path, "alexnet")
+    layers = [k for k in svg.nodes if k.startswith("n/")]
+    # 24 layers less the 7 relus and the softmax drawn inside the conv or dense box before them
+    assert len(layers) == 16
+    assert Svg.texts(svg.nodes["n/conv1"]) == ["conv1", "conv 11×11/4, 96", "+ relu"]
+    assert Svg.texts(svg.edges["e/n/conv1->n/pool1"]) == [" 55×55×96 "]
+
+
 def test_alexnet_nodes_edges_and_labels(tmp_path: Path) -> None:
-    svg = draw_svg(tmp_path, "alexnet", "--params")
+    svg = draw_svg(tmp_path, "alexnet", "--params", "--depth", "all")
     layers = [k for k in svg.nodes if k.startswith("n/")]
     # the spec lists 24 layers (5 conv, 8 activations, 3 pools, 2 lrn, flatten, 3 dense, 2 dropout)
     assert len(layers) == 24
@@ -108,7 +117,7 @@ def test_alexnet_nodes_edges_and_labels(tmp_path: Path) -> None:
 
 
 def test_inception_branches_merge_in_a_concat(tmp_path: Path) -> None:
-    svg = draw_svg(tmp_path, str(DATA / "inception_block.yaml"))
+    svg = draw_svg(tmp_path, str(DATA / "inception_block.yaml"), "--depth", "all")
     assert set(svg.clusters) == {
         "cluster/inception3a",
         *(f"cluster/inception3a.b{i}" for i in range(1, 5)),
@@ -124,28 +133,105 @@ def test_inception_branches_merge_in_a_concat(tmp_path: Path) -> None:
     assert sum(k.startswith("e/input->") for k in svg.edges) == 4
 
 
-def test_resnet50_collapsed_by_default_with_folded_repeats(tmp_path: Path) -> None:
+def test_resnet50_default_shows_each_bottleneck_open_with_its_skip(tmp_path: Path) -> None:
     svg = draw_svg(tmp_path, "resnet50")
-    # the four stages are clusters; their bottlenecks are single boxes
-    assert set(svg.clusters) == {f"cluster/layer{i}" for i in range(1, 5)}
-    boxes = {k: " ".join(Svg.texts(g)) for k, g in svg.nodes.items() if k.startswith("b/")}
+    stages = {f"cluster/layer{i}" for i in range(1, 5)}
+    blocks = set(svg.clusters) - stages
     # ResNet-50 has 3, 4, 6, 3 bottlenecks per stage: the first of each projects, the rest
-    # (2, 3, 5, 2) are identical and folded into one box with a badge
-    assert len(boxes) == 8
-    badges = sorted(
-        text
-        for k, g in svg.nodes.items()
-        if k.startswith("b/")
-        for text in Svg.texts(g)
-        if text.startswith("×")
-    )
+    # (2, 3, 5, 2) are identical and folded into one figure with a ×N badge
+    assert stages <= set(svg.clusters) and len(blocks) == 8
+    badges = sorted(t for c in blocks for t in Svg.texts(svg.clusters[c]) if t.startswith("×"))
     assert badges == sorted(["×2", "×3", "×5", "×2"])
-    # first bottleneck of stage 1: 1×1,64 → 3×3,64 → 1×1,256 plus a 1×1,256 projection, no
-    # biases, 3 batchnorms of 64/64/256 and one of 256 (2 params per channel):
+    # each figure has its ⊕ (with the relu after it)
+    adds = {k: g for k, g in svg.nodes.items() if k.endswith("/merge")}
+    assert len(adds) == 8 and all("+" in Svg.texts(g) for g in adds.values())
+    assert all("relu" in " ".join(Svg.texts(g)) for g in adds.values())
+    # first bottleneck of stage 1: body 1×1,64 → 3×3,64 → 1×1,256; projection 1×1,256 + bn
+    down = "m/layer1.bottleneck_down1"
+    assert Svg.texts(svg.nodes[f"{down}/body"])[:3] == [
+        "conv 1×1, 64",
+        "conv 3×3, 64",
+        "conv 1×1, 256",
+    ]
+    shortcut = f"{down}/layer1.bottleneck_down1.residual1.shortcut"
+    assert Svg.texts(svg.nodes[shortcut])[0] == "conv 1×1, 256"
+    # the skips: the projection and the body both end in ⊕; the identity shortcut of the
+    # folded bottleneck runs from the projecting block's ⊕ straight to the next ⊕
+    assert f"e/{down}/body->{down}/merge" in svg.edges
+    assert f"e/{shortcut}->{down}/merge" in svg.edges
+    assert f"e/{down}/merge->m/layer1.bottleneck1/merge" in svg.edges
     # 64·64 + 9·64·64 + 64·256 + 64·256 + 2·(64 + 64 + 256 + 256) = 75,008 → "75.01 K"
-    assert "75.01 K params" in boxes["b/layer1.bottleneck_down1"]
-    assert "out 56×56×256" in boxes["b/layer1.bottleneck_down1"]
-    assert len(svg.nodes) < 30  # readable: stem, 8 boxes, head, input/output/legend
+    title = " ".join(Svg.texts(svg.clusters["cluster/layer1.bottleneck_down1"]))
+    assert "75.01 K params" in title
+    assert len(svg.nodes) < 40  # readable: stem, 8 figures of 3 boxes, head, input/output/legend
+
+
+def test_googlenet_default_shows_inception_branches_side_by_side(tmp_path: Path) -> None:
+    svg = draw_svg(tmp_path, "googlenet")
+    fig = "m/inception3a"
+    branches = [Svg.texts(svg.nodes[f"{fig}/inception3a.parallel1.b{i}"]) for i in range(1, 5)]
+    # Table 1, inception (3a): #1x1 64 | #3x3 reduce 96, #3x3 128 | 16, 32 (torchvision: 3x3) |
+    # pool proj 32; every conv followed by batchnorm and relu (torchvision's BasicConv2d)
+    assert [b[:-1] for b in branches] == [
+        ["conv 1×1, 64"],
+        ["conv 1×1, 96", "conv 3×3, 128"],
+        ["conv 1×1, 16", "conv 3×3, 32"],
+        ["maxpool 3×3/1", "conv 1×1, 32"],
+    ]
+    # side by side: the four branch boxes share one row of the layout
+    ys = [_centre_y(svg.nodes[f"{fig}/inception3a.parallel1.b{i}"]) for i in range(1, 5)]
+    assert max(ys) - min(ys) < 2
+    # 64 + 128 + 32 + 32 = 256 channels leave the module
+    assert Svg.texts(svg.edges[f"e/{fig}/merge->m/inception3b/inception3b.parallel1.b1"]) == [
+        " 28×28×256 "
+    ]
+
+
+def _centre_y(g: ET.Element) -> float:
+    ys = [float(t.get("y") or 0) for t in g.iter(f"{SVG}text")]
+    return sum(ys) / len(ys)  # the middle of the box's lines: its centre
+
+
+def test_unet_is_drawn_as_a_u(tmp_path: Path) -> None:
+    svg = draw_svg(tmp_path, "unet")
+
+    def y(node: str) -> float:
+        return float(next(svg.nodes[node].iter(f"{SVG}text")).get("y") or 0)
+
+    def x(node: str) -> float:
+        return float(next(svg.nodes[node].iter(f"{SVG}text")).get("x") or 0)
+
+    # each level of the encoder faces its decoder across, skip between them: 512, 256, 128,
+    # 64 wide, going down; the 32-wide bottom lowest
+    for k in range(1, 5):
+        assert y(f"u/enc{k}") == pytest.approx(y(f"u/dec{k}"), abs=15)
+        assert x(f"u/enc{k}") < x(f"n/cat{k}") < x(f"u/dec{k}")
+        assert f"e/u/enc{k}->n/cat{k}" in svg.edges
+    assert y("u/enc1") < y("u/enc2") < y("u/enc3") < y("u/enc4") < y("u/bottom")
+
+
+def test_long_run_of_differing_blocks_drawn_first_middle_last(tmp_path: Path) -> None:
+    svg = draw_svg(tmp_path, "densenet121")
+    # denseblock3 has 24 dense layers, each wider than the last: layer 1, one box for 2…23, 24
+    middle = " ".join(Svg.texts(svg.nodes["x/denseblock3.dense_layer2"]))
+    assert "dense_layer2 … dense_layer23" in middle and "22 more dense_layer blocks" in middle
+    # 256 + 32·k channels after k layers: 256 + 64 = 320 after layer 2, 256 + 736 = 992 after 23
+    assert "14×14×320 … 14×14×992" in middle
+    assert "cluster/denseblock3.dense_layer24" in svg.clusters
+
+
+def test_dpi_scales_the_png(tmp_path: Path) -> None:
+    require("dot")
+    Image = require("PIL.Image")
+    sizes = []
+    for dpi in ("96", "192"):
+        out = tmp_path / f"net{dpi}.png"
+        code, output = run("draw", "lenet5", "-o", str(out), "--dpi", dpi)
+        assert code == 0, output
+        sizes.append(Image.open(out).size)
+    assert sizes[1][0] == pytest.approx(2 * sizes[0][0], rel=0.02)
+    code, output = run("draw", "lenet5", "-o", str(tmp_path / "x.png"), "--dpi", "5000")
+    assert code == 2 and "--dpi" in output
 
 
 def test_resnet50_bottleneck_expanded_shows_the_residual_add(tmp_path: Path) -> None:
@@ -180,8 +266,10 @@ def test_bad_stride_fit_in_warning_colour_with_tooltip(tmp_path: Path) -> None:
     # (7 − 3)/3 + 1 = 2.33: the 3×3 filter at stride 3 does not fit a 7×7 input
     assert Svg.fill(conv) == WARNING_FILL
     assert "2.33" in Svg.tooltip(conv) and "warning" in Svg.tooltip(conv)
-    assert Svg.texts(conv)[-1] == "warning: stride-fit"  # visible in PNG/PDF too
-    assert Svg.fill(svg.nodes["n/relu1"]) != WARNING_FILL
+    # the arithmetic itself is visible in PNG/PDF too
+    assert Svg.texts(conv)[-1].endswith("(7 − 3)/3 + 1 = 2.33")
+    assert Svg.texts(conv)[-1].startswith("warning: ")
+    assert Svg.fill(svg.nodes["n/flatten1"]) != WARNING_FILL
     assert "warning" in Svg.texts(svg.nodes["legend"])
 
 
@@ -198,7 +286,7 @@ def test_dot_output_needs_no_graphviz(tmp_path: Path, monkeypatch: pytest.Monkey
     assert code == 0, output
     text = out.read_text(encoding="utf-8")
     assert text.startswith("digraph")
-    assert '"n/conv1" -> "n/relu1"' in text and "55×55×96" in text
+    assert '"n/conv1" -> "n/pool1"' in text and "55×55×96" in text
 
 
 def test_png_without_graphviz_is_a_clear_error(
@@ -308,3 +396,22 @@ def test_tree_marks_the_bad_layer(tmp_path: Path) -> None:
 def test_tree_refuses_other_formats() -> None:
     code, output = run("summarize", "alexnet", "--tree", "--format", "json")
     assert code == 2 and "--tree" in output
+
+
+def test_nested_split_listed_side_by_side(tmp_path: Path) -> None:
+    svg = draw_svg(tmp_path, "inception_v3")
+    # Mixed_7b (torchvision InceptionE): branch 2 is 1×1, 384 then a 1×3 | 3×1 pair of 384
+    lines = Svg.texts(svg.nodes["m/Mixed_7b/Mixed_7b.parallel1.b2"])
+    assert lines[:2] == ["conv 1×1, 384", "conv 1×3, 384 | conv 3×1, 384"]
+
+
+def test_stages_of_different_structure_are_not_elided(tmp_path: Path) -> None:
+    svg = draw_svg(tmp_path, "mobilenet_v2")
+    assert not any(k.startswith("x/") for k in svg.nodes)
+    # each stage's first inverted residual is one box: expand 1×1, depthwise 3×3, project 1×1
+    # (stage 3 of the paper's Table 2: t = 6, c = 32, s = 2 on 24 channels: 144 = 6·24)
+    assert Svg.texts(svg.nodes["u/stage3.inverted1"])[1:4] == [
+        "conv 1×1, 144",
+        "conv 3×3/2, 144, depthwise",
+        "conv 1×1, 32",
+    ]

@@ -260,7 +260,7 @@ def test_a_120_gb_input_is_refused_from_its_header(tmp_path: Path) -> None:
     x = sparse_npy(tmp_path / "huge.npy", (1, 30_000, 1_000_000, 1), 120 * 10**9)
     result = run_cli("run", write(tmp_path, BOX), "--input", x, "--random-weights")
     assert result.exit_code == 2
-    assert "huge.npy' would take 111.8 GiB to load (1x30000x1000000x1 values)" in result.stderr
+    assert "huge.npy' would take 111.76 GiB to load (1x30000x1000000x1 values)" in result.stderr
     assert "ARCHCALC_MAX_INPUT_BYTES" in result.stderr or "--max-memory" in result.stderr
 
 
@@ -270,7 +270,7 @@ def test_an_8_gib_input_is_refused_by_max_memory_before_loading(tmp_path: Path) 
         "run", write(tmp_path, BOX), "--input", x, "--random-weights", "--max-memory", "1GiB"
     )
     assert result.exit_code == 2
-    assert "over the memory limit of 1.0 GiB (--max-memory)" in result.stderr
+    assert "over the memory limit of 1.00 GiB (--max-memory)" in result.stderr
     assert "--batch" not in result.stderr  # run has no --batch
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from fractions import Fraction
 
+from archcalc.analysis.traps import input_trap, layer_trap
 from archcalc.diagnostics import Diagnostic, Diagnostics, Severity
 from archcalc.graph import INPUT, Graph, Node
 from archcalc.ops.base import AxisFit, Layer, OpError
@@ -19,6 +20,8 @@ def infer_shapes(graph: Graph, diags: Diagnostics, strict: bool) -> dict[str, La
     """The analysed view of every node, or None where its shape cannot be known."""
     layers: dict[str, Layer | None] = {}
     shapes: dict[str, Shape | None] = {INPUT: graph.input_shape or None}
+    diags.extend(input_trap(graph.input_shape, graph.input_pos))
+    per_position: set[str] = set()
     for node in graph.nodes:
         inputs = [shapes.get(src) for src in node.inputs]
         if node.broken or not inputs or any(s is None for s in inputs):
@@ -41,6 +44,12 @@ def infer_shapes(graph: Graph, diags: Diagnostics, strict: bool) -> dict[str, La
         layers[node.name] = layer
         shapes[node.name] = layer.output
         diags.extend(fit_diagnostics(node, layer, strict))
+        # one note where a dense layer first meets a spatial input, not one per layer after it
+        if any(src in per_position for src in node.inputs):
+            per_position.add(node.name)
+        elif trap := layer_trap(node, layer):
+            diags.extend(trap)
+            per_position.add(node.name)
     return layers
 
 

@@ -6,9 +6,15 @@ from __future__ import annotations
 import click
 
 from archcalc import __version__
+from archcalc.cli.animate import animate
+from archcalc.cli.calc import conv, pool
 from archcalc.cli.convert import import_model
 from archcalc.cli.draw import draw
 from archcalc.cli.export import export
+from archcalc.cli.grade import grade
+from archcalc.cli.plot import plot
+from archcalc.cli.quiz import quiz
+from archcalc.cli.report import report
 from archcalc.cli.rf import rf
 from archcalc.cli.run import run
 from archcalc.cli.summarize import check, summarize
@@ -30,6 +36,8 @@ def main() -> None:
       archcalc summarize alexnet
       archcalc summarize my_net.yaml --format json
       archcalc check specs/*.yaml --strict
+      archcalc conv 32x32x3 --filters 10 --kernel 5 --pad 2
+      archcalc grade key.yaml submissions/ --format csv
     """
 
 
@@ -40,5 +48,12 @@ main.add_command(rf)
 main.add_command(verify)
 main.add_command(run)
 main.add_command(draw)
+main.add_command(animate)
+main.add_command(plot)
+main.add_command(report)
+main.add_command(grade)
+main.add_command(conv)
+main.add_command(pool)
+main.add_command(quiz)
 main.add_command(import_model)
 main.add_command(export)

@@ -47,7 +47,16 @@ def echo_diagnostics(
 
 
 def spec_options(func: F) -> F:
-    """--input, --batch, --dtype and --strict, shared by every command that analyses a spec."""
+    """--input, --batch, --dtype, --strict and --course, shared by every command that analyses
+    a spec."""
+    func = click.option(
+        "--course",
+        is_flag=True,
+        expose_value=False,
+        callback=_remember_course,
+        help="Homework mode, as the course notes teach: a filter that doesn't fit, a dense "
+        "layer without flatten and a two-number image input are errors (implies --strict).",
+    )(func)
     func = click.option(
         "--strict/--no-strict",
         default=None,
@@ -77,6 +86,16 @@ def spec_options(func: F) -> F:
         help="Override the spec's input shape, e.g. 224x224x3 or 16000x1.",
     )(func)
     return func
+
+
+def _remember_course(ctx: click.Context, _param: click.Parameter, value: bool) -> None:
+    # kept on the context, not passed as an argument: every command that analyses gets it
+    ctx.meta["archcalc.course"] = value
+
+
+def course_mode() -> bool:
+    ctx = click.get_current_context(silent=True)
+    return bool(ctx and ctx.meta.get("archcalc.course"))
 
 
 def format_option(*choices: str) -> Callable[[F], F]:
@@ -161,13 +180,26 @@ def load_and_analyze(
                 "write all axes: H x W x C for images (224x224x3), length x channels for signals",
             )
         loaded.graph.input_shape = given
+    course = course_mode()
     result = analyze_graph(
         loaded.graph,
         batch=batch,
         dtype=dtype,
-        strict=strict,
+        strict=True if course else strict,
         diagnostics=loaded.diagnostics,
         count=count,
         explain=explain,
     )
+    if course:
+        promote_traps(result.report.diagnostics)
     return Analysed(result.report, {loaded.graph.file: loaded.text}, result, spec_shape)
+
+
+def promote_traps(diagnostics: list[Diagnostic]) -> None:
+    """In --course mode the student traps are errors."""
+    from archcalc.analysis.traps import TRAP_CODES
+
+    for d in diagnostics:
+        if d.code in TRAP_CODES:
+            d.severity = "error"
+            d.message += " (course mode)"

@@ -16,6 +16,8 @@ from archcalc.cli.common import (
 )
 from archcalc.diagnostics import UsageError
 
+MIN_DPI, MAX_DPI = 36, 600
+
 
 def _depth(value: str | None) -> int | str | None:
     if value is None:
@@ -53,7 +55,8 @@ def _depth(value: str | None) -> int | str | None:
     default=None,
     help="Levels of nesting to draw: 1 = the top level only (each top-level block one box "
     "with its totals), 2 = open those blocks too, ..., all = every layer. "
-    "Default: all for nets up to 60 layers, 2 for bigger ones.",
+    "Default: all for nets up to 60 layers (short plain blocks as one box, each activation "
+    "inside the box before it), 2 for bigger ones, 1 for a U-Net.",
 )
 @click.option(
     "--rankdir",
@@ -69,6 +72,14 @@ def _depth(value: str | None) -> int | str | None:
     show_default=True,
     help="Draw consecutive identical block instances once, with a ×N badge.",
 )
+@click.option(
+    "--dpi",
+    type=click.IntRange(MIN_DPI, MAX_DPI),
+    default=None,
+    metavar="N",
+    help=f"Resolution of a PNG in dots per inch ({MIN_DPI}-{MAX_DPI}; Graphviz's default is 96): "
+    "150 or 200 for a slide or print.",
+)
 @guarded
 def draw(
     spec: str,
@@ -81,9 +92,15 @@ def draw(
     rankdir: str,
     show_params: bool,
     fold: bool,
+    dpi: int | None,
 ) -> None:
     """Draw SPEC as a Graphviz diagram: layers coloured by family, tensor shapes on the edges,
     residual adds and concatenations as merges, blocks as clusters.
+
+    At the default depth a residual block is drawn open (body, shortcut, ⊕) with its identical
+    repeats folded ×N, an Inception module shows its branches side by side with their kernel
+    sizes, an encoder-decoder (U-Net) is drawn as a U, and a filter that does not fit shows
+    its arithmetic.
 
     SVG, PNG and PDF need Graphviz's `dot` program; a .dot file does not. In SVG, hovering a
     layer shows its position in the spec and any diagnostic. Exit status is 1 when the
@@ -94,6 +111,7 @@ def draw(
     Examples:
       archcalc draw alexnet -o alexnet.svg --params
       archcalc draw resnet50 -o resnet50.png --depth 4 --rankdir LR
+      archcalc draw unet -o unet.png --dpi 200
     """
     from archcalc.render import graphviz as gv
     from archcalc.safeio import check_output, write_output
@@ -103,11 +121,19 @@ def draw(
     check_output(output, [spec])
     report, sources, result, _ = load_and_analyze(spec, input_shape, batch, dtype, strict)
     graph = result.graph
+    compact = levels == "auto"  # a depth the user chose draws exactly that
     if levels == "auto":
-        levels = gv.default_depth(report)
+        levels = gv.default_depth(graph, report)
     assert levels is None or isinstance(levels, int)
     dot = gv.to_dot(
-        graph, report, depth=levels, rankdir=rankdir.upper(), params=show_params, fold=fold
+        graph,
+        report,
+        depth=levels,
+        rankdir=rankdir.upper(),
+        params=show_params,
+        fold=fold,
+        dpi=dpi,
+        compact=compact,
     )
     data = gv.render_bytes(dot, fmt)
     write_output(output, data, [spec, graph.file])

@@ -121,7 +121,7 @@ class _Importer:
 
     # -- shapes --------------------------------------------------------------------------------
     def _fix_input(self, value: Any, given: Shape | None) -> Shape:
-        """The input's channels-last shape (no batch), writing static sizes into the model."""
+        """The input's channels-last shape (no batch): the model's, or ``given`` (--input)."""
         dims = value.type.tensor_type.shape.dim
         if len(dims) < 2:
             raise _fail(
@@ -153,9 +153,6 @@ class _Importer:
                         "give the input shape with --input, e.g. --input 224x224x3",
                     )
                 sizes.append(d.dim_value)
-        for d, n in zip(dims, [1, *sizes]):
-            d.ClearField("dim_param")
-            d.dim_value = n
         return (*sizes[1:], sizes[0])
 
     def shape(self, tensor: str, node: Any) -> tuple[int, ...]:

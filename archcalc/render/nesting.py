@@ -18,6 +18,9 @@ if TYPE_CHECKING:  # archcalc.report imports the analysis package: keep this mod
     from archcalc.report import LayerRow, Report
 
 SEVERITY_RANK = {"": 0, "info": 1, "warning": 2, "error": 3}
+# the layer families a summary of a block names one by one ('conv 3×3, 64'); the others
+# (norms, activations, reshapes) it names once or not at all
+MAIN_FAMILIES = ("conv", "pool", "dense")
 
 
 @dataclass
@@ -196,4 +199,12 @@ def external_inputs(part: Part) -> list[str]:
     return out
 
 
-__all__ = ["INPUT", "SEVERITY_RANK", "Part", "build", "external_inputs", "instance_range"]
+__all__ = [
+    "INPUT",
+    "MAIN_FAMILIES",
+    "SEVERITY_RANK",
+    "Part",
+    "build",
+    "external_inputs",
+    "instance_range",
+]
