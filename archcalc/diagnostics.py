@@ -21,7 +21,23 @@ class Pos(NamedTuple):
     column: int
 
     def __str__(self) -> str:
-        return f"{self.file}:{self.line}:{self.column}"
+        return f"{shown_path(self.file)}:{self.line}:{self.column}"
+
+
+def shown_path(file: str) -> str:
+    """A file as messages name it: a bundled spec by its name (not a site-packages path), a
+    file under the current directory relative to it, anything else as given."""
+    import os
+
+    from archcalc.zoo import specs_dir
+
+    if not os.path.isabs(file):
+        return file
+    bundled = str(specs_dir())
+    if os.path.dirname(file) == bundled and file.endswith(".yaml"):
+        return os.path.basename(file).removesuffix(".yaml")
+    here = os.getcwd()
+    return os.path.relpath(file, here) if file.startswith(here + os.sep) else file
 
 
 @dataclass

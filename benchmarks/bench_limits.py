@@ -19,6 +19,7 @@ from pathlib import Path
 import numpy as np
 
 ROOT = Path(__file__).resolve().parent.parent
+TIME = "/usr/bin/time"  # GNU time
 
 SPECS = {
     "repeat.yaml": "input: 8x8x4\nlayers:\n  - repeat: 1000000000\n    relu:\n",
@@ -42,20 +43,36 @@ SPECS = {
 }
 
 
-def measure(args: list[str], stdin: int | None = None) -> tuple[float, float, int]:
-    """Wall seconds, peak RSS in MiB, exit status of one `archcalc` process."""
+def measure(args: list[str], stdin: str = "/dev/null") -> tuple[float, float, float, int]:
+    """Wall and CPU seconds, peak RSS in MiB, and exit status of one `archcalc` process.
+
+    GNU time forks it: the peak RSS Linux reports for a child includes the memory of the
+    process it was forked or spawned from, which for this script (NumPy loaded) would swamp
+    the figure, while /usr/bin/time is small."""
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    start = time.perf_counter()
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "archcalc", *args],
-        stdin=stdin,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        env=env,
-    )
-    _, status, usage = os.wait4(proc.pid, 0)
-    elapsed = time.perf_counter() - start
-    return elapsed, usage.ru_maxrss / 1024, os.waitstatus_to_exitcode(status)
+    with tempfile.NamedTemporaryFile("r") as report, open(stdin, "rb") as source:
+        start = time.perf_counter()
+        done = subprocess.run(
+            [
+                TIME,
+                "-f",
+                "%e %U %S %M %x",
+                "-o",
+                report.name,
+                sys.executable,
+                "-m",
+                "archcalc",
+                *args,
+            ],
+            stdin=source,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            env=env,
+        )
+        elapsed = time.perf_counter() - start
+        _, user, system, kib, code = report.read().split()[-5:]
+    assert int(code) == done.returncode
+    return elapsed, float(user) + float(system), int(kib) / 1024, int(code)
 
 
 def main() -> None:
@@ -107,15 +124,17 @@ def main() -> None:
                 feeder.kill()
                 feeder.wait()
             elif args[-1] == "-":
-                with open("/dev/zero", "rb") as zero:
-                    result = measure(args, stdin=zero.fileno())
+                result = measure(args, stdin="/dev/zero")
             else:
                 result = measure(args)
             baseline = baseline or result[0]
             rows.append((label, *result))
-    print(f"{'case':38} {'time':>7} {'x base':>7} {'peak RSS':>10} {'exit':>5}")
-    for label, seconds, mib, code in rows:
-        print(f"{label:38} {seconds:6.2f}s {seconds / baseline:6.1f}x {mib:7.1f} MiB {code:5d}")
+    print(f"{'case':36} {'wall':>6} {'x base':>6} {'CPU':>6} {'peak RSS':>10} {'exit':>4}")
+    for label, seconds, cpu, mib, code in rows:
+        print(
+            f"{label:36} {seconds:5.2f}s {seconds / baseline:5.1f}x {cpu:5.2f}s {mib:6.1f} MiB "
+            f"{code:4d}"
+        )
 
 
 if __name__ == "__main__":

@@ -1,7 +1,7 @@
-"""Optional independent oracles (PyTorch, onnx, onnxruntime, Keras, Graphviz's dot, chromium
-driven by Playwright) for the tests.
+"""Optional independent oracles (PyTorch, onnx, onnxruntime, Keras, Graphviz's dot, groff,
+chromium driven by Playwright) for the tests.
 
-``require(name)`` returns the imported module — or, for ``"dot"``, the binary's path. When the
+``require(name)`` returns the imported module — or, for a program (``"dot"``, ``"groff"``), its path. When the
 oracle is missing the test is skipped with the reason, unless ``ARCHCALC_REQUIRE_ORACLES=1`` is
 set (CI does), in which case it fails, so a missing oracle can never pass silently.
 """
@@ -15,7 +15,11 @@ from typing import Any
 
 import pytest
 
-BINARIES = {"dot": "Graphviz's 'dot'", "chromium": "Debian's 'chromium' (apt-get install chromium)"}
+BINARIES = {
+    "dot": "Graphviz's 'dot'",
+    "groff": "'groff' (man pages)",
+    "chromium": "Debian's 'chromium' (apt-get install chromium)",
+}
 
 
 def oracles_required() -> bool:

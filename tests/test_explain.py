@@ -114,7 +114,13 @@ def _expected(row: LayerRow, figure: str, per_sample: dict[str, int]) -> Fractio
     if base == "RF":
         kind = words[1] if len(words) > 1 and words[1] in ("stride", "offset") else "size"
         assert field is not None
-        return Fraction(getattr(field, kind)[axes[axis] if axis else 0])
+        at = axes[axis] if axis else 0
+        if len(words) > 1 and words[1] == "span":  # the first and last pixel a unit reads
+            span = field.span[at]
+            return Fraction(span[1] - span[0] + 1 if span else 0)
+        if len(words) > 1 and words[1] == "holes":  # the pixels it skips between them
+            return Fraction(len(field.skipped[at]))
+        return Fraction(getattr(field, kind)[at])
     if base == "output":
         spatial = shape[:-1]
         if axis:

@@ -14,10 +14,12 @@ longer profile (see tests/conftest.py).
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 import re
 import resource
 import signal
+import stat
 import subprocess
 import sys
 import tempfile
@@ -25,6 +27,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
 import yaml
 from click.testing import CliRunner, Result
@@ -266,7 +269,7 @@ def scratch() -> Iterator[Path]:
         yield Path(name)
 
 
-@settings(max_examples=examples(60))
+@settings(max_examples=examples(40))
 @given(text=mutated_specs(), command=st.sampled_from(SPEC_COMMANDS))
 def test_mutated_specs(scratch: Path, text: str, command: list[str]) -> None:
     spec = scratch / "mutated.yaml"
@@ -278,52 +281,180 @@ def test_mutated_specs(scratch: Path, text: str, command: list[str]) -> None:
 OPTION_VALUES: dict[str, st.SearchStrategy[str]] = {
     "--input": st.sampled_from(["224x224x3", "7x7x1", "0x0x1", "1e9x1e9x3", "-3x4", "x", "8x8"]),
     "--batch": st.sampled_from(["1", "0", "-1", "1000000000", "nan", "2"]),
-    "--dtype": st.sampled_from(["float32", "float16", "int8", "complex", ""]),
+    "--dtype": st.sampled_from(["float32", "float64", "float16", "int8", "complex", ""]),
     "--format": st.sampled_from(["json", "csv", "markdown", "table", "xml"]),
     "--layer": st.sampled_from(["conv1", "relu1", "nope", "", "input"]),
     "--unit": st.sampled_from(["0,0", "-1,5", "99999,99999", "a,b", "1"]),
     "--depth": st.sampled_from(["1", "all", "0", "-2", "999"]),
     "--count": st.sampled_from(["fvcore", "ptflops", "thop", "torchinfo", "none"]),
     "--max-memory": st.sampled_from(["1GiB", "1", "0", "-5M", "lots", "1e30"]),
-    "--rf-samples": st.sampled_from(["0", "1", "-1", "100000"]),
+    "--rf-samples": st.sampled_from(["0", "1", "-1", "7"]),  # large counts are slow, not wrong
     "--seed": st.sampled_from(["0", "-1", "99999999999999999999"]),
-    "--weights": st.sampled_from(["nope.npz", "{spec}", "{dir}"]),
-    "-o": st.sampled_from(
-        ["{dir}/out.dot", "{dir}/out.npy", "{dir}/missing/x.svg", "{spec}", "{dir}", "out.xyz"]
-    ),
 }
-COMMANDS = ["summarize", "check", "rf", "verify", "run", "draw", "zoo", "nope"]
+COMMANDS = ["summarize", "check", "rf", "verify", "run", "draw", "report", "plot", "zoo"]
+COMMANDS += ["grade", "quiz", "conv", "pool", "animate", "nope"]
+OPTIONS_OF = {  # each command's own options (a fifth of the options drawn are any option)
+    "summarize": ["--input", "--batch", "--dtype", "--format", "--count", "--strict"],
+    "check": ["--input", "--batch", "--dtype", "--strict"],
+    "rf": ["--input", "--layer", "--unit"],
+    "verify": ["--input", "--batch", "--seed", "--rf-samples", "--max-memory"],
+    "run": ["--layer", "--seed", "--dtype", "--max-memory"],
+    "draw": ["--input", "--batch", "--depth", "--strict"],
+}
+# files each example's directory holds; {data1} and {data2} are generated arrays or junk
+FILES = ["{spec}", "{link}", "{hard}", "{data1}", "{data2}", "{ro}"]
+# -o: half the time a path that must be refused (an input, a link to one, a read-only file or
+# directory, a missing directory, a directory), half the time a new file of some format
+OUTPUTS = st.one_of(
+    st.sampled_from([*FILES, "{dir}/missing/x.dot", "{rodir}/x.dot", "{dir}"]),
+    st.sampled_from(["out.dot", "out.svg", "out.html", "out.png", "y.npy", "w.npz", "y.csv", "y.xyz"]),
+)  # fmt: skip
+DTYPES = ["float32", "float64", "float16", "int8", "uint8", "bool", "complex64", "<U3", "object"]
 
 
 @st.composite
-def command_lines(draw: Draw, spec: str, directory: str) -> list[str]:
-    words = [draw(st.sampled_from(COMMANDS))]
-    target = draw(st.sampled_from([spec, spec, "-", "lenet5", "alexnet", "no-such", directory]))
-    words.append(target)
-    if words[0] == "run":
-        words += ["--input", draw(st.sampled_from(["[[1,2],[3,4]]", "[1", "{spec}", "7"]))]
-    for _ in range(draw(st.integers(0, 4))):
-        option = draw(st.sampled_from([*OPTION_VALUES, "--strict", "--random-weights", "-x"]))
+def data_files(draw: Draw) -> tuple[str, bytes]:
+    """A file for --input/--weights: an .npy or .npz of any dtype and shape (or a header
+    declaring a huge one), a text matrix, or damaged bytes. Returns (suffix, content)."""
+    import io
+
+    kind = draw(st.sampled_from(["npy", "npy", "npz", "npz", "csv", "huge", "junk", "cut"]))
+    buffer = io.BytesIO()
+
+    def array() -> Any:
+        shape = draw(st.lists(st.integers(0, 6), min_size=0, max_size=4))
+        dtype = draw(st.sampled_from(DTYPES))
+        return np.ones(shape, dtype=dtype) if dtype != "object" else np.empty(shape, dtype=object)
+
+    if kind in ("npy", "cut"):
+        np.save(buffer, array(), allow_pickle=True)
+        data = buffer.getvalue()
+        return ".npy", data[: draw(st.integers(0, len(data)))] if kind == "cut" else data
+    if kind == "npz":
+        keys = draw(st.lists(st.sampled_from(["conv1.kernel", "conv1.bias", "kernel", "x"])))
+        np.savez(buffer, **{k: array() for k in keys})
+        return ".npz", buffer.getvalue()
+    if kind == "huge":
+        shape = tuple(draw(st.lists(st.sampled_from([1, 3, 10**5, 10**7]), max_size=4)))
+        header = {"descr": draw(st.sampled_from(["<f4", "<c16", "<U8"])), "shape": shape}
+        np.lib.format.write_array_header_1_0(buffer, {**header, "fortran_order": False})
+        return ".npy", buffer.getvalue()  # the data is missing: only the header is read
+    if kind == "csv":
+        rows = draw(st.lists(st.lists(st.sampled_from(["1", "2.5", "-3", "x", "1e999", "j"]))))
+        return ".csv", "\n".join(",".join(r) for r in rows).encode()
+    return draw(st.sampled_from([".npy", ".npz", ".txt"])), draw(st.binary(max_size=64))
+
+
+@st.composite
+def command_lines(draw: Draw) -> list[str]:
+    """Words with {placeholders} for the example's files (filled in by the test). One of four
+    scenarios, so that writing commands often get as far as writing."""
+    scenario = draw(st.sampled_from(["analyse", "draw", "run", "run", "any"]))
+    spec = draw(st.sampled_from(["{spec}"] * 4 + ["-", "{link}", "lenet5", "no-such", "{dir}"]))
+    if scenario == "analyse":
+        words = [draw(st.sampled_from(["summarize", "check", "rf", "verify"])), spec]
+    elif scenario == "draw":
+        command = draw(st.sampled_from(["draw", "draw", "report", "plot"]))
+        words = [command, spec, "-o", draw(OUTPUTS)]
+    elif scenario == "run":
+        given = draw(st.sampled_from(["{data1}"] * 3 + [*FILES, "[[1,2],[3,4]]", "[1", "7"]))
+        words = ["run", spec, "--input", given]
+        if draw(st.integers(0, 3)) > 0:
+            words.append("--random-weights")
+        if draw(st.integers(0, 3)) == 0:
+            words += ["--weights", draw(st.sampled_from([*FILES, "nope.npz"]))]
+        if draw(st.integers(0, 3)) > 0:
+            words += ["-o", draw(OUTPUTS)]
+    else:
+        words = [draw(st.sampled_from(COMMANDS)), spec]
+        if draw(st.booleans()):
+            words += [
+                draw(st.sampled_from(["--input", "--weights", "-o"])),
+                draw(OUTPUTS),
+            ]
+    fitting = [o for o in OPTIONS_OF.get(words[0], ()) if o not in words]
+    for _ in range(draw(st.integers(0, 2))):
+        anything = not fitting or draw(st.integers(0, 4)) == 0
+        option = draw(st.sampled_from([*OPTION_VALUES, "--strict", "-x"] if anything else fitting))
         words.append(option)
         if option in OPTION_VALUES:
             words.append(draw(OPTION_VALUES[option]))
-    if draw(st.booleans()):
+    if draw(st.integers(0, 9)) == 0:
         words.append(draw(st.text(max_size=6)))
-    return [w.replace("{spec}", spec).replace("{dir}", directory) for w in words]
+    return words
+
+
+def input_shape(spec: Path) -> tuple[int, ...]:
+    """The spec's input as one sample (H, W, C), or a small image where it has none."""
+    from archcalc.shapes import parse_shape
+
+    try:
+        return parse_shape(yaml.load(spec.read_text(), Loader=LOADER)["input"])
+    except Exception:  # any seed without a readable input
+        return (4, 4, 1)
+
+
+def snapshot(directory: Path) -> dict[str, bytes]:
+    return {
+        str(p): p.read_bytes() for p in directory.rglob("*") if p.is_file() and not p.is_symlink()
+    }
 
 
 @settings(max_examples=examples(40))
 @given(data=st.data())
 def test_mutated_command_lines(scratch: Path, data: st.DataObject) -> None:
+    """Besides the outcome: nothing given is overwritten (through links too), read-only files
+    and directories stay untouched, and a successful write makes exactly the named file."""
+    d = Path(tempfile.mkdtemp(dir=scratch))
     seed = data.draw(st.sampled_from(SMALL_SEEDS))
-    spec = scratch / "spec.yaml"
-    spec.write_text(
-        data.draw(mutated_specs([seed])) if data.draw(st.booleans()) else seed.read_text()
-    )
-    args = data.draw(command_lines(str(spec), str(scratch)))
+    mutate = data.draw(st.integers(0, 2)) == 0
+    text = data.draw(mutated_specs([seed])) if mutate else seed.read_text()
+    files = {"{dir}": str(d), "{spec}": str(d / "spec.yaml"), "{link}": str(d / "link.yaml")}
+    files |= {"{hard}": str(d / "hard.yaml"), "{ro}": str(d / "ro.dot"), "{rodir}": str(d / "ro")}
+    (d / "spec.yaml").write_text(text, errors="surrogatepass")
+    os.symlink("spec.yaml", d / "link.yaml")
+    os.link(d / "spec.yaml", d / "hard.yaml")
+    # data1 fits the seed spec's input, in any dtype (so runs get far enough to write);
+    # data2 is any array file or damaged bytes
+    files["{data1}"] = str(d / "data1.npy")
+    dtype = data.draw(st.sampled_from(["float32", "float32", "float64", *DTYPES]))
+    np.save(files["{data1}"], np.ones(input_shape(seed), dtype=dtype), allow_pickle=True)
+    suffix, content = data.draw(data_files())
+    files["{data2}"] = str(d / f"data2{suffix}")
+    Path(files["{data2}"]).write_bytes(content)
+    (d / "ro.dot").write_text("read-only")
+    (d / "ro.dot").chmod(0o444)
+    (d / "ro").mkdir(mode=0o555)
+    args = [
+        functools.reduce(lambda w, kv: w.replace(*kv), files.items(), w)
+        for w in data.draw(command_lines())
+    ]
     note(f"archcalc {' '.join(args)}")
-    stdin = seed.read_text() if "-" in args else None
-    check_outcome(invoke(args, stdin), spec_error_positioned=False)
+    # relative outputs land in the current directory: the example's, or a read-only one
+    cwd = d / "ro" if data.draw(st.integers(0, 5)) == 0 else d
+    before = snapshot(d)
+    output = args[args.index("-o") + 1] if "-o" in args else None
+    read = {os.stat(a).st_ino for a in args if a != output and os.path.isfile(a)}
+    here = os.getcwd()
+    os.chdir(cwd)
+    try:
+        result = invoke(args, text if "-" in args else None)
+    finally:
+        os.chdir(here)
+    check_outcome(result, spec_error_positioned=False)
+
+    target = os.path.realpath(cwd / output) if output else None
+    for path, content in before.items():
+        mode = os.stat(path)
+        if path == target and mode.st_ino not in read and stat.S_IMODE(mode.st_mode) & 0o222:
+            continue  # the named output, neither read nor read-only: replacing it is the point
+        assert Path(path).read_bytes() == content, f"{path} was changed"
+    assert not any((d / "ro").iterdir()), "wrote into a read-only directory"
+    assert not (d / "missing").exists(), "created a directory it was not asked to"
+    made = set(snapshot(d)) - set(before)
+    assert made <= {target}, f"wrote files it did not name: {made}"
+    if result.exit_code == 0 and output and target:
+        assert os.path.isfile(target), f"reported success but wrote no {output}"
 
 
 # -- expansion bombs in a separate process: time and memory bounded by the OS ------------------
@@ -358,7 +489,7 @@ def _bounded_child() -> None:  # runs in the child before exec
     resource.setrlimit(resource.RLIMIT_AS, (1 << 30, 1 << 30))
 
 
-@settings(max_examples=examples(6))
+@settings(max_examples=examples(5))
 @given(text=bombs())
 def test_expansion_bombs_end_quickly_in_bounded_memory(scratch: Path, text: str) -> None:
     spec = scratch / "bomb.yaml"

@@ -24,8 +24,10 @@ def run(*args: str) -> tuple[int, str]:
 
 
 def test_points_follow_the_hand_formulas() -> None:
-    name, points, skipped = collect_points("cs231n-conv-example", [8, 16, 32], 1, "float32", None)
-    assert name == "cs231n conv example" and not skipped
+    name, points, skipped, designed = collect_points(
+        "cs231n-conv-example", [8, 16, 32], 1, "float32", None
+    )
+    assert name == "cs231n conv example" and not skipped and designed == 32
     assert [p.params for p in points] == [760, 760, 760]
     assert [p.macs for p in points] == [750 * 8 * 8, 750 * 16 * 16, 750 * 32 * 32]
     assert [p.rf for p in points] == [5, 5, 5]
@@ -35,7 +37,7 @@ def test_points_follow_the_hand_formulas() -> None:
 
 def test_sizes_too_small_for_the_net_are_skipped() -> None:
     # LeNet-5: conv 5 → pool 2 → conv 5 → pool 2; 12 → 8 → 4 → 0: no net; 16 → 12 → 6 → 2 → 1
-    _, points, skipped = collect_points("lenet5", [12, 16, 32], 1, "float32", None)
+    _, points, skipped, _ = collect_points("lenet5", [12, 16, 32], 1, "float32", None)
     assert skipped == [12] and [p.size for p in points] == [16, 32]
 
 

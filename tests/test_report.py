@@ -69,10 +69,12 @@ def test_page_is_self_contained(tmp_path: Path) -> None:
     code, _ = run("report", "googlenet", "-o", str(out))
     assert code == 0
     text = out.read_text(encoding="utf-8")
-    assert not re.search(
-        r"""(src|href)\s*=|@import|url\(|https?://(?!www\.w3\.org/2000/svg)""",
-        text.replace('"source": "', "").split('<script type="application/json"')[0],
-    )
+    # the markup, style and script around the data refer to nothing outside the file (the
+    # data itself is JSON the script reads, never fetched); the browser test below also
+    # checks that opening the page makes no request
+    before, after = text.split('<script type="application/json" id="data">')
+    around = before + after.split("</script>", 1)[1]
+    assert not re.search(r"(src|href)\s*=|@import|url\(|https?://(?!www\.w3\.org/)", around)
     assert "default-src 'none'" in text  # and the browser is told to fetch nothing
 
 
@@ -128,15 +130,13 @@ def test_blocks_open_the_table_sorts_and_a_layer_shows_its_field(
     run("report", "resnet50", "-o", str(out))
     page, errors, _ = open_page(browser, out)
     # a bottleneck starts closed; a click opens it and shows its ⊕ and its shortcut
-    block = page.locator('.block[data-block="layer1.bottleneck_down1"]')
-    add = page.locator('.layer[data-layer="layer1.bottleneck_down1.residual1.add1"]')
+    block = page.locator('.block[data-block="layer1.0"]')
+    add = page.locator('.layer[data-layer="layer1.0.add1"]')
     assert not add.is_visible()
     block.locator("> .head").click()
     assert "open" in (block.get_attribute("class") or "")
     assert add.is_visible() and add.inner_text() == "+"
-    assert page.locator(
-        '.layer[data-layer="layer1.bottleneck_down1.residual1.shortcut.conv1"]'
-    ).is_visible()
+    assert page.locator('.layer[data-layer="layer1.0.shortcut.0"]').is_visible()
     block.locator("> .head").click()
     assert not add.is_visible()
 
@@ -147,16 +147,38 @@ def test_blocks_open_the_table_sorts_and_a_layer_shows_its_field(
     header.click()
     first = page.locator("#layers tbody tr").first.locator("td")
     assert first.nth(1).inner_text() == "conv1" and first.nth(5).inner_text() == "118,013,952"
-    page.locator("#filter").fill("shortcut.conv")
+    page.locator("#filter").fill("shortcut.0")
     assert page.locator("#layers tbody tr").count() == 4  # one projection per stage
 
     # selecting a layer shows its worked arithmetic and draws its field on the input
-    page.locator(
-        '#layers tbody tr[data-layer="layer1.bottleneck_down1.residual1.shortcut.conv1"]'
-    ).click()
+    page.locator('#layers tbody tr[data-layer="layer1.0.shortcut.0"]').click()
     detail = page.locator("#detail").inner_text()
     # layer1's projection: 1×1, 64 → 256 at 56×56: 56·56·256 · 1·1·64 = 51,380,224 MACs
     assert "56·56·256 · 1·1·64 = 51,380,224" in detail
     assert page.locator("#rf-svg .rf-window").count() == 1
+    assert errors == []
+    page.close()
+
+
+BAD_FIT = """\
+name: bad-fit
+input: 7x7x3
+strict: true
+layers:
+  - conv: {name: conv1, filters: 4, kernel: 3, stride: 3}
+  - relu
+"""
+
+
+def test_errors_are_on_the_page(browser: Any, tmp_path: Path) -> None:
+    spec = tmp_path / "bad.yaml"
+    spec.write_text(BAD_FIT)
+    out = tmp_path / "bad.html"
+    code, output = run("report", str(spec), "-o", str(out))
+    assert code == 1, output  # strict: (7 − 3)/3 + 1 = 2.33 is an error; the page is written
+    page, errors, _ = open_page(browser, out)
+    listed = page.locator("#diagnostics").inner_text()
+    assert "error:" in listed and "(7 − 3)/3 + 1 = 2.33" in listed
+    assert "sev-error" in (page.locator('.layer[data-layer="conv1"]').get_attribute("class") or "")
     assert errors == []
     page.close()

@@ -86,9 +86,16 @@ def test_dilated_3x3_sees_5x5() -> None:
         layers:
           - conv: {name: c, filters: 1, kernel: 3, dilation: 2}
     """
-    assert field(report_of(spec), "c") == {"size": [5, 5], "stride": [1, 1], "offset": [2, 2]}
+    # The envelope is 5x5; the unit reads every other pixel of it: holes on both axes.
+    assert field(report_of(spec), "c") == {
+        "size": [5, 5],
+        "stride": [1, 1],
+        "offset": [2, 2],
+        "holes": [True, True],
+    }
     w = window_of(spec, "c", (0, 3))
     assert w.window == [(0, 4), (3, 7)] and w.padding == [(0, 0), (0, 0)]
+    assert w.reads == ({0, 2, 4}, {3, 5, 7}) and w.holes == [True, True]
 
 
 def test_three_stacked_3x3_see_7x7() -> None:
@@ -411,6 +418,14 @@ MEASURED = """
 """
 
 
+def _reads(grad: Any) -> tuple[set[int], ...]:
+    """Every row and column where the input gradient is not zero."""
+    nonzero = (grad.abs() > 0)[0, 0]
+    return tuple(
+        {int(i) for i in nonzero.any(dim=1 - axis).nonzero().flatten()} for axis in range(2)
+    )
+
+
 def _support(grad: Any) -> list[tuple[int, int] | None]:
     """First and last row/column where the input gradient is not zero."""
     nonzero = (grad.abs() > 0)[0, 0]
@@ -450,6 +465,7 @@ def test_measured_window_matches_gradient_support() -> None:
     for unit in [(0, 0), (0, 4), (3, 2), (5, 1), (out.shape[2] - 1, out.shape[3] - 1)]:
         grad = _measured(torch, net, (23, 19), unit)
         assert _support(grad) == window_of(MEASURED, "d", unit).inside, unit
+        assert _reads(grad) == window_of(MEASURED, "d", unit).reads, unit
         checked += 1
     assert checked == 5
 
@@ -478,6 +494,7 @@ def test_measured_transposed_and_upsampled_windows() -> None:
     for unit in [(0, 0), (1, 2), (5, 7), (9, 4), (out.shape[2] - 1, out.shape[3] - 1)]:
         grad = _measured(torch, net, (7, 6), unit)
         assert _support(grad) == window_of(spec, "c", unit).inside, unit
+        assert _reads(grad) == window_of(spec, "c", unit).reads, unit
 
 
 def test_field_window_formula_matches_unit_walk() -> None:
@@ -525,3 +542,4 @@ def test_measured_skip_connection_window() -> None:
     for unit in [(0, 0), (1, 1), (2, 5), (7, 8), (15, 13)]:
         grad = _measured(torch, net, (16, 14), unit)
         assert _support(grad) == window_of(spec, "out", unit).inside, unit
+        assert _reads(grad) == window_of(spec, "out", unit).reads, unit

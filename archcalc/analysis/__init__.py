@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import ParamSpec
 
-from archcalc.analysis.rf import Field, receptive_fields
+from archcalc.analysis.rf import NodeField, receptive_fields
 from archcalc.analysis.shapes import infer_shapes
 from archcalc.counting import DEFAULT, Convention, convention
 from archcalc.diagnostics import Diagnostics, UsageError
@@ -23,6 +26,7 @@ DTYPE_BYTES = {
     "uint8": 1,
     "int32": 4,
 }
+P = ParamSpec("P")
 _SEVERITY_RANK = {"": 0, "info": 1, "warning": 2, "error": 3}
 
 
@@ -32,25 +36,10 @@ class Analysis:
 
     graph: Graph  # what was analysed (with any --input override applied)
     layers: dict[str, Layer | None]  # each node's shapes and resolved geometry; None: unknown
-    fields: dict[str, Field | None]  # each node's receptive field; None: unknown or undefined
+    fields: dict[
+        str, NodeField
+    ]  # each node's receptive field (its .field None: unknown or undefined)
     report: Report
-
-
-def analyze(
-    graph: Graph,
-    batch: int = 1,
-    dtype: str = "float32",
-    strict: bool | None = None,
-    diagnostics: Diagnostics | None = None,
-    count: str = DEFAULT,
-    explain: bool = False,
-) -> Report:
-    """Shapes, parameters, MACs/FLOPs, memory, receptive fields and stride fit for every layer,
-    and what the counting convention ``count`` (archcalc/counting.py) counts for each.
-
-    With ``explain``, every row also carries the arithmetic behind its figures (``row.explain``):
-    the op's own formulas (``Op.explain``) and the receptive-field recurrence."""
-    return analyze_graph(graph, batch, dtype, strict, diagnostics, count, explain).report
 
 
 def analyze_graph(
@@ -62,7 +51,12 @@ def analyze_graph(
     count: str = DEFAULT,
     explain: bool = False,
 ) -> Analysis:
-    """As :func:`analyze`, returning the shapes and receptive fields with the report."""
+    """Shapes, parameters, MACs/FLOPs, memory, receptive fields and stride fit for every layer,
+    and what the counting convention ``count`` (archcalc/counting.py) counts for each: the
+    report, with the graph, shapes and fields it was worked out from.
+
+    With ``explain``, every row also carries the arithmetic behind its figures (``row.explain``):
+    the op's own formulas (``Op.explain``) and the receptive-field recurrence."""
     if batch < 1:
         raise UsageError(f"batch must be a positive integer, got {batch}")
     if dtype not in DTYPE_BYTES:
@@ -82,6 +76,18 @@ def analyze_graph(
         )
 
 
+def _report_only(analysis: Callable[P, Analysis]) -> Callable[P, Report]:
+    @functools.wraps(analysis)
+    def report(*args: P.args, **kwargs: P.kwargs) -> Report:
+        return analysis(*args, **kwargs).report
+
+    return report
+
+
+# analyze_graph's report alone, for callers that need nothing else; same parameters.
+analyze = _report_only(analyze_graph)
+
+
 def _analyze(
     graph: Graph,
     batch: int,
@@ -93,9 +99,7 @@ def _analyze(
     explain: bool = False,
 ) -> Analysis:
     layers = infer_shapes(graph, diags, strict)
-    notes: dict[str, str] = {}
-    rf_explain: dict[str, list[tuple[str, str]]] | None = {} if explain else None
-    fields = receptive_fields(graph, layers, diags, notes, rf_explain)
+    fields = receptive_fields(graph, layers, diags, explain)
 
     worst_fit: dict[str, str] = {}
     for d in diags:
@@ -137,16 +141,15 @@ def _analyze(
                 else counting.count(node.op, layer, node.call) * batch
             )
             row.activation_bytes = numel(layer.output) * batch * width
-            row.receptive_field = fields.get(node.name)
+            rf = fields[node.name]
+            row.receptive_field = rf.field
             row.describe = node.op.describe(layer)
             geometry = node.op.geometry(layer)
             if geometry is not None:
                 row.window = {**geometry.to_json(), "groups": layer.attrs.get("groups")}
-            row.rf_note = notes.get(node.name, "")
-            if rf_explain is not None:
-                row.explain = _per_batch(node.op.explain(layer), batch, row) + rf_explain.get(
-                    node.name, []
-                )
+            row.rf_note = rf.note
+            if explain:
+                row.explain = _per_batch(node.op.explain(layer), batch, row) + list(rf.explain)
         rows.append(row)
         totals.params += row.params
         totals.trainable_params += row.trainable_params

@@ -45,17 +45,20 @@ def _random_array(name: str, shape: Shape, rng: np.random.Generator, dtype: Any)
     """Random values that keep activations in a sane range through a deep net.
 
     Kernels get He scaling (std sqrt(2 / fan-in), fan-in = all axes but the last); variances and
-    scales are positive; biases, shifts and means are small. Drawn directly in ``dtype`` and
-    scaled in place, so a large layer never exists twice (or in float64).
+    scales are positive; biases, shifts and means are small (std 0.1). Uniform, not normal: as
+    PyTorch's default initialisers, and drawing is 2-3 times faster (VGG-16 has 138 million
+    weights). Drawn directly in ``dtype`` and scaled in place, so a large layer never exists
+    twice (or in float64).
     """
     if np.dtype(dtype) not in (np.dtype(np.float32), np.dtype(np.float64)):
         dtype = np.float32
+    a = rng.random(shape, dtype=dtype)
     if name in ("gamma", "running_var"):
-        a = rng.random(shape, dtype=dtype)
         a += 0.5  # uniform in [0.5, 1.5)
         return a
-    a = rng.standard_normal(shape, dtype=dtype)
-    a *= math.sqrt(2.0 / max(1, math.prod(shape[:-1]))) if name == "kernel" else 0.1
+    std = math.sqrt(2.0 / max(1, math.prod(shape[:-1]))) if name == "kernel" else 0.1
+    a -= 0.5
+    a *= 2 * math.sqrt(3) * std  # uniform in ±√3·std has that std
     return a
 
 

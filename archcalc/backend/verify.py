@@ -117,24 +117,34 @@ def _plain(value: Any) -> Any:
 
 
 def rf_text(check: rf_probe.FieldCheck, measured: bool) -> Any:
-    """The compared receptive-field figure: per axis, each sampled unit's support
-    [first, last] input row/column (clipped to the input), analysed or measured."""
+    """The compared receptive-field figure: per axis, each sampled unit's exact support, the
+    first and last input row/column it depends on ("axis0@5": unit 5 along axis 0), and which
+    of them skip rows in between ("holes"); analysed or measured. The analysed side also has
+    the envelope (size, stride, offset), the measured side the envelope measured from two
+    neighbouring units inside the input."""
     out: dict[str, Any] = {}
+    holes = []
     for p in check.probes:
-        span = p.measured if measured else p.expected
-        out[f"axis{p.axis}@{p.unit}"] = list(span) if span else None
+        rows = p.measured if measured else p.expected
+        key = f"axis{p.axis}@{p.index}"
+        out[key] = list(rf_probe.span(rows) or ()) or None
+        if rf_probe.has_holes(rows):
+            holes.append(key)
+    if holes:
+        out["holes"] = holes
+    if not measured and any(p.envelope not in (None, p.expected) for p in check.probes):
+        out["envelope"] = "differs from the exact support inside the input"
     if measured and check.size is not None:
         out["size"] = list(check.size)
         out["stride"] = list(check.stride or ())
         out["offset"] = [float(v) for v in check.offset or ()]
-    if not measured and not check.field.whole:
-        out["size"] = [float(v) if v.denominator != 1 else int(v) for v in check.field.size]
-        out["stride"] = [int(v) if v.denominator == 1 else float(v) for v in check.field.stride]
-        out["offset"] = [float(v) for v in check.field.offset]
-    if check.field.whole:
+    f = check.field
+    if not measured and f is not None and not f.whole:
+        out["size"] = [float(v) if v.denominator != 1 else int(v) for v in f.size]
+        out["stride"] = [int(v) if v.denominator == 1 else float(v) for v in f.stride]
+        out["offset"] = [float(v) for v in f.offset]
+    if check.whole:
         out["whole"] = True
-    if not measured and check.note:
-        out["note"] = check.note
     return out
 
 
@@ -175,13 +185,8 @@ def verify(
     del x
 
     rows = {row.name: row for row in report.layers}
-    fields = analysis.fields
-    skip: set[str] = set()
-    mismatch_at = [d.layer for d in report.diagnostics if d.code == "rf-stride-mismatch"]
-    if mismatch_at:  # past a merge of unequal strides the union is not one periodic window
-        first = min(i for i, n in enumerate(graph.nodes) if n.name in mismatch_at)
-        skip = {n.name for n in graph.nodes[first:]}
-    samples = rf_probe.pick_samples(graph, layers, fields, rf_samples, skip)
+    fields = {name: found.field for name, found in analysis.fields.items()}
+    samples = rf_probe.pick_samples(graph, layers, fields, rf_samples)
     budget = max(limit - estimate.weights, 64 * 2**20)
     field_checks = {
         c.layer: c

@@ -1,5 +1,8 @@
 """The `archcalc` command. Each subcommand lives in its own module; heavy imports happen
-inside the commands, so `archcalc summarize` starts fast."""
+inside the commands, so `archcalc summarize` starts fast.
+
+Every command added here gets -q/--quiet and -v/--verbose (Group.add_command below); a command
+that prints a table uses the shared --format option of archcalc.cli.output."""
 
 from __future__ import annotations
 
@@ -8,6 +11,7 @@ import click
 from archcalc import __version__
 from archcalc.cli.animate import animate
 from archcalc.cli.calc import conv, pool
+from archcalc.cli.common import verbosity_params
 from archcalc.cli.convert import import_model
 from archcalc.cli.draw import draw
 from archcalc.cli.export import export
@@ -22,7 +26,16 @@ from archcalc.cli.verify import verify
 from archcalc.cli.zoo import zoo
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+class Group(click.Group):
+    def add_command(self, cmd: click.Command, name: str | None = None) -> None:
+        taken = {opt for p in cmd.params for opt in getattr(p, "opts", [])}
+        cmd.params += [p for p in verbosity_params() if not taken & set(p.opts)]
+        super().add_command(cmd, name)
+
+
+@click.group(
+    cls=Group, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100}
+)
 @click.version_option(__version__, prog_name="archcalc")
 def main() -> None:
     """A calculator for convolutional network architectures.
@@ -35,7 +48,7 @@ def main() -> None:
     Examples:
       archcalc summarize alexnet
       archcalc summarize my_net.yaml --format json
-      archcalc check specs/*.yaml --strict
+      archcalc check alexnet vgg16 --strict
       archcalc conv 32x32x3 --filters 10 --kernel 5 --pad 2
       archcalc grade key.yaml submissions/ --format csv
     """

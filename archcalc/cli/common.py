@@ -17,6 +17,8 @@ import click
 from archcalc.diagnostics import Diagnostic, SpecError, UsageError
 
 if TYPE_CHECKING:
+    from click.shell_completion import CompletionItem
+
     from archcalc.analysis import Analysis
     from archcalc.graph import Graph
     from archcalc.report import Report
@@ -32,23 +34,82 @@ def use_colour(stream: Any) -> bool:
     return not os.environ.get("NO_COLOR") and hasattr(stream, "isatty") and stream.isatty()
 
 
+def verbosity() -> int:
+    """-1 with -q, 1 with -v, 0 otherwise (see verbosity_params)."""
+    ctx = click.get_current_context(silent=True)
+    return int(ctx.meta.get(_VERBOSITY, 0)) if ctx is not None else 0
+
+
+_VERBOSITY = "archcalc.verbosity"
+
+
+def _set_verbosity(level: int) -> Callable[[click.Context, click.Parameter, bool], None]:
+    def store(ctx: click.Context, _: click.Parameter, value: bool) -> None:
+        if value:
+            ctx.meta[_VERBOSITY] = level
+
+    return store
+
+
+def verbosity_params() -> list[click.Parameter]:
+    """-q and -v, which the group adds to every command (archcalc.cli.main): they set how much
+    echo_diagnostics says, so a command needs no code of its own for them."""
+    return [
+        click.Option(
+            ["--quiet", "-q"],
+            is_flag=True,
+            expose_value=False,
+            callback=_set_verbosity(-1),
+            help="Say less: no info-level diagnostics.",
+        ),
+        click.Option(
+            ["--verbose", "-v"],
+            is_flag=True,
+            expose_value=False,
+            callback=_set_verbosity(1),
+            help="Say more: every diagnostic in full (by default, layers whose windows lose only "
+            "padding are summed up in one line).",
+        ),
+    ]
+
+
+# what a run of same-kind infos says in one line (standard nets have several of each)
+_INFO_SUMMARIES = {
+    "stride-fit": "layers leave padding uncovered; no input pixel is lost",
+    "stride-gap": "layers skip pixels with a stride above their window size",
+}
+
+
 def echo_diagnostics(
     diagnostics: list[Diagnostic], sources: dict[str, str], quiet_info: bool = False
 ) -> None:
+    """Diagnostics on stderr, in proportion: with -q no infos; by default two or more infos of
+    one kind (a standard net's padding-only remainders) are one line; with -v all in full."""
     from archcalc.render.diagnostics import format_diagnostic
 
+    level = verbosity()
     colour = use_colour(sys.stderr)
+    infos: dict[str, int] = {}
     for d in diagnostics:
-        if quiet_info and d.severity == "info":
+        if d.severity == "info":
+            infos[d.code] = infos.get(d.code, 0) + 1
+    folded = {code for code, n in infos.items() if n > 1 and level == 0}
+    for d in diagnostics:
+        if d.severity == "info" and (quiet_info or level < 0 or d.code in folded):
             continue
         click.echo(
             format_diagnostic(d, sources, click.style if colour else None), err=True, color=colour
         )
+    if quiet_info:
+        return
+    label = click.style("info:", fg="cyan", bold=True) if colour else "info:"
+    for code in sorted(folded, key=list(infos).index):
+        what = _INFO_SUMMARIES.get(code, f"infos of kind '{code}'")
+        click.echo(f"{label} {infos[code]} {what} (-v lists them)", err=True, color=colour)
 
 
 def spec_options(func: F) -> F:
-    """--input, --batch, --dtype, --strict and --course, shared by every command that analyses
-    a spec."""
+    """--input, --strict and --course, shared by every command that analyses a spec."""
     func = click.option(
         "--course",
         is_flag=True,
@@ -62,6 +123,19 @@ def spec_options(func: F) -> F:
         default=None,
         help="Every sliding window must fit exactly (non-integer output sizes are errors). Default: the spec's 'strict:' setting.",
     )(func)
+    func = click.option(
+        "--input",
+        "-i",
+        "input_shape",
+        metavar="SHAPE",
+        default=None,
+        help="Override the spec's input shape, e.g. 224x224x3 or 16000x1.",
+    )(func)
+    return func
+
+
+def sizing_options(func: F) -> F:
+    """--batch and --dtype, for the commands whose figures they change (memory, MACs, a run)."""
     func = click.option(
         "--dtype",
         default="float32",
@@ -77,15 +151,26 @@ def spec_options(func: F) -> F:
         type=click.IntRange(min=1),
         help="Batch size: scales MACs, FLOPs and activation memory.",
     )(func)
-    func = click.option(
-        "--input",
-        "-i",
-        "input_shape",
-        metavar="SHAPE",
-        default=None,
-        help="Override the spec's input shape, e.g. 224x224x3 or 16000x1.",
-    )(func)
     return func
+
+
+def parse_depth(value: str | None) -> int | str | None:
+    """--depth N|all: a positive level, None for all, "auto" when not given."""
+    if value is None:
+        return "auto"
+    if value.lower() == "all":
+        return None
+    try:
+        depth = int(value)
+    except ValueError:
+        depth = 0
+    if depth < 1:
+        raise UsageError(
+            f"--depth takes a positive whole number or 'all', got '{value}'",
+            "--depth 1 shows only the top level (each top-level block as one row or box); "
+            "--depth all opens every block",
+        )
+    return depth
 
 
 def _remember_course(ctx: click.Context, _param: click.Parameter, value: bool) -> None:
@@ -99,6 +184,9 @@ def course_mode() -> bool:
 
 
 def format_option(*choices: str) -> Callable[[F], F]:
+    """--format with a command's own formats (conv/pool: text, json; grade: text, csv,
+    gradescope); a command whose output is a table uses archcalc.cli.output's instead."""
+
     def decorate(func: F) -> F:
         return click.option(
             "--format",
@@ -111,6 +199,54 @@ def format_option(*choices: str) -> Callable[[F], F]:
         )(func)
 
     return decorate
+
+
+def depth_option(func: F) -> F:
+    """--depth for the commands that list layers: blocks below the level fold into one row."""
+    return click.option(
+        "--depth",
+        "-d",
+        metavar="N|all",
+        default=None,
+        help="Levels of nesting to list: 1 = the top level only (each top-level block one row "
+        "with its totals), 2 = open those blocks too, ..., all = every layer. Default: every "
+        "layer when they fit the screen, else the deepest level that fits.",
+    )(func)
+
+
+def complete_spec(
+    ctx: click.Context, param: click.Parameter, incomplete: str
+) -> list[CompletionItem]:
+    """Shell completion for SPEC: the bundled specs' names, then files."""
+    from click.shell_completion import CompletionItem
+
+    from archcalc.zoo import bundled_names
+
+    names = [n for n in bundled_names() if n.startswith(incomplete)]
+    # files first: click's bash script empties its list on a "file" item, then falls back to
+    # file names only when no bundled name matches; zsh and fish offer both
+    return [CompletionItem(incomplete, type="file")] + [
+        CompletionItem(n, help="bundled spec") for n in names
+    ]
+
+
+def complete_layer(
+    ctx: click.Context, param: click.Parameter, incomplete: str
+) -> list[CompletionItem]:
+    """Shell completion for --layer: the layer names of the SPEC given before it."""
+    from click.shell_completion import CompletionItem
+
+    from archcalc.spec import load
+
+    # with the option's value still to come, click leaves the arguments before it unparsed
+    spec = ctx.params.get("spec") or next(iter(ctx.args), None)
+    if not spec:
+        return []
+    try:
+        graph = load(spec).graph
+    except Exception:  # completion must never fail loudly: an unreadable spec completes nothing
+        return []
+    return [CompletionItem(n.name) for n in graph.nodes if n.name.startswith(incomplete)]
 
 
 def guarded(func: F) -> F:
@@ -157,9 +293,9 @@ class Analysed(NamedTuple):
 def load_and_analyze(
     spec: str,
     input_shape: str | None,
-    batch: int,
-    dtype: str,
-    strict: bool | None,
+    batch: int = 1,
+    dtype: str = "float32",
+    strict: bool | None = None,
     count: str = "archcalc",
     explain: bool = False,
 ) -> Analysed:

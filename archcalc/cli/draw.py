@@ -9,36 +9,19 @@ import click
 from archcalc.cli.common import (
     EXIT_ERRORS,
     EXIT_OK,
+    complete_spec,
     echo_diagnostics,
     guarded,
     load_and_analyze,
+    parse_depth,
     spec_options,
 )
-from archcalc.diagnostics import UsageError
 
 MIN_DPI, MAX_DPI = 36, 600
 
 
-def _depth(value: str | None) -> int | str | None:
-    if value is None:
-        return "auto"
-    if value.lower() == "all":
-        return None
-    try:
-        depth = int(value)
-    except ValueError:
-        depth = 0
-    if depth < 1:
-        raise UsageError(
-            f"--depth takes a positive whole number or 'all', got '{value}'",
-            "--depth 1 draws only the top level (each top-level block as one box); "
-            "--depth all opens every block",
-        )
-    return depth
-
-
 @click.command()
-@click.argument("spec")
+@click.argument("spec", shell_complete=complete_spec)
 @click.option(
     "--output",
     "-o",
@@ -85,8 +68,6 @@ def draw(
     spec: str,
     output: str,
     input_shape: str | None,
-    batch: int,
-    dtype: str,
     strict: bool | None,
     depth: str | None,
     rankdir: str,
@@ -117,9 +98,9 @@ def draw(
     from archcalc.safeio import check_output, write_output
 
     fmt = gv.format_for(output)
-    levels = _depth(depth)
+    levels = parse_depth(depth)
     check_output(output, [spec])
-    report, sources, result, _ = load_and_analyze(spec, input_shape, batch, dtype, strict)
+    report, sources, result, _ = load_and_analyze(spec, input_shape, strict=strict)
     graph = result.graph
     compact = levels == "auto"  # a depth the user chose draws exactly that
     if levels == "auto":

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 
 import click
 
-from archcalc.cli.common import guarded, load_and_analyze, spec_options
+from archcalc.cli.common import guarded, load_and_analyze, sizing_options, spec_options
 from archcalc.diagnostics import SpecError, UsageError
 
 if TYPE_CHECKING:
@@ -63,6 +63,7 @@ def parse_range(text: str) -> list[int]:
     help="Where to write the plot; the suffix picks the format: .svg, .png or .pdf.",
 )
 @spec_options
+@sizing_options
 @guarded
 def plot(
     specs: tuple[str, ...],
@@ -126,8 +127,9 @@ def plot(
 
 def collect_points(
     spec: str, sizes: list[int], batch: int, dtype: str, strict: bool | None
-) -> tuple[str, list[Point], list[int]]:
-    """The net's name, one point per input size that gives a valid net, the sizes that don't."""
+) -> tuple[str, list[Point], list[int], int]:
+    """The net's name, one point per input size that gives a valid net, the sizes that don't,
+    and the spec's own input size (its first spatial axis)."""
     from archcalc.render.plots import point
 
     base = load_and_analyze(spec, None, batch, dtype, strict).report
@@ -145,7 +147,7 @@ def collect_points(
             skipped.append(size)  # too small for the net's downsampling: no figures to plot
             continue
         points.append(point(size, report))
-    return base.name or spec, points, skipped
+    return base.name or spec, points, skipped, base.input_shape[0]
 
 
 def _versus_input(
@@ -153,7 +155,7 @@ def _versus_input(
 ) -> bytes:
     from archcalc.render import plots
 
-    name, points, skipped = collect_points(spec, sizes, batch, dtype, strict)
+    name, points, skipped, designed = collect_points(spec, sizes, batch, dtype, strict)
     if skipped:
         click.echo(
             f"note: {len(skipped)} input size(s) give no valid net and are not plotted: "
@@ -166,4 +168,4 @@ def _versus_input(
             f"no input size from {sizes[0]} to {sizes[-1]} gives {name} a valid shape",
             "try larger sizes",
         )
-    return plots.versus_input(name, points, fmt, batch, dtype)
+    return plots.versus_input(name, points, fmt, batch, dtype, designed)

@@ -13,6 +13,7 @@ from archcalc.cli.common import (
     echo_diagnostics,
     guarded,
     load_and_analyze,
+    sizing_options,
     spec_options,
 )
 from archcalc.diagnostics import UsageError
@@ -24,6 +25,7 @@ from archcalc.diagnostics import UsageError
     "--output", "-o", required=True, metavar="FILE", help="Where to write the page (.html)."
 )
 @spec_options
+@sizing_options
 @guarded
 def report(
     spec: str,

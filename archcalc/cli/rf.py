@@ -11,22 +11,28 @@ import click
 from archcalc.cli.common import (
     EXIT_ERRORS,
     EXIT_OK,
+    complete_layer,
+    complete_spec,
+    depth_option,
     echo_diagnostics,
-    format_option,
     guarded,
     load_and_analyze,
+    parse_depth,
     spec_options,
-    use_colour,
 )
+from archcalc.cli.output import Output, OutputSettings, output_options
 
 _AXIS_WORDS = {1: ("samples",), 2: ("rows", "columns"), 3: ("slices", "rows", "columns")}
 
 
 @click.command("rf")
-@click.argument("spec")
+@click.argument("spec", shell_complete=complete_spec)
 @spec_options
-@format_option("table", "json")
-@click.option("--layer", "-l", metavar="NAME", help="Only this layer.")
+@output_options
+@depth_option
+@click.option(
+    "--layer", "-l", metavar="NAME", help="Only this layer.", shell_complete=complete_layer
+)
 @click.option(
     "--unit",
     "-u",
@@ -34,20 +40,15 @@ _AXIS_WORDS = {1: ("samples",), 2: ("rows", "columns"), 3: ("slices", "rows", "c
     help="Which input pixels does unit (i, j) of --layer see? One index per spatial axis, "
     "counted from 0.",
 )
-@click.option(
-    "--quiet-info", "-q", is_flag=True, help="Do not print info-level diagnostics on stderr."
-)
 @guarded
 def rf(
     spec: str,
     input_shape: str | None,
-    batch: int,
-    dtype: str,
     strict: bool | None,
-    fmt: str,
+    out: OutputSettings,
+    depth: str | None,
     layer: str | None,
     unit: str | None,
-    quiet_info: bool,
 ) -> None:
     """Receptive field size, effective stride (jump) and offset per layer and axis.
 
@@ -67,7 +68,10 @@ def rf(
 
     if unit is not None and layer is None:
         raise UsageError("--unit needs --layer NAME: which layer's unit?")
-    report, sources, result, _ = load_and_analyze(spec, input_shape, batch, dtype, strict)
+    levels = parse_depth(depth)
+    report, sources, result, _ = load_and_analyze(spec, input_shape, strict=strict)
+    graph = result.graph
+    echo_diagnostics(report.diagnostics, sources)
     rows = report.layers
     if layer is not None:
         names = [r.name for r in rows]
@@ -84,7 +88,6 @@ def rf(
     if unit is not None:
         row = rows[0]
         if row.output_shape is None:
-            echo_diagnostics(report.diagnostics, sources, quiet_info)
             click.echo(
                 f"archcalc: error: the output shape of {row.name} is unknown (see the errors "
                 "above), so its units cannot be located",
@@ -94,33 +97,28 @@ def rf(
         index = _parse_unit(unit, row.name, row.output_shape)
         window = unit_window(result.graph, result.layers, row.name, index)
 
-    if fmt == "json":
-        data: dict[str, Any] = {
-            "name": report.name,
-            "input_shape": list(report.input_shape),
-            "layers": [
-                {
-                    "name": r.name,
-                    "type": r.type,
-                    "output_shape": list(r.output_shape) if r.output_shape else None,
-                    "receptive_field": r.receptive_field.to_json() if r.receptive_field else None,
-                    "whole_input": bool(r.receptive_field and r.receptive_field.whole),
-                    **({"receptive_field_note": r.rf_note} if r.rf_note else {}),
-                }
-                for r in rows
-            ],
-        }
-        if window is not None:
-            data["unit"] = window.to_json()
-        import json
-
-        click.echo(json.dumps(data, indent=2))
-    else:
-        _print_table(report, rows)
-        if window is not None:
-            click.echo()
-            click.echo(_unit_text(window, rows[0]), nl=False)
-    echo_diagnostics(report.diagnostics, sources, quiet_info)
+    data: dict[str, Any] = {
+        "name": report.name,
+        "input_shape": list(report.input_shape),
+        "layers": [
+            {
+                "name": r.name,
+                "type": r.type,
+                "output_shape": list(r.output_shape) if r.output_shape else None,
+                "receptive_field": r.receptive_field.to_json() if r.receptive_field else None,
+                "whole_input": bool(r.receptive_field and r.receptive_field.whole),
+                **({"receptive_field_note": r.rf_note} if r.rf_note else {}),
+            }
+            for r in rows
+        ],
+    }
+    if window is not None:
+        data["unit"] = window.to_json()
+    output = _table(report, graph, rows, levels if layer is None else None, out)
+    output.json = data
+    if window is not None:
+        output.after += ["", _unit_text(window, rows[0]).rstrip("\n")]
+    out.emit(output)
     sys.exit(EXIT_ERRORS if report.has_errors else EXIT_OK)
 
 
@@ -159,47 +157,72 @@ def _fmt(values: list[int | float]) -> str:
     return "×".join(f"{v:g}" for v in values)
 
 
-def _print_table(report: Any, rows: list[Any]) -> None:
-    from rich.console import Console
-    from rich.table import Table
-
+def _table(
+    report: Any, graph: Any, rows: list[Any], levels: int | str | None, out: OutputSettings
+) -> Output:
+    """Size, stride and offset per layer, or per block below --depth (its last layer's field)."""
+    from archcalc.render.output import Column, terminal_height
+    from archcalc.render.table import depth_for, fold
     from archcalc.shapes import format_shape
 
-    console = Console(
-        no_color=not use_colour(sys.stdout),
-        highlight=False,
-        soft_wrap=False,
-        width=None if sys.stdout.isatty() else 160,
-    )
-    table = Table(
-        title=f"{report.name} — receptive fields, input {format_shape(report.input_shape)}",
-        title_justify="left",
-        header_style="bold",
-        box=None,
-        pad_edge=False,
-    )
-    table.add_column("layer", no_wrap=True)
-    table.add_column("type", no_wrap=True)
-    table.add_column("output", no_wrap=True, justify="right")
-    table.add_column("RF size", justify="right", no_wrap=True)
-    table.add_column("stride", justify="right", no_wrap=True)
-    table.add_column("offset", justify="right", no_wrap=True)
-    table.add_column("note")
-    for row in rows:
-        kind = f"{row.type} {row.describe}".strip()
+    named = [(r.name, f"{r.type} {r.describe}".strip(), r) for r in rows]
+    if levels == "auto":
+        height = terminal_height() if out.fmt == "table" and not out.wide else None
+        levels = depth_for(graph, report, height - 6 if height else None)
+    if isinstance(levels, int):
+        named = []
+        for part in fold(graph, report, levels):
+            inside = list(part.rows())
+            kind = part.label if part.row is None else f"{part.label} {part.row.describe}".strip()
+            named.append((part.name, kind, inside[-1]))
+    table = []
+    for name, kind, row in named:
         field = row.receptive_field
-        if field is None:
-            cells = ["", "", "", row.rf_note.split(";")[0]]  # the full reason is in the diagnostic
-        else:
-            data = field.to_json()
-            cells = [
-                _fmt(data["size"]),
-                _fmt(data["stride"]),
-                _fmt(data["offset"]),
-                "the whole input" if field.whole else "",
-            ]
-        table.add_row(row.name, kind, format_shape(row.output_shape), *cells)
-    console.print(table)
+        data = field.to_json() if field is not None else {}
+        table.append(
+            {
+                "name": name,
+                "type": kind,
+                "output": format_shape(row.output_shape),
+                "size": _fmt(data["size"]) if field else "",
+                "stride": _fmt(data["stride"]) if field else "",
+                "offset": _fmt(data["offset"]) if field else "",
+                # the full reason of an undefined field is in the diagnostic
+                "note": _exact_note(field) if field else row.rf_note.split(";")[0],
+            }
+        )
+    columns = [
+        Column("name", "layer", shorten="left", least=12),
+        Column("type", "type", shorten="right", least=8, drop=2),
+        Column("output", "output", right=True, drop=3),
+        Column("size", "RF size", right=True),
+        Column("stride", "stride", right=True),
+        Column("offset", "offset", right=True),
+        Column("note", "note", shorten="right", drop=1),
+    ]
+    return Output(
+        f"{report.name} — receptive fields, input {format_shape(report.input_shape)}",
+        columns,
+        table,
+    )
+
+
+def _exact_note(field: Any) -> str:
+    """Where a unit reads less than its envelope: which part of it, and whether with holes."""
+    words = _AXIS_WORDS.get(len(field.size), ())
+    holes = ", with holes" if any(field.holes) else ""
+    spans = field.span
+    if any(s is None for s in spans):
+        return "reads no input pixel (only padding)"
+    short = [
+        f"{w} {s[0]}–{s[1]}" for w, s, n in zip(words, spans, field.size) if s != (0, int(n) - 1)
+    ]
+    if field.whole:
+        where = f"; reads {', '.join(short)} only" if short else ""
+        return f"the whole input{where}{holes}"
+    if short:
+        return f"reads {', '.join(short)} of it{holes}"
+    return "reads it with holes" if holes else ""
 
 
 def _unit_text(window: Any, row: Any) -> str:
@@ -212,8 +235,8 @@ def _unit_text(window: Any, row: Any) -> str:
         f"unit {where} of {row.name} (output {format_shape(row.output_shape)}) sees input "
         f"{format_shape(window.input_shape)}:"
     ]
-    for word, span, (before, after), inside in zip(
-        words, window.window, window.padding, window.inside
+    for word, span, (before, after), inside, reads in zip(
+        words, window.window, window.padding, window.inside, window.reads
     ):
         if span is None:
             lines.append(f"  {word}: nothing (this unit depends on no input {word})")
@@ -224,6 +247,10 @@ def _unit_text(window: Any, row: Any) -> str:
             else f"{before} in padding before, {after} after"
         )
         real = f"real {word} {inside[0]}–{inside[1]}" if inside else f"no real {word}"
+        skipped = [i for i in range(inside[0], inside[1] + 1) if i not in reads] if inside else []
+        if skipped:
+            listed = ", ".join(map(str, skipped[:8])) + (", ..." if len(skipped) > 8 else "")
+            real += f" except {len(skipped)} skipped ({listed})"
         lines.append(
             f"  {word}: [{span[0]}, {span[1]}], {span[1] - span[0] + 1} wide; {pad}; {real}"
         )

@@ -9,14 +9,21 @@ from typing import Any, BinaryIO
 
 import click
 
-from archcalc.cli.common import EXIT_ERRORS, EXIT_OK, echo_diagnostics, guarded
+from archcalc.cli.common import (
+    EXIT_ERRORS,
+    EXIT_OK,
+    complete_layer,
+    complete_spec,
+    echo_diagnostics,
+    guarded,
+)
 from archcalc.cli.verify import memory_option
 
 MAX_PRINTED = 400  # larger outputs are summarised; save them with -o
 
 
 @click.command()
-@click.argument("spec")
+@click.argument("spec", shell_complete=complete_spec)
 @click.option(
     "--input",
     "-i",
@@ -33,13 +40,25 @@ MAX_PRINTED = 400  # larger outputs are summarised; save them with -o
     default=None,
     help="Arrays keyed 'layer.kernel', 'layer.bias', ... (channels-last layout).",
 )
-@click.option("--layer", "-l", default=None, help="Run only this layer on the input.")
+@click.option(
+    "--layer",
+    "-l",
+    default=None,
+    help="Run only this layer on the input.",
+    shell_complete=complete_layer,
+)
 @click.option(
     "--random-weights",
     is_flag=True,
     help="Fill arrays that are neither in --weights nor in the spec with seeded random values.",
 )
-@click.option("--seed", default=0, show_default=True, type=int, help="Seed for --random-weights.")
+@click.option(
+    "--seed",
+    default=0,
+    show_default=True,
+    type=click.IntRange(min=0),
+    help="Seed for --random-weights (0 or more).",
+)
 @click.option(
     "--dtype",
     default="float32",

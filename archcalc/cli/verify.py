@@ -10,13 +10,16 @@ import click
 from archcalc.cli.common import (
     EXIT_ERRORS,
     EXIT_OK,
+    complete_spec,
+    depth_option,
     echo_diagnostics,
-    format_option,
     guarded,
     load_and_analyze,
+    parse_depth,
+    sizing_options,
     spec_options,
-    use_colour,
 )
+from archcalc.cli.output import Output, OutputSettings, output_options
 
 
 def memory_option(func: Any) -> Any:
@@ -30,10 +33,17 @@ def memory_option(func: Any) -> Any:
 
 
 @click.command()
-@click.argument("spec")
+@click.argument("spec", shell_complete=complete_spec)
 @spec_options
-@format_option("table", "json")
-@click.option("--seed", default=0, show_default=True, type=int, help="Seed for weights and input.")
+@sizing_options
+@output_options
+@click.option(
+    "--seed",
+    default=0,
+    show_default=True,
+    type=click.IntRange(min=0),
+    help="Seed for weights and input (0 or more).",
+)
 @click.option(
     "--rf-samples",
     default=4,
@@ -42,6 +52,7 @@ def memory_option(func: Any) -> Any:
     help="Layers whose receptive field is measured by execution (plus the first that sees "
     "the whole input); 0 skips the measurement.",
 )
+@depth_option
 @memory_option
 @guarded
 def verify(
@@ -50,9 +61,10 @@ def verify(
     batch: int,
     dtype: str,
     strict: bool | None,
-    fmt: str,
+    out: OutputSettings,
     seed: int,
     rf_samples: int,
+    depth: str | None,
     max_memory: str | None,
 ) -> None:
     """Run SPEC on a random batch with the NumPy backend and check the analysis against it.
@@ -61,9 +73,10 @@ def verify(
     layer: the output shape produced with the analysed one; the weight arrays the forward
     actually read with the analysed parameters; the multiply-accumulates the kernels performed
     with the analysed MACs; and, for a sample of layers, the receptive field measured by
-    running probe rows and columns through the net with the analysed one (both clipped to the
-    input). Exit status: 0 all pass, 1 any mismatch (each named on stderr), 2 bad usage, an
-    unreadable spec, or an estimated peak memory over --max-memory.
+    running probe rows and columns through the net with the analysed one: exactly which input
+    rows and columns sampled units depend on (holes included), and the envelope (size, stride,
+    offset) of units inside the input. Exit status: 0 all pass, 1 any mismatch (each named on
+    stderr), 2 bad usage, an unreadable spec, or an estimated peak memory over --max-memory.
     """
     from archcalc.backend.memory import parse_bytes
     from archcalc.backend.verify import verify as run_verify
@@ -74,6 +87,7 @@ def verify(
             f"verify computes in float32 or float64, not {dtype}", "use --dtype float32"
         )
     limit = parse_bytes(max_memory) if max_memory is not None else None
+    levels = parse_depth(depth)
     report, sources, analysed, spec_shape = load_and_analyze(
         spec, input_shape, batch, dtype, strict
     )
@@ -84,7 +98,7 @@ def verify(
     graph = analysed.graph
 
     stream = sys.stderr
-    if stream.isatty() and fmt == "table":
+    if stream.isatty() and out.fmt == "table":
         from rich.console import Console
         from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
@@ -105,12 +119,17 @@ def verify(
     else:
         result = run_verify(analysed, spec_shape, seed, dtype, rf_samples, limit)
 
-    if fmt == "json":
-        import json
+    parts = None
+    if out.fmt == "table":
+        from archcalc.render.output import terminal_height
+        from archcalc.render.table import depth_for, fold
 
-        click.echo(json.dumps(result.to_json(), indent=2))
-    else:
-        _print_table(result)
+        if levels == "auto":
+            height = None if out.wide else terminal_height()
+            levels = depth_for(graph, report, height - 6 if height else None)
+        if isinstance(levels, int):
+            parts = fold(graph, report, levels)
+    out.emit(_output(result, parts))
     for layer, figure in result.mismatches():
         click.echo(
             f"verify: FAIL {layer}: {_figure_names[figure.name]}: analysed "
@@ -142,71 +161,100 @@ def _show(value: Any) -> str:
 
 
 def _rf_cell(value: dict[str, Any]) -> str:
-    if value.get("whole"):
-        return "whole input"
-    if "size" in value:
+    holes = " holes" if value.get("holes") else ""
+    if "size" in value and not value.get("whole"):
         size = "×".join(map(str, value["size"]))
         stride = "×".join(map(str, value["stride"]))
-        return f"{size} /{stride}"
-    spans = [f"{k.split('@')[0]}:{v[0]}..{v[1]}" if v else "none" for k, v in value.items()]
-    return " ".join(spans[:2]) + " (clipped)"
+        return f"{size} /{stride}{holes}"
+    units: dict[str, list[Any]] = {}  # per axis, the sampled units' spans in order
+    for key, span in value.items():
+        if key.startswith("axis"):
+            units.setdefault(key.split("@")[0], []).append(span)
+    spans = [
+        f"{axis}:{v[0]}..{v[1]}" if v else f"{axis}:none"
+        for axis, found in units.items()
+        for v in [found[len(found) // 2]]  # the middle unit's
+    ]
+    where = "whole input: " if value.get("whole") else ""
+    return where + " ".join(spans) + holes
 
 
-def _print_table(result: Any) -> None:
-    from rich.console import Console
-    from rich.table import Table
-
+def _output(result: Any, parts: list[Any] | None = None) -> Output:
+    """One row per layer (or per block of ``parts``, folded by --depth): each measured figure,
+    or 'measured ≠ analysed' where they differ."""
     from archcalc.render.numbers import human
+    from archcalc.render.output import Column
     from archcalc.shapes import format_shape
 
-    out = sys.stdout
-    console = Console(
-        file=out,
-        no_color=not use_colour(out),
-        highlight=False,
-        soft_wrap=False,
-        width=None if out.isatty() else 140,
-    )
     title = f"verify {result.name}: input {format_shape(result.input_shape)}"
     if result.reduced:
         title += f" (reduced: the spec says {format_shape(result.spec_input_shape)})"
     title += f", batch {result.batch}, {result.dtype}, seed {result.seed}"
-    table = Table(title=title, title_justify="left", show_edge=False, pad_edge=False)
-    for col, justify in (
-        ("layer", "left"),
-        ("type", "left"),
-        ("output", "left"),
-        ("params", "right"),
-        ("MACs", "right"),
-        ("receptive field (measured)", "left"),
-        ("", "left"),
-    ):
-        table.add_column(col, justify=justify)  # type: ignore[arg-type]
 
     def cell(layer: Any, name: str, show: Any) -> str:
         fig = layer.figure(name)
         if fig is None:
             return ""
         text = show(fig.measured)
-        return text if fig.ok else f"[red]{text} ≠ {show(fig.analysed)}[/red]"
+        return text if fig.ok else f"{text} ≠ {show(fig.analysed)}"
 
-    for layer in result.layers:
-        table.add_row(
-            layer.name,
-            layer.type,
-            cell(layer, "shape", format_shape),
-            cell(layer, "params", lambda v: f"{v:,}"),
-            cell(layer, "macs", lambda v: f"{v:,}"),
-            cell(layer, "rf", _rf_cell),
-            "PASS" if layer.ok else "[bold red]FAIL[/bold red]",
-        )
-    console.print(table)
+    def total(layers: list[Any], name: str) -> str:
+        figures = [f for f in (layer.figure(name) for layer in layers) if f is not None]
+        measured = sum(f.measured for f in figures)
+        analysed = sum(f.analysed for f in figures)
+        return f"{measured:,}" if measured == analysed else f"{measured:,} ≠ {analysed:,}"
+
+    rows = [
+        {
+            "name": layer.name,
+            "type": layer.type,
+            "output": cell(layer, "shape", format_shape),
+            "params": cell(layer, "params", lambda v: f"{v:,}"),
+            "macs": cell(layer, "macs", lambda v: f"{v:,}"),
+            "rf": cell(layer, "rf", _rf_cell),
+            "result": "PASS" if layer.ok else "FAIL",
+        }
+        for layer in result.layers
+    ]
+    if parts is not None:  # a block's row: its layers' sums, PASS only when all of them pass
+        by_name = {layer.name: layer for layer in result.layers}
+        rows = []
+        for part in parts:
+            inside = [by_name[r.name] for r in part.rows() if r.name in by_name]
+            if not inside:
+                continue
+            failed = sum(not layer.ok for layer in inside)
+            rows.append(
+                {
+                    "name": part.name,
+                    "type": part.label,
+                    "output": cell(inside[-1], "shape", format_shape),
+                    "params": total(inside, "params"),
+                    "macs": total(inside, "macs"),
+                    "rf": cell(inside[-1], "rf", _rf_cell) if part.row is not None else "",
+                    "result": f"FAIL ({failed})" if failed else "PASS",
+                }
+            )
+    columns = [
+        Column("name", "layer", shorten="left", least=12),
+        Column("type", "type", shorten="right", drop=1),
+        Column("output", "output"),
+        Column("params", "params", right=True, drop=2),
+        Column("macs", "MACs", right=True, drop=3),
+        Column("rf", "receptive field (measured)", shorten="right", least=16, drop=4),
+        Column(
+            "result",
+            "",
+            style=lambda v: {"fg": "red", "bold": True} if v.startswith("FAIL") else None,
+        ),
+    ]
     failed = sum(not layer.ok for layer in result.layers)
     sampled = sum(1 for layer in result.layers if layer.figure("rf") is not None)
-    console.print(
+    summary = (
         f"{'FAIL' if failed else 'PASS'}: {len(result.layers) - failed}/{len(result.layers)} "
         f"layers agree (shape, params, MACs; receptive field measured on {sampled}) in "
         f"{result.seconds:.2f} s; peak live activations {human(result.peak_live_bytes, 'B')}, "
         f"estimated peak {human(result.memory.total, 'B')} "
         f"(limit {human(result.memory_limit, 'B')})"
     )
+    return Output(title, columns, rows, after=[summary], json=result.to_json())

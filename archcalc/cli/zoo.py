@@ -6,8 +6,10 @@ from dataclasses import dataclass
 from typing import Any
 
 import click
+from click.core import ParameterSource
 
-from archcalc.cli.common import guarded
+from archcalc.cli.common import complete_spec, guarded
+from archcalc.cli.output import Output, OutputSettings, output_options
 from archcalc.diagnostics import UsageError
 
 
@@ -70,31 +72,29 @@ def entries() -> list[Entry]:
     return found
 
 
-def format_table(rows: list[Entry]) -> str:
-    """One line per spec: name, input, params, MACs, source; columns aligned."""
-    from archcalc.render.numbers import grouped
+def listing(rows: list[Entry]) -> Output:
+    """One row per spec: name, input, params, MACs, source."""
+    from archcalc.render.numbers import grouped, human
+    from archcalc.render.output import Column
 
-    header = ("name", "input", "params", "MACs", "source")
-    lines = [
-        (
-            e.name,
-            e.input,
-            "error" if e.error else grouped(e.params or 0),
-            "" if e.error else grouped(e.macs or 0),
-            e.error or e.source,
-        )
-        for e in rows
+    def number(value: int | str) -> str:
+        return value if isinstance(value, str) else grouped(value)
+
+    def compact(value: int | str) -> str:
+        return value if isinstance(value, str) else human(value).replace(" ", "")
+
+    columns = [
+        Column("name", "name"),
+        Column("input", "input", drop=2),
+        Column("params", "params", right=True, text=number, compact=compact),
+        Column("macs", "MACs", right=True, text=number, compact=compact),
+        Column("source", "source", shorten="right", least=12, drop=1),
     ]
-    widths = [max(len(row[i]) for row in [header, *lines]) for i in range(4)]
-    right = (False, False, True, True)
-    out = []
-    for row in [header, *lines]:
-        cells = [
-            cell.rjust(width) if r else cell.ljust(width)
-            for cell, width, r in zip(row, widths, right)
-        ]
-        out.append("  ".join([*cells, row[4]]).rstrip())
-    return "\n".join(out)
+    data = [e.to_json() for e in rows]
+    for entry, row in zip(rows, data):
+        if entry.error:  # the table shows what is wrong where the source would be
+            row.update(params="error", source=entry.error)
+    return Output("", columns, data, json=[e.to_json() for e in rows])
 
 
 def suggest(name: str, names: list[str]) -> str:
@@ -109,17 +109,10 @@ def suggest(name: str, names: list[str]) -> str:
 
 
 @click.command()
-@click.argument("name", required=False)
-@click.option(
-    "--format",
-    "-f",
-    "fmt",
-    default=None,
-    type=click.Choice(["table", "json"]),
-    help="Format of the list (default: table).",
-)
+@click.argument("name", required=False, shell_complete=complete_spec)
+@output_options
 @guarded
-def zoo(name: str | None, fmt: str | None) -> None:
+def zoo(name: str | None, out: OutputSettings) -> None:
     """List the bundled specs, or print the YAML of one.
 
     Without NAME: one line per bundled spec with its input shape, parameters and MACs (computed
@@ -136,17 +129,13 @@ def zoo(name: str | None, fmt: str | None) -> None:
     from archcalc.zoo import bundled_names, bundled_path
 
     if name is None:
-        rows = entries()
-        if fmt == "json":
-            import json
-
-            click.echo(json.dumps([e.to_json() for e in rows], indent=2))
-        else:
-            click.echo(format_table(rows))
+        out.emit(listing(entries()))
         return
-    if fmt is not None:
+    source = click.get_current_context().get_parameter_source
+    if source("fmt") != ParameterSource.DEFAULT or source("wide") != ParameterSource.DEFAULT:
+        fmt = out.fmt
         raise UsageError(
-            "--format applies to the list of specs, not to one spec",
+            "--format and --wide apply to the list of specs, not to one spec",
             f"run 'archcalc zoo --format {fmt}' for the list, or 'archcalc summarize {name} "
             f"--format {fmt}' for this spec's figures",
         )

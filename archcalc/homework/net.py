@@ -13,8 +13,7 @@ from dataclasses import dataclass, replace
 from fractions import Fraction
 from typing import Any
 
-from archcalc.analysis import analyze
-from archcalc.analysis.shapes import infer_shapes
+from archcalc.analysis import analyze_graph
 from archcalc.diagnostics import Diagnostics
 from archcalc.graph import Graph, Node
 from archcalc.ops.base import Layer
@@ -52,8 +51,8 @@ class Net:
 
     @classmethod
     def of(cls, graph: Graph, diagnostics: Diagnostics | None = None) -> Net:
-        report = analyze(graph, diagnostics=diagnostics, explain=True)
-        return cls(graph, report, infer_shapes(graph, Diagnostics(), report.strict))
+        result = analyze_graph(graph, diagnostics=diagnostics, explain=True)
+        return cls(graph, result.report, result.layers)
 
     def row(self, name: str | None) -> LayerRow:
         if name is None:

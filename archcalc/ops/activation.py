@@ -27,6 +27,7 @@ from archcalc.ops.base import Array, Attr, Layer, Op, out_elements, register
 
 class _Activation(Op):
     family = "activation"
+    channelwise = True
     cost: ClassVar[int]
     kernel: ClassVar[str]  # the function of archcalc/backend/kernels.py that computes it
     scratch: ClassVar[int] = 6  # output-sized temporaries the kernel holds (float64 on the way)
@@ -148,6 +149,7 @@ class SiLU(_Activation):
 @register
 class Softmax(_Activation):
     name, aliases, cost, summary = "softmax", (), 3, "exp(x) / Σ exp(x) over channels"
+    channelwise = False
     flops_rule = "3 × elements − elements / C: exp, C − 1 adds and C divisions per vector"
     torch_class, torch_equivalent = "Softmax", "nn.Softmax(dim=1)"
     counts = {

@@ -197,11 +197,14 @@ class AxisFit:
 
 @dataclass(frozen=True)
 class Window:
-    """One axis of a sliding window, for the receptive-field walk."""
+    """One axis of a sliding window, for the receptive-field walk: ``span`` input units wide,
+    moved by ``stride``, starting ``pad_before`` units before the input; it reads every
+    ``dilation``-th unit of its span (the taps 0, d, 2d, ..., span − 1)."""
 
     span: int
     stride: int
     pad_before: int
+    dilation: int = 1
 
 
 class Geometry(NamedTuple):
@@ -324,6 +327,8 @@ class Op:
     min_rank: ClassVar[int] = 0  # spatial axes the input needs
     macs_rule: ClassVar[str] = "0"  # macs() in words, one line, for docs/counting.md
     flops_rule: ClassVar[str] = "0"  # flops() in words, one line
+    channelwise: ClassVar[bool] = False  # output channel c reads input channel c only
+    selects_channels: ClassVar[bool] = False  # drops input channels (a channel slice)
     # How the counting conventions (archcalc/counting.py) count this op where it differs from
     # the rule of its family: convention name → Rule.
     counts: ClassVar[Mapping[str, Rule]] = {}
@@ -451,6 +456,37 @@ class Op:
         w = rule[axis]
         return lo * w.stride - w.pad_before, hi * w.stride - w.pad_before + w.span - 1
 
+    def input_positions(self, layer: Layer, axis: int, positions: set[int]) -> set[int]:
+        """Exactly the input positions along spatial ``axis`` that the output ``positions`` read,
+        padding included (below 0 or past the end): unlike :meth:`input_span`, without the units
+        a window skips (dilation, a stride wider than the window). Derived from :meth:`windows`;
+        for an ``UNDEFINED`` rule each unit's :meth:`input_span` must be exact (an op whose
+        single unit skips inputs overrides this)."""
+        rule = self.windows(layer)
+        if rule is None:
+            return set(positions)
+        if rule == GLOBAL:
+            return set(range(layer.input[axis])) if positions else set()
+        if rule == UNDEFINED:
+            found: set[int] = set()
+            for o in positions:
+                span = self.input_span(layer, axis, o, o)
+                if span is not None:
+                    found.update(range(span[0], span[1] + 1))
+            return found
+        assert isinstance(rule, list)
+        w = rule[axis]
+        starts = {o * w.stride - w.pad_before for o in positions}
+        return {a + t for a in starts for t in range(0, w.span, w.dilation)}
+
+    def input_channels(
+        self, layer: Layer, index: int, channels: frozenset[int] | None
+    ) -> frozenset[int] | None:
+        """The channels of input ``index`` that output ``channels`` read; None means all of them.
+        The default suits ops that mix channels (a conv of one group, dense, softmax); ops that
+        keep channel c on channel c set ``channelwise``."""
+        return channels if self.channelwise else None
+
     def why_undefined(self, layer: Layer) -> str:
         """Why :meth:`windows` is ``UNDEFINED`` for this layer, in one sentence."""
         return (
@@ -497,6 +533,22 @@ class Op:
         """
         return self.forward(layer, masks, params)
 
+    def support_any_channel(
+        self, layer: Layer, masks: list[Array], params: dict[str, Array]
+    ) -> Array:
+        """Like :meth:`support` for masks that are the same on every channel, but answering only
+        whether *some* channel of each output position depends on a marked input (as a mask
+        that is the same on every channel): all a receptive field needs when no op of the net
+        :attr:`selects_channels`. The default reduces :meth:`support`'s answer; an op that would
+        build every channel only to have it reduced (concat) overrides it."""
+        import numpy as np
+
+        y = self.support(layer, masks, params)
+        if y.ndim < 2:
+            return y
+        one = y[..., :1] if y.strides[-1] == 0 else y.max(axis=-1, keepdims=True)
+        return np.broadcast_to((one > 0).astype(y.dtype), y.shape)
+
     def torch_module(self, layer: Layer) -> Any:
         """The PyTorch module (N, C, ... layout) this layer stands for, as the oracle tests
         build networks; :meth:`torch_state` gives its parameters."""
@@ -533,7 +585,10 @@ class SlidingWindow(Op):
 
     def windows(self, layer: Layer) -> list[Window] | str:
         g = self.geometry(layer)
-        return [Window(span, s, pb) for span, s, (pb, _) in zip(g.spans, g.stride, g.padding)]
+        return [
+            Window(span, s, pb, d)
+            for span, s, (pb, _), d in zip(g.spans, g.stride, g.padding, g.dilation)
+        ]
 
 
 def on_one_channel(masks: list[Array]) -> list[Array] | None:

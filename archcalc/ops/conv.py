@@ -15,6 +15,7 @@ from archcalc.ops.base import (
     SlidingWindow,
     Window,
     num,
+    on_one_channel,
     out_elements,
     padded_input_bytes,
     params_formula,
@@ -90,6 +91,18 @@ def _check_fixed_weights(layer: Layer, full: Shape) -> None:
             f"or the whole {format_shape(full)} array as kernel rows, columns, channels, filters",
             attr="weights",
         )
+
+
+def _group_channels(layer: Layer, channels: frozenset[int] | None) -> frozenset[int] | None:
+    """The input channels that output ``channels`` of a grouped (transposed) conv read: all of
+    their groups' (output channel o is in group o // (filters / groups), as in PyTorch)."""
+    groups = layer.attrs["groups"]
+    if groups == 1 or channels is None:
+        return None
+    per_in, per_out = layer.input[-1] // groups, layer.attrs["filters"] // groups
+    return frozenset(
+        c for g in {o // per_out for o in channels} for c in range(g * per_in, (g + 1) * per_in)
+    )
 
 
 def _notation(layer: Layer, kernel: str = "kernel") -> str:
@@ -253,14 +266,24 @@ class Conv(SlidingWindow):
         from archcalc.backend import kernels
 
         geometry = self._kernel_args(layer)
-        if geometry["groups"] > 1:
+        uniform = on_one_channel(masks)
+        if geometry["groups"] > 1 and uniform is None:
             return kernels.conv(masks[0], params["kernel"], None, **geometry)
         # With all-ones weights and one group every filter computes the same sum over every
-        # input channel: collapse the channels and run a one-filter conv of the same geometry.
-        x = masks[0].max(axis=-1, keepdims=True)
-        ones = np.ones((*params["kernel"].shape[:-2], 1, 1), dtype=x.dtype)
-        y = kernels.conv(x, ones, None, **geometry)
+        # input channel (so does a grouped conv when every channel holds the same mask):
+        # collapse the channels and run a one-filter conv of the same geometry, with the
+        # batch as the channels of a depthwise conv (one pass per tap, not an im2col).
+        x = uniform[0] if uniform is not None else masks[0].max(axis=-1, keepdims=True)
+        lanes = np.moveaxis(x[..., 0], 0, -1)[None]  # (1, *spatial, N)
+        geometry["groups"] = lanes.shape[-1]
+        ones = np.ones((*params["kernel"].shape[:-2], 1, lanes.shape[-1]), dtype=x.dtype)
+        y = np.moveaxis(kernels.conv(lanes, ones, None, **geometry)[0], -1, 0)[..., None]
         return np.broadcast_to(y, (*y.shape[:-1], layer.attrs["filters"]))
+
+    def input_channels(
+        self, layer: Layer, index: int, channels: frozenset[int] | None
+    ) -> frozenset[int] | None:
+        return _group_channels(layer, channels)
 
     def explain(self, layer: Layer) -> list[tuple[str, str]]:
         found = super().explain(layer)
@@ -393,9 +416,21 @@ class ConvTranspose(SlidingWindow):
         if any(s != 1 for s in stride):
             return UNDEFINED
         return [
-            Window(d * (k - 1) + 1, 1, d * (k - 1) - pb)
+            Window(d * (k - 1) + 1, 1, d * (k - 1) - pb, d)
             for k, d, (pb, _) in zip(kernel, dilation, pads)
         ]
+
+    def input_positions(self, layer: Layer, axis: int, positions: set[int]) -> set[int]:
+        kernel, stride, dilation, pads = self.geometry(layer)
+        k, s, d, p = kernel[axis], stride[axis], dilation[axis], pads[axis][0]
+        return {
+            (o + p - t * d) // s for o in positions for t in range(k) if (o + p - t * d) % s == 0
+        }
+
+    def input_channels(
+        self, layer: Layer, index: int, channels: frozenset[int] | None
+    ) -> frozenset[int] | None:
+        return _group_channels(layer, channels)
 
     def input_span(self, layer: Layer, axis: int, lo: int, hi: int) -> tuple[int, int] | None:
         kernel, stride, dilation, pads = self.geometry(layer)
@@ -500,9 +535,20 @@ class ConvTranspose(SlidingWindow):
         return {"weight": weight, **({"bias": params["bias"]} if layer.attrs["bias"] else {})}
 
     def support(self, layer: Layer, masks: list[Array], params: dict[str, Array]) -> Array:
+        import numpy as np
+
         from archcalc.backend import kernels
 
-        return kernels.conv_transpose(masks[0], params["kernel"], None, **self._kernel_args(layer))
+        geometry = self._kernel_args(layer)
+        uniform = on_one_channel(masks)
+        if uniform is None:
+            return kernels.conv_transpose(masks[0], params["kernel"], None, **geometry)
+        # Every channel holds the same mask: every filter computes the same sum, whatever the
+        # groups; compute one and broadcast it.
+        geometry["groups"] = 1
+        ones = np.ones((*params["kernel"].shape[:-2], 1, 1), dtype=uniform[0].dtype)
+        y = kernels.conv_transpose(uniform[0], ones, None, **geometry)
+        return np.broadcast_to(y, (*y.shape[:-1], layer.attrs["filters"]))
 
     def describe(self, layer: Layer) -> str:
         return f"{_notation(layer)}, {layer.attrs['filters']}"

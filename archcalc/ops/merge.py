@@ -26,6 +26,7 @@ class Add(Op):
     name = "add"
     aliases = ("sum", "residual_add", "elementwise_add")
     family = "merge"
+    channelwise = True
     summary = "element-wise sum of branches (residual connection)"
     flops_rule = "(inputs − 1) × output elements"
     torch_equivalent = "`out += identity` / `a + b`"
@@ -141,6 +142,24 @@ class Concat(Op):
         from archcalc.backend import kernels
 
         return kernels.concat(xs)
+
+    def support_any_channel(
+        self, layer: Layer, masks: list[Array], params: dict[str, Array]
+    ) -> Array:
+        import numpy as np
+
+        # Some channel of a position is marked when some branch marks it: no need to stack them.
+        return broadcast_channels(np.maximum.reduce([m[..., :1] for m in masks]), layer.output[-1])
+
+    def input_channels(
+        self, layer: Layer, index: int, channels: frozenset[int] | None
+    ) -> frozenset[int] | None:
+        # Input ``index`` fills the output channels from the sum of the earlier inputs' depths.
+        start = sum(s[-1] for s in layer.inputs[:index])
+        depth = layer.inputs[index][-1]
+        if channels is None:
+            return None
+        return frozenset(c - start for c in channels if start <= c < start + depth)
 
     def explain(self, layer: Layer) -> list[tuple[str, str]]:
         channels = " + ".join(str(s[-1]) for s in layer.inputs)

@@ -15,7 +15,7 @@ from archcalc.counting import (
     also_as_function,
     in_elements,
 )
-from archcalc.ops.base import Array, Attr, Layer, Op, out_elements, register
+from archcalc.ops.base import Array, Attr, Layer, Op, on_one_channel, out_elements, register
 from archcalc.shapes import Shape, numel
 
 
@@ -30,6 +30,7 @@ class _Normalisation(Op):
 class BatchNorm(_Normalisation):
     name = "batchnorm"
     aliases = ("bn", "batch_norm", "batchnorm1d", "batchnorm2d", "batchnormalization")
+    channelwise = True
     summary = "batch normalisation (inference form)"
     flops_rule = "2 × elements (statistics folded into one scale and one shift)"
     torch_equivalent = "nn.BatchNorm1d/2d/3d in eval mode"
@@ -142,12 +143,39 @@ class LRN(_Normalisation):
     def describe(self, layer: Layer) -> str:
         return f"n={layer.attrs['size']}"
 
+    def support(self, layer: Layer, masks: list[Array], params: dict[str, Array]) -> Array:
+        import numpy as np
+
+        # Each output depends on the channels c − size//2 .. c + (size − 1)//2 at its own
+        # position (through the normaliser, even where its own input is zero): a mask the same
+        # on every channel comes out as it went in; otherwise take the maximum over that window.
+        m = masks[0]
+        if on_one_channel(masks) is not None:
+            return m
+        size = layer.attrs["size"]
+        padded = np.pad(m, [(0, 0)] * (m.ndim - 1) + [(size // 2, (size - 1) // 2)])
+        return np.maximum.reduce([padded[..., t : t + m.shape[-1]] for t in range(size)])
+
+    def input_channels(
+        self, layer: Layer, index: int, channels: frozenset[int] | None
+    ) -> frozenset[int] | None:
+        # Channel c is normalised over channels c − size//2 .. c + (size − 1)//2.
+        if channels is None:
+            return None
+        size, depth = layer.attrs["size"], layer.input[-1]
+        return frozenset(
+            i
+            for c in channels
+            for i in range(max(0, c - size // 2), min(depth, c + (size - 1) // 2 + 1))
+        )
+
 
 @register
 class Dropout(Op):
     name = "dropout"
     aliases = ("drop",)
     family = "regularization"
+    channelwise = True
     summary = "dropout (identity at inference)"
     torch_class = "Dropout"
     counts = {"thop": THOP_ZERO_OPS}

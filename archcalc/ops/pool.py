@@ -42,6 +42,7 @@ _POOL_ATTRS = {
 
 class _Pool(Op):
     family = "pool"
+    channelwise = True  # every pooling treats each channel alone
 
     def workspace(self, layer: Layer, batch: int, itemsize: int) -> int:
         # The input copied padded, and a partial result per reduced axis.

@@ -29,6 +29,7 @@ class ZeroPad(Op):
     name = "zeropad"
     aliases = ("zero_pad", "pad", "zeropadding2d", "padding")
     family = "reshape"
+    channelwise = True
     summary = "zero padding"
     torch_equivalent = "nn.ZeroPad2d"
     counts = {"thop": THOP_ZERO_OPS}
@@ -63,6 +64,7 @@ class Upsample(Op):
     name = "upsample"
     aliases = ("upsampling2d", "upsampling", "interpolate", "resize")
     family = "reshape"
+    channelwise = True
     summary = "upsampling by an integer factor (nearest or bilinear)"
     flops_rule = "0 nearest; linear: 3 × spatial axes × output elements (a + t·(b − a) per axis)"
     torch_equivalent = "nn.Upsample(scale_factor, mode)"
@@ -166,6 +168,7 @@ class Identity(Op):
     name = "identity"
     aliases = ("noop", "passthrough")
     family = "reshape"
+    channelwise = True
     summary = "passes its input through"
     torch_class = "Identity"
 
@@ -179,6 +182,7 @@ class ChannelSlice(Op):
     aliases = ("select_channels", "channel_select", "take_channels")
     family = "reshape"
     summary = "keep the listed channels, in the order listed (LeNet-5's C3 connection table)"
+    selects_channels = True
     torch_equivalent = "x[:, channels] (indexing)"
     shorthand = "channels"  # channel_slice: [0, 1, 2]
     attrs = {
@@ -203,6 +207,12 @@ class ChannelSlice(Op):
 
     def describe(self, layer: Layer) -> str:
         return "ch " + ",".join(map(str, layer.attrs["channels"]))
+
+    def input_channels(
+        self, layer: Layer, index: int, channels: frozenset[int] | None
+    ) -> frozenset[int] | None:
+        picked = layer.attrs["channels"]
+        return frozenset(picked if channels is None else (picked[c] for c in channels))
 
     def forward(self, layer: Layer, xs: list[Array], params: dict[str, Array]) -> Array:
         return xs[0][..., list(layer.attrs["channels"])]

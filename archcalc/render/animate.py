@@ -83,8 +83,7 @@ def build(
     ceil_mode: bool = False,
 ) -> Animation:
     """Analyse the one-layer net and lay out its frames (limits checked before drawing)."""
-    from archcalc.analysis import analyze
-    from archcalc.analysis.shapes import infer_shapes
+    from archcalc.analysis import analyze_graph
     from archcalc.spec import load
 
     op = KINDS.get(kind)
@@ -115,9 +114,10 @@ def build(
         )
     text = f"input: {size[0]}x{size[1]}x1\nlayers:\n  - {op}: {{name: layer, {', '.join(attrs)}}}\n"
     loaded = load("<animate>", text=text)
-    report = analyze(
+    analysis = analyze_graph(
         loaded.graph, batch=1, dtype="float32", strict=False, diagnostics=loaded.diagnostics
     )
+    report = analysis.report
     row = report.layers[0]
     problems = [d for d in report.diagnostics if d.severity == "error"]
     if row.output_shape is None or problems:
@@ -132,7 +132,7 @@ def build(
     if op == "conv_transpose":
         anim = _transposed(title, size, kernel, stride, pad, out)
     else:
-        layer = infer_shapes(loaded.graph, loaded.diagnostics, False)["layer"]
+        layer = analysis.layers["layer"]  # its geometry as the analysis resolved it
         assert layer is not None
         anim = _direct(title, op, layer.fits, dilation, out)
     anim.diagnostics = [d for d in report.diagnostics if d.code == "stride-fit"]

@@ -69,7 +69,10 @@ def _save(fig: Any, fmt: str) -> bytes:
     return buf.getvalue()
 
 
-def versus_input(name: str, points: list[Point], fmt: str, batch: int, dtype: str) -> bytes:
+def versus_input(
+    name: str, points: list[Point], fmt: str, batch: int, dtype: str, designed: int | None = None
+) -> bytes:
+    """The four panels; ``designed``: the spec's own input size, marked on each."""
     plt = _pyplot()
     from matplotlib.ticker import EngFormatter
 
@@ -97,6 +100,16 @@ def versus_input(name: str, points: list[Point], fmt: str, batch: int, dtype: st
         ax.grid(True, alpha=0.3)
         if fmt_y is not None:
             ax.yaxis.set_major_formatter(fmt_y)
+    if designed is not None:
+        for ax, *_ in panels:
+            ax.axvline(designed, color="#d94801", linestyle=":", linewidth=1)
+        axes[0][0].annotate(
+            f" spec's input {designed}",
+            (designed, 0.02),
+            xycoords=("data", "axes fraction"),
+            fontsize=8,
+            color="#d94801",
+        )
     # the receptive field against the input itself: where it outgrows the image
     axes[1][1].plot(xs, xs, linestyle="--", color="#999999", label="input size")
     axes[1][1].legend(fontsize=8)

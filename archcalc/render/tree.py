@@ -20,21 +20,33 @@ if TYPE_CHECKING:
 _SEVERITY_STYLE = {"": "", "info": "cyan", "warning": "yellow", "error": "bold red"}
 
 
-def build_tree(graph: Graph, report: Report, fold: bool = True) -> Tree:
+def build_tree(graph: Graph, report: Report, fold: bool = True, depth: int | None = None) -> Tree:
+    """The tree, opened ``depth`` levels deep (None: all); a line never wraps."""
     root = build(graph, report, fold=fold)
-    title = Text()
+    title = Text(no_wrap=True, overflow="ellipsis")
     title.append(report.name or "net", style="bold")
     title.append(f"  input {format_shape(report.input_shape)} → {format_shape(root.output_shape)}")
     title.append(f"  {grouped(root.params)} params, {human(root.macs).strip()} MACs", style="dim")
     tree = Tree(title)
     for child in root.children:
-        _add(tree, child)
+        _add(tree, child, depth)
     return tree
 
 
-def _add(tree: Tree, part: Part) -> None:
+def lines_at(graph: Graph, report: Report, depth: int | None) -> int:
+    """How many lines the folded tree takes when opened ``depth`` levels deep."""
+
+    def count(part: Part, level: int) -> int:
+        if part.row is not None or (depth is not None and level >= depth):
+            return 1
+        return 1 + sum(count(child, level + 1) for child in part.children)
+
+    return sum(count(child, 1) for child in build(graph, report).children) + 1
+
+
+def _add(tree: Tree, part: Part, depth: int | None, level: int = 1) -> None:
     style = _SEVERITY_STYLE[part.worst] if part.worst in ("warning", "error") else ""
-    text = Text()
+    text = Text(no_wrap=True, overflow="ellipsis")
     if part.row is not None:
         row = part.row
         text.append(part.short, style=style or "bold")
@@ -58,9 +70,13 @@ def _add(tree: Tree, part: Part) -> None:
         style="dim",
     )
     branch = tree.add(text)
+    if depth is not None and level >= depth:
+        return
     for child in part.children:
-        _add(branch, child)
+        _add(branch, child, depth, level + 1)
 
 
-def print_tree(graph: Graph, report: Report, console: Console, fold: bool = True) -> None:
-    console.print(build_tree(graph, report, fold=fold))
+def print_tree(
+    graph: Graph, report: Report, console: Console, fold: bool = True, depth: int | None = None
+) -> None:
+    console.print(build_tree(graph, report, fold=fold, depth=depth))

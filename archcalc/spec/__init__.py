@@ -27,6 +27,18 @@ class LoadedSpec:
 
 def resolve(spec: str) -> Path:
     """A SPEC argument: an existing path, else a bundled spec's name ('-' is read by load)."""
+    if not spec.strip():
+        raise SpecError(
+            [
+                Diagnostic(
+                    "error",
+                    "not-found",
+                    "the SPEC argument is empty",
+                    None,
+                    hint="give a path to a .yaml spec, a bundled name, or - for standard input",
+                )
+            ]
+        )
     path = Path(spec)
     if path.exists():
         return path

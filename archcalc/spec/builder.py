@@ -36,9 +36,10 @@ _ARG = re.compile(r"\$([^\W\d]\w*)")
 
 
 def _plain_word(name: str) -> bool:
-    """A layer or block name: a letter (any script) or _ first, then letters, digits, _ or -.
-    Such names need no quoting in CSV and are safe inside quoted Graphviz identifiers."""
-    return name[:1] != "-" and name.replace("-", "_").isidentifier()
+    """A layer or block name: a letter (any script) or _ first, then letters, digits, _ or -;
+    or a whole number, as torchvision numbers the blocks of a stage (layer1.0.conv1). Such
+    names need no quoting in CSV and are safe inside quoted Graphviz identifiers."""
+    return name.isdecimal() or (name[:1] != "-" and name.replace("-", "_").isidentifier())
 
 
 @dataclass
@@ -56,17 +57,20 @@ class _Namespace:
     parent: _Namespace | None = None
     names: dict[str, str] = field(default_factory=dict)
     counters: dict[str, int] = field(default_factory=dict)
+    scopes: tuple[str, ...] = ()  # qualified names of the enclosing scopes, outermost first
 
     def qualify(self, local: str) -> str:
         return self.prefix + local
 
     def fresh(self, base: str) -> str:
+        """conv1, conv2, ...; relu6_1 for a base ending in a digit (never 'relu61')."""
+        sep = "_" if base[-1:].isdigit() else ""
         n = self.counters.get(base, 0)
         while True:
             n += 1
-            if f"{base}{n}" not in self.names:
+            if f"{base}{sep}{n}" not in self.names:
                 self.counters[base] = n
-                return f"{base}{n}"
+                return f"{base}{sep}{n}"
 
     def resolve(self, name: str) -> str | None:
         scope: _Namespace | None = self
@@ -77,7 +81,15 @@ class _Namespace:
         return None
 
     def child(self, local: str) -> _Namespace:
-        return _Namespace(self.qualify(local) + ".", self)
+        qualified = self.qualify(local)
+        return _Namespace(qualified + ".", self, scopes=(*self.scopes, qualified))
+
+    def within(self, scope: str) -> _Namespace:
+        """The same names, inside one more scope: an unnamed residual block's layers are named
+        as its block's own ('layer1.bottleneck1.conv1', not '...residual1.conv1')."""
+        return _Namespace(
+            self.prefix, self.parent, self.names, self.counters, (*self.scopes, scope)
+        )
 
 
 @dataclass
@@ -200,7 +212,7 @@ class _Builder:
             return
         for name, body in blocks.items():
             at = blocks.key_pos[name]
-            if not isinstance(name, str) or not _plain_word(name):
+            if not isinstance(name, str) or not _plain_word(name) or name.isdecimal():
                 self.error("name", f"block name {name!r} is not a plain word", at)
                 continue
             if name.lower() in ALIASES or name in COMPOSITES or name == "repeat":
@@ -449,13 +461,17 @@ class _Builder:
                 ):
                     self.error(
                         "name",
-                        f"a layer name must be a plain word (a letter or _, then letters, digits, _ or -), found {_kind(given)}",
+                        f"a layer name must be a plain word (a letter or _, then letters, digits, _ or -) or a whole number, found {_kind(given)}",
                         value.where("name"),
                     )
                 else:
                     name = str(given)
-                    if repeat[1] > 1:
-                        name = f"{name}_{repeat[0]}"
+                    if repeat[1] > 1:  # a number counts on (1, 2, 3), a word gets _1, _2, _3
+                        name = (
+                            str(int(name) + repeat[0] - 1)
+                            if name.isdecimal()
+                            else f"{name}_{repeat[0]}"
+                        )
             if "inputs" in value:
                 refs = self.refs_of(value["inputs"], value.where("inputs"), ns)
             if "trainable" in value:
@@ -567,7 +583,7 @@ class _Builder:
             attrs,
             inputs if inputs is not None else [prev],
             pos,
-            _scope_path(ns.prefix),
+            ns.scopes,
             raw_pos,
             trainable,
             broken,
@@ -601,7 +617,10 @@ class _Builder:
                 value.where("inputs") if isinstance(value, YMap) else pos,
                 "insert an 'identity: {inputs: [...]}' layer before the block",
             )
-        inner = ns.child(local)
+        named_by_spec = isinstance(value, YMap) and "name" in value
+        inner = (
+            ns.within(qualified) if word == "residual" and not named_by_spec else ns.child(local)
+        )
         self.scopes[qualified] = Scope(qualified, word, word, pos)
         if word == "sequential":
             layers = value.get("layers") if isinstance(value, YMap) else value
@@ -663,12 +682,17 @@ class _Builder:
                     getattr(layers, "pos", value_pos),
                 )
                 continue
+            if label in inner.names and inner.prefix == ns.prefix:  # a second one in a scope
+                inner.counters.setdefault(label, 1)  # shortcut, shortcut2, ...
+                label = inner.fresh(label)
             branch_ns = inner.child(label) if label else inner
             if label:
                 self.scopes[branch_ns.prefix[:-1]] = Scope(
                     branch_ns.prefix[:-1], "branch", label, getattr(layers, "pos", pos)
                 )
             ends.append(self.sequence(layers, branch_ns, prev))
+            if label and inner.prefix == ns.prefix:
+                inner.names[label] = ends[-1]
         last = self.op_node(REGISTRY[merge], None, pos, pos, inner, prev, (1, 1), inputs=ends)
         ns.names[local] = last  # naming the block in 'inputs' means its output
         return last
@@ -928,12 +952,6 @@ def _with_args(text: str, args: dict[str, Any]) -> Any:
     if whole:
         return args[whole.group(1)]
     return _arithmetic(_ARG.sub(lambda m: repr(args[m.group(1)]), text))
-
-
-def _scope_path(prefix: str) -> tuple[str, ...]:
-    """'a.b.c.' → ('a', 'a.b', 'a.b.c'): the qualified names of the enclosing scopes."""
-    parts = prefix.rstrip(".").split(".") if prefix else []
-    return tuple(".".join(parts[: i + 1]) for i in range(len(parts)))
 
 
 def _find_cycle(inputs: dict[str, list[str]]) -> list[str]:

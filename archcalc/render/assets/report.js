@@ -239,12 +239,14 @@ function drawField(name) {
   const x0 = Math.min(0, cols[0]), x1 = Math.max(W, cols[1] + 1);
   const y0 = Math.min(0, rows2[0]), y1 = Math.max(H, rows2[1] + 1);
   const scale = 300 / Math.max(x1 - x0, y1 - y0);
-  const s = svg("svg", { width: (x1 - x0) * scale + 2, height: Math.max(24, (y1 - y0) * scale + 2), id: "rf-svg" });
+  // a 1-D input is drawn as a 20-pixel strip; a window is never drawn thinner than 2 pixels
+  const tall = (n) => (dims.length >= 2 ? Math.max(2, n * scale) : 20);
+  const s = svg("svg", { width: (x1 - x0) * scale + 2, height: tall(y1 - y0) + 2, id: "rf-svg" });
   const g = svg("g", { transform: "translate(1,1)" });
-  g.append(svg("rect", { x: (0 - x0) * scale, y: (0 - y0) * scale, width: W * scale, height: Math.max(20, H * scale), fill: "#deebf7", stroke: "#6baed6" }));
+  g.append(svg("rect", { x: (0 - x0) * scale, y: (0 - y0) * scale, width: W * scale, height: tall(H), fill: "#deebf7", stroke: "#6baed6" }));
   g.append(svg("rect", {
     x: (cols[0] - x0) * scale, y: (rows2[0] - y0) * scale,
-    width: (cols[1] - cols[0] + 1) * scale, height: Math.max(20, (rows2[1] - rows2[0] + 1) * scale),
+    width: Math.max(2, (cols[1] - cols[0] + 1) * scale), height: tall(rows2[1] - rows2[0] + 1),
     fill: "#08519c", "fill-opacity": 0.35, stroke: "#08519c", "stroke-width": 2, class: "rf-window",
   }));
   s.append(g);
