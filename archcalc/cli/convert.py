@@ -45,9 +45,8 @@ def import_model(
 
     \b
     Examples:
-      archcalc import resnet50.onnx -o resnet50.yaml
       archcalc import model.onnx -o model.yaml --weights model.npz
-      archcalc import model.keras --input 224x224x3
+      archcalc import model.keras
     """
     from archcalc.diagnostics import Diagnostic, SpecError, UsageError
     from archcalc.interop import import_model as convert

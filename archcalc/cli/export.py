@@ -19,7 +19,13 @@ from archcalc.cli.common import EXIT_ERRORS, EXIT_OK, echo_diagnostics, guarded
     type=click.Choice(["pytorch", "onnx"]),
     help="pytorch: an nn.Module's source; onnx: a model onnxruntime and Netron open.",
 )
-@click.option("--output", "-o", required=True, metavar="FILE", help="Where to write it.")
+@click.option(
+    "--output",
+    "-o",
+    default=None,
+    metavar="FILE",
+    help="Where to write it (PyTorch: default stdout).",
+)
 @click.option(
     "--weights",
     "-w",
@@ -87,7 +93,14 @@ def export(
         sys.exit(EXIT_ERRORS)
     layers = infer_shapes(graph, Diagnostics(), report.strict)
     source = tx.torch_source(graph, layers, spec)
+    if output is None and (target == "onnx" or weights is not None):
+        raise UsageError(
+            "give the file to write with -o", f"e.g. -o net.{'onnx' if target == 'onnx' else 'py'}"
+        )
     if target == "pytorch" and weights is None:
+        if output is None:
+            click.echo(source, nl=False)
+            sys.exit(EXIT_OK)
         write_output(output, source.encode(), [spec])
         click.echo(f"wrote {output}", err=True)
         sys.exit(EXIT_OK)
@@ -105,12 +118,13 @@ def export(
 
         buffer = io.BytesIO()
         torch.save(tensors, buffer)
+        assert output is not None and weights is not None
         write_output(output, source.encode(), [spec])
-        assert weights is not None
         write_output(weights, buffer.getvalue(), [spec])
         click.echo(f"wrote {output} and {weights}", err=True)
         sys.exit(EXIT_OK)
     model = _onnx_bytes(torch, source, tx.class_name(graph), tensors, graph)
+    assert output is not None
     write_output(output, model, [spec])
     click.echo(f"wrote {output}", err=True)
     sys.exit(EXIT_OK)

@@ -25,6 +25,8 @@ _ND = {1: "1d", 2: "2d", 3: "3d"}
 
 def _ident(name: str) -> str:
     word = re.sub(r"\W", "_", name)
+    if word[:1].isdigit():  # a repeat's index (layer1.0): attributes cannot start with a digit
+        return f"_{word}"
     return f"{word}_" if keyword.iskeyword(word) or word in ("x", "self") else word
 
 
