@@ -3,9 +3,14 @@
 Usage::
 
     python benchmarks/bench_kernels.py [--repeats 20] [--threads N] [--resnet50]
+                                       [--batch 1] [--before DIR]
 
-Prints, per case, the median NumPy time, the median torch time and the ratio
-``numpy_time / torch_time`` (lower is better; 1.0 means parity). ``--threads`` sets
+Prints, per case, the best NumPy time, the best torch time and the ratio
+``numpy_time / torch_time`` (lower is better; 1.0 means parity), the two timed alternately.
+The cases include every depthwise layer shape of MobileNetV2 (3x3, 224x224 input).
+``--clock cpu`` times CPU rather than wall time (with ``--threads 1``; see ``--help``).
+``--before DIR`` also times the kernels module of another checkout (e.g. ``git worktree add
+DIR <commit>``) on the same cases, so old and new code are compared in one run. ``--threads`` sets
 torch's intra-op threads and must match the BLAS threads NumPy uses (set
 ``OPENBLAS_NUM_THREADS`` in the environment to the same number before starting).
 ``--resnet50`` also runs a full ResNet-50 forward (224x224x3, batch 1, random weights,
@@ -16,8 +21,9 @@ times both.
 from __future__ import annotations
 
 import argparse
+import importlib.util
+import math
 import os
-import statistics
 import sys
 import time
 from collections.abc import Callable
@@ -38,22 +44,62 @@ except ImportError:  # pragma: no cover - the benchmark needs torch
 
 Fn = Callable[[], Any]
 
+MOBILENET_V2_DEPTHWISE = [
+    (112, 32, 1),
+    (112, 96, 2),
+    (56, 144, 1),
+    (56, 144, 2),
+    (28, 192, 1),
+    (28, 192, 2),
+    (14, 384, 1),
+    (14, 576, 1),
+    (14, 576, 2),
+    (7, 960, 1),
+]
 
-def median_time(fn: Fn, repeats: int) -> float:
-    fn()  # warm up caches and allocator
-    times = []
-    for _ in range(repeats):
-        t0 = time.perf_counter()
+
+CLOCK = time.perf_counter
+
+
+def best_times(fns: list[Fn], repeats: int) -> list[float]:
+    """Best time of each function, the functions run in turn ``repeats`` times after a
+    warm-up, so that the load of a shared machine falls on all of them alike."""
+    best = [math.inf] * len(fns)
+    for fn in fns:
         fn()
-        times.append(time.perf_counter() - t0)
-    return statistics.median(times)
+    for _ in range(repeats):
+        for i, fn in enumerate(fns):
+            t0 = CLOCK()
+            fn()
+            best[i] = min(best[i], CLOCK() - t0)
+    return best
+
+
+def load_kernels(root: Path) -> Any:
+    """The kernels module of another checkout (it imports nothing of archcalc's)."""
+    spec = importlib.util.spec_from_file_location(
+        "kernels_before", root / "archcalc" / "backend" / "kernels.py"
+    )
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
 def conv_case(
-    h: int, w: int, cin: int, cout: int, k: int, s: int, groups: int, rng: np.random.Generator
-) -> tuple[Fn, Fn]:
+    h: int,
+    w: int,
+    cin: int,
+    cout: int,
+    k: int,
+    s: int,
+    groups: int,
+    rng: np.random.Generator,
+    batch: int = 1,
+    before: Any = None,
+) -> list[Fn]:
     pad = k // 2
-    x = rng.standard_normal((1, h, w, cin)).astype(np.float32)
+    x = rng.standard_normal((batch, h, w, cin)).astype(np.float32)
     wt = (rng.standard_normal((k, k, cin // groups, cout)) * 0.1).astype(np.float32)
     b = np.zeros(cout, dtype=np.float32)
     xt = torch.from_numpy(np.ascontiguousarray(x.transpose(0, 3, 1, 2)))
@@ -70,7 +116,10 @@ def conv_case(
         with torch.no_grad():
             return F.conv2d(xt, wtt, bt, s, pad, 1, groups)
 
-    return run_np, run_torch
+    def run_before() -> Any:
+        return before.conv(x, wt, b, s, 1, pad, groups)
+
+    return [run_np, run_torch] + ([run_before] if before is not None else [])
 
 
 # --------------------------------------------------------------------------------------
@@ -178,7 +227,19 @@ def main() -> None:
     ap.add_argument("--repeats", type=int, default=20)
     ap.add_argument("--threads", type=int, default=None)
     ap.add_argument("--resnet50", action="store_true")
+    ap.add_argument("--batch", type=int, default=1)
+    ap.add_argument(
+        "--clock",
+        choices=["wall", "cpu"],
+        default="wall",
+        help="cpu: this process's CPU time, which a shared machine's load disturbs far less "
+        "than wall time; it adds up all threads, so compare with --threads 1",
+    )
+    ap.add_argument("--before", type=Path, help="a checkout of older code to time too")
     args = ap.parse_args()
+    before = load_kernels(args.before) if args.before else None
+    global CLOCK
+    CLOCK = time.process_time if args.clock == "cpu" else time.perf_counter
     if args.threads:
         torch.set_num_threads(args.threads)
     print(
@@ -188,17 +249,27 @@ def main() -> None:
         f"cpus {os.cpu_count()}"
     )
     rng = np.random.default_rng(0)
+    n = args.batch
     cases = {
-        "conv 3x3 56x56x64->64": conv_case(56, 56, 64, 64, 3, 1, 1, rng),
-        "conv 1x1 56x56x256->64": conv_case(56, 56, 256, 64, 1, 1, 1, rng),
-        "conv 7x7/2 224x224x3->64": conv_case(224, 224, 3, 64, 7, 2, 1, rng),
-        "depthwise 3x3 112x112x32": conv_case(112, 112, 32, 32, 3, 1, 32, rng),
+        "conv 3x3 56x56x64->64": conv_case(56, 56, 64, 64, 3, 1, 1, rng, n, before),
+        "conv 1x1 56x56x256->64": conv_case(56, 56, 256, 64, 1, 1, 1, rng, n, before),
+        "conv 7x7/2 224x224x3->64": conv_case(224, 224, 3, 64, 7, 2, 1, rng, n, before),
+        "conv 3x3 56x56x128->32": conv_case(56, 56, 128, 32, 3, 1, 1, rng, n, before),
     }
-    print(f"{'case':30s} {'numpy ms':>10s} {'torch ms':>10s} {'ratio':>7s}")
-    for name, (run_np, run_torch) in cases.items():
-        t_np = median_time(run_np, args.repeats)
-        t_t = median_time(run_torch, args.repeats)
-        print(f"{name:30s} {t_np * 1e3:10.3f} {t_t * 1e3:10.3f} {t_np / t_t:7.2f}")
+    # MobileNetV2's depthwise layers: (size, channels, stride), each shape once.
+    for size, c, s in MOBILENET_V2_DEPTHWISE:
+        name = f"depthwise 3x3/{s} {size}x{size}x{c}"
+        cases[name] = conv_case(size, size, c, c, 3, s, c, rng, n, before)
+    print(f"batch {n}; {args.clock} times, the best of {args.repeats}, NumPy and torch alternately")
+    old = f" {'before ms':>10s} {'ratio':>7s}" if before else ""
+    print(f"{'case':30s} {'numpy ms':>10s} {'torch ms':>10s} {'ratio':>7s}{old}")
+    for name, fns in cases.items():
+        best = best_times(fns, args.repeats)
+        t_np, t_t = best[0], best[1]
+        line = f"{name:30s} {t_np * 1e3:10.3f} {t_t * 1e3:10.3f} {t_np / t_t:7.2f}"
+        if before:
+            line += f" {best[2] * 1e3:10.3f} {best[2] / t_t:7.2f}"
+        print(line, flush=True)
 
     if args.resnet50:
         model = torch_resnet50()
@@ -217,8 +288,7 @@ def main() -> None:
                 return model(xt)
 
         reps = max(3, args.repeats // 4)
-        t_np = median_time(lambda: forward(x), reps)
-        t_t = median_time(run_torch, reps)
+        t_np, t_t = best_times([lambda: forward(x), run_torch], reps)
         print(
             f"{'resnet50 224x224x3 b1':30s} {t_np * 1e3:10.1f} {t_t * 1e3:10.1f} {t_np / t_t:7.2f}"
         )

@@ -177,6 +177,43 @@ def _held(arrays: Any) -> int:
     return sum(bases.values())
 
 
+def concat_chains(graph: Graph, layers: Mapping[str, Layer | None]) -> dict[str, tuple[str, int]]:
+    """Concats that can grow one buffer instead of copying: node -> (the chain's first concat,
+    channels of its last).
+
+    A chain is a concat whose first input is another concat's output, as in a DenseNet block
+    where every layer appends its features to all earlier ones. Copying the growing map at
+    every layer costs quadratic time in the block's depth; instead the chain's first concat
+    allocates the last one's width, and each later concat writes only its new inputs after
+    the channels already there, returning a wider view of the same buffer. Channels already
+    written never change, so whoever still reads an earlier concat's view reads it intact.
+    Each concat is grown by one successor at most (the first in graph order).
+    """
+    kind = {node.name: node.op.name for node in graph.nodes}
+    grown_by: dict[str, str] = {}
+    for node in graph.nodes:
+        first = node.inputs[0]
+        if (
+            kind[node.name] == "concat"
+            and kind.get(first) == "concat"
+            and first not in grown_by
+            and first not in node.inputs[1:]
+        ):
+            grown_by[first] = node.name
+    grows = set(grown_by.values())
+    chains: dict[str, tuple[str, int]] = {}
+    for start in grown_by:
+        if start in grows:
+            continue  # not a chain's first concat
+        chain = [start]
+        while chain[-1] in grown_by:
+            chain.append(grown_by[chain[-1]])
+        last = layers[chain[-1]]
+        assert last is not None
+        chains.update({name: (start, last.output[-1]) for name in chain})
+    return chains
+
+
 def execute(
     graph: Graph,
     layers: Mapping[str, Layer | None],
@@ -190,6 +227,8 @@ def execute(
     kept; every other activation is freed after its last consumer has run."""
     keep = keep or set()
     schedule = graph.free_after()
+    chains = concat_chains(graph, layers)
+    buffers: dict[str, np.ndarray] = {}  # by chain's first concat
     env: dict[str, np.ndarray] = {INPUT: x}
     peak = x.nbytes
     runs: list[LayerRun] = []
@@ -200,8 +239,16 @@ def execute(
         assert layer is not None
         tracked = _Tracking(params[node.name])
         start = time.perf_counter()
+        xs = [env[src] for src in node.inputs]
         with kernels.count_macs() as counter:
-            y = node.op.forward(layer, [env[src] for src in node.inputs], tracked)
+            if node.name in chains:
+                start_name, width = chains[node.name]
+                if start_name == node.name:
+                    buffers[start_name] = np.empty((*xs[0].shape[:-1], width), xs[0].dtype)
+                y = kernels.concat(xs, out=buffers[start_name][..., : layer.output[-1]])
+            else:
+                y = node.op.forward(layer, xs, tracked)
+        del xs
         seconds = time.perf_counter() - start
         used = {k: tuple(v.shape) for k, v in params[node.name].items() if k in tracked.read}
         runs.append(LayerRun(node.name, tuple(y.shape[1:]), used, counter.total, seconds))

@@ -7,7 +7,7 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from archcalc.backend.executor import layer_of, param_shapes
+from archcalc.backend.executor import concat_chains, layer_of, param_shapes
 from archcalc.diagnostics import UsageError
 from archcalc.graph import INPUT, Graph
 from archcalc.ops.base import Layer
@@ -47,12 +47,19 @@ def estimate_memory(
     weights = sum(numel(s) for ps in param_shapes(graph, layers).values() for s in ps.values())
     size = {INPUT: batch * numel(graph.input_shape) * itemsize}
     schedule = graph.free_after()
+    chains = concat_chains(graph, layers)
     live = size[INPUT]
     worst_live, worst_work = live, 0
     for i, node in enumerate(graph.nodes):
         layer = layer_of(layers, node.name)
         size[node.name] = batch * numel(layer.output) * itemsize
-        live += size[node.name]
+        if node.name in chains:  # one buffer, allocated whole by the first, freed with the last
+            first, width = chains[node.name]
+            whole = batch * numel(layer.output[:-1]) * width * itemsize
+            live += whole if node.name == first else 0
+            size[node.name] = whole if layer.output[-1] == width else 0
+        else:
+            live += size[node.name]
         work = node.op.workspace(layer, batch, itemsize)
         if live + work > worst_live + worst_work:
             worst_live, worst_work = live, work

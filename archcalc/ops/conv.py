@@ -201,8 +201,11 @@ class Conv(SlidingWindow):
         )
 
     def workspace(self, layer: Layer, batch: int, itemsize: int) -> int:
-        # The input copied padded; im2col patches, built one batch slice at a time above the
-        # kernel's limit and then concatenated. 1x1 and depthwise convolutions build none.
+        # The input copied padded (im2col: only the rows of one slab); then im2col patches,
+        # built in slabs of output rows of at most the kernel's limit (or one row's patches,
+        # if larger), or, for unit-stride convs with few filters, one tap's product and the
+        # output on the padded grid (at most 5/4 of the output, else im2col is used). 1x1 and
+        # depthwise convolutions build no patches.
         from archcalc.backend.kernels import IM2COL_LIMIT_BYTES
 
         out = batch * out_elements(layer) * itemsize
@@ -210,9 +213,11 @@ class Conv(SlidingWindow):
         taps, channels = numel(self.geometry(layer).kernel), layer.input[-1]
         if taps == 1 or layer.attrs["groups"] == channels:
             return padded + batch * numel(layer.input) * itemsize + out
+        if layer.attrs["groups"] == 1 and 2 * layer.attrs["filters"] <= channels:
+            return padded + 2 * out * 5 // 4
         patch = numel(layer.output[:-1]) * taps * channels * itemsize
-        chunk = max(1, IM2COL_LIMIT_BYTES // max(patch, 1))
-        return padded + min(batch, chunk) * patch + (out if chunk < batch else 0)
+        slab = min(batch * patch, max(IM2COL_LIMIT_BYTES, patch // max(1, layer.output[0])))
+        return min(padded, slab) + slab  # only the rows a slab reads are padded
 
     def fixed_params(self, layer: Layer) -> dict[str, Array]:
         import numpy as np

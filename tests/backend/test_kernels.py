@@ -281,7 +281,7 @@ def _torch_conv(
     nd = x.ndim - 2
     wt = torch.from_numpy(np.ascontiguousarray(np.moveaxis(w, (nd, nd + 1), (1, 0))))
     xt = fn.pad(to_torch(x), torch_pad_arg(pad))
-    conv = fn.conv2d if nd == 2 else fn.conv1d
+    conv = (fn.conv1d, fn.conv2d, fn.conv3d)[nd - 1]
     return from_torch(conv(xt, wt, torch.from_numpy(b), stride, 0, dil, groups))
 
 
@@ -296,6 +296,88 @@ def test_conv_vs_torch(case: tuple[Any, ...], batch: int) -> None:
     got = K.conv(x, w, b, stride, dil, pad, groups)
     assert got.dtype == np.float32
     close(got, _torch_conv(x, w, b, stride, dil, pad, groups))
+
+
+def _random_grouped_case(seed: int) -> tuple[Any, ...]:
+    """A random depthwise (with a depth multiplier) or small-group conv whose output is not
+    empty: odd sizes, strides up to 3, dilation, asymmetric padding, batch up to 3, 1-3 axes."""
+    rng = np.random.default_rng(seed)
+    nd = int(rng.choice([1, 2, 2, 2, 3]))
+    depthwise = seed % 3 != 0
+    groups = int(rng.integers(2, 9)) if depthwise else int(rng.integers(2, 5))
+    cin = groups if depthwise else groups * int(rng.integers(1, 4))
+    cout = groups * int(rng.integers(1, 4))
+    kernel = tuple(int(k) for k in rng.integers(1, 6, nd))
+    stride = tuple(int(v) for v in rng.integers(1, 4, nd))
+    dil = tuple(int(v) for v in rng.integers(1, 4, nd))
+    pad = tuple((int(a), int(b)) for a, b in rng.integers(0, 3, (nd, 2)))
+    spatial = tuple(
+        int(rng.integers(d * (k - 1) + 1, d * (k - 1) + 12)) for k, d in zip(kernel, dil)
+    )
+    batch = int(rng.integers(1, 4))
+    return batch, spatial, cin, cout, kernel, stride, dil, pad, groups
+
+
+@pytest.mark.parametrize("seed", range(40))
+def test_depthwise_and_grouped_conv_vs_torch(seed: int) -> None:
+    batch, spatial, cin, cout, kernel, stride, dil, pad, groups = _random_grouped_case(seed)
+    rng = np.random.default_rng(seed + 100)
+    x = rng.standard_normal((batch, *spatial, cin)).astype(np.float32)
+    w = rng.standard_normal((*kernel, cin // groups, cout)).astype(np.float32)
+    b = rng.standard_normal(cout).astype(np.float32)
+    with K.count_macs() as c:
+        got = K.conv(x, w, b, stride, dil, pad, groups)
+    close(got, _torch_conv(x, w, b, stride, dil, pad, groups))
+    assert c.total == got.size * (cin // groups) * math.prod(kernel)
+
+
+def test_depthwise_mobilenet_shapes_vs_torch() -> None:
+    """The layer shapes the depthwise kernel is tuned for, at full size and batch 2."""
+    rng = np.random.default_rng(5)
+    for size, channels, stride in ((112, 32, 1), (112, 96, 2), (14, 576, 2), (7, 960, 1)):
+        x = rng.standard_normal((2, size, size, channels)).astype(np.float32)
+        w = rng.standard_normal((3, 3, 1, channels)).astype(np.float32)
+        b = rng.standard_normal(channels).astype(np.float32)
+        got = K.conv(x, w, b, stride, 1, 1, channels)
+        close(got, _torch_conv(x, w, b, stride, 1, ((1, 1), (1, 1)), channels))
+
+
+SHIFTED_CASES = [
+    # (batch, spatial, cin, cout, kernel, dilation, padding): unit stride, one group
+    (1, (9, 8), 8, 3, (3, 3), (1, 1), ((1, 1), (1, 1))),
+    (3, (11, 7), 6, 2, (3, 2), (2, 1), ((2, 0), (1, 3))),
+    (2, (5, 6), 5, 4, (2, 3), (1, 2), ((0, 0), (0, 0))),
+    (2, (17,), 4, 1, (5,), (3,), ((2, 5),)),
+    (2, (4, 5, 6), 6, 3, (2, 3, 2), (1, 1, 2), ((1, 0), (1, 1), (0, 2))),
+]
+
+
+@pytest.mark.parametrize("case", SHIFTED_CASES)
+def test_shifted_conv_vs_torch(case: tuple[Any, ...]) -> None:
+    """The per-tap matmul path, called directly (conv() picks it only for large maps)."""
+    batch, spatial, cin, cout, kernel, dil, pad = case
+    rng = np.random.default_rng(len(spatial) + batch)
+    x = rng.standard_normal((batch, *spatial, cin)).astype(np.float32)
+    w = rng.standard_normal((*kernel, cin, cout)).astype(np.float32)
+    out = tuple(n + sum(p) - d * (k - 1) for n, k, d, p in zip(spatial, kernel, dil, pad))
+    with K.count_macs() as c:
+        got = K._conv_shifted(K._pad_spatial(x, pad), w, kernel, dil, out)
+    got = got.reshape(batch, *out, cout)
+    close(got, _torch_conv(x, w, np.zeros(cout, np.float32), 1, dil, pad, 1))
+    assert c.total == got.size * cin * math.prod(kernel)  # the cropped rows are not counted
+
+
+def test_conv_picks_the_shifted_path_for_densenet_shapes() -> None:
+    rng = np.random.default_rng(6)
+    x = rng.standard_normal((2, 28, 28, 64)).astype(np.float32)
+    w = (rng.standard_normal((3, 3, 64, 16)) / 24).astype(np.float32)  # He-like: outputs ~1
+    b = rng.standard_normal(16).astype(np.float32)
+    grid = 30 * 30  # the padded input's positions
+    assert K._shifted_pays(grid, 64, 16, (1, 1), (28, 28), 1)
+    assert not K._shifted_pays(grid, 64, 64, (1, 1), (28, 28), 1)  # as many filters as channels
+    assert not K._shifted_pays(grid, 64, 16, (2, 2), (14, 14), 1)
+    assert not K._shifted_pays(9 * 9, 64, 16, (1, 1), (7, 7), 1)  # padding: 65% more positions
+    close(K.conv(x, w, b, 1, 1, 1, 1), _torch_conv(x, w, b, 1, 1, ((1, 1), (1, 1)), 1))
 
 
 def test_conv_non_contiguous_input_vs_torch() -> None:
@@ -557,8 +639,8 @@ def test_add_concat_vs_torch() -> None:
     close(K.concat([a, b]), from_torch(ref))
 
 
-def test_conv_im2col_batch_chunking(monkeypatch: pytest.MonkeyPatch) -> None:
-    """A tiny im2col budget forces one chunk per sample: same result, same MAC count."""
+def test_conv_im2col_slabs(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A tiny im2col budget forces one slab per output row: same result, same MAC count."""
     rng = np.random.default_rng(28)
     x = rng.standard_normal((3, 10, 9, 4)).astype(np.float32)
     w = rng.standard_normal((3, 3, 2, 6)).astype(np.float32)
@@ -568,7 +650,7 @@ def test_conv_im2col_batch_chunking(monkeypatch: pytest.MonkeyPatch) -> None:
     with K.count_macs() as chunked:
         got = K.conv(x, w, None, 1, 1, 1, 2)
     np.testing.assert_allclose(got, expected, rtol=1e-6, atol=1e-6)
-    assert len(chunked.records) == 3
+    assert len(chunked.records) == 3 * 10  # samples x output rows
     assert chunked.total == whole.total == got.size * 2 * 9
 
 
