@@ -304,10 +304,10 @@ def load_and_analyze(
     from archcalc.shapes import format_shape, parse_shape
     from archcalc.spec import load
 
-    loaded = load(spec)
+    given = parse_shape(input_shape) if input_shape is not None else None
+    loaded = load(spec, input_shape=given)  # a model file with dynamic sizes needs them
     spec_shape = loaded.graph.input_shape
-    if input_shape is not None:
-        given = parse_shape(input_shape)
+    if given is not None:
         if len(given) != len(spec_shape):
             loaded.diagnostics.warning(
                 "input-rank",
