@@ -251,3 +251,24 @@ layers:
     fields = {row.name: row.receptive_field for row in analyze(graph).layers}
     checks = rf_probe.measure_fields(graph, layers, fields, ["s"], full_scan=True)
     assert all(c.ok for c in checks)
+
+
+# Found by the property suite's CI profile: the unit probed along the rows sits in a padding
+# column, so it reads nothing, though its window along the rows alone lies inside the input.
+PADDED_CROSS_AXIS = """
+input: 5x8x1
+layers:
+  - maxpool: {name: p, kernel: 3, stride: 4, dilation: 2}
+  - zeropad: {name: z, padding: [0, 0, 2, 0]}
+"""
+
+
+def test_a_unit_reading_only_padding_on_another_axis_has_no_envelope_to_match() -> None:
+    loaded = load("z.yaml", PADDED_CROSS_AXIS)
+    analysis = analyze_graph(loaded.graph, diagnostics=loaded.diagnostics)
+    fields = {name: found.field for name, found in analysis.fields.items()}
+    (check,) = rf_probe.measure_fields(loaded.graph, analysis.layers, fields, ["z"])
+    rows = [p for p in check.probes if p.axis == 0]
+    assert rows and all(p.expected == frozenset() for p in rows)  # column 1 is padding
+    assert all(p.envelope is None for p in rows)
+    assert check.ok, check.probes

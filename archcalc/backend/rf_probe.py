@@ -135,12 +135,16 @@ def _inside(f: Field, axis: int, unit: int, n: int) -> bool:
     return lo >= 0 and hi <= n - 1
 
 
-def _envelope(f: Field | None, axis: int, unit: int, n: int) -> Rows | None:
-    """The rows the envelope says a unit reads (its window minus the holes), for a unit whose
-    window lies inside the input; None otherwise."""
-    if f is None or f.whole or f.taps is None or not _inside(f, axis, unit, n):
+def _envelope(f: Field | None, axis: int, unit: tuple[int, ...], spatial: Shape) -> Rows | None:
+    """The rows the envelope says a unit reads along ``axis`` (its window minus the holes), for
+    a unit whose window lies inside the input along every axis; None otherwise. (A unit whose
+    window leaves the input on another axis may read only padding there, and so nothing.)"""
+    if f is None or f.whole or f.taps is None:
         return None
-    lo = int(f.window((0,) * axis + (unit,) + (0,) * (len(f.size) - axis - 1))[axis][0])
+    window = f.window(unit)
+    if any(lo < 0 or hi > n - 1 for (lo, hi), n in zip(window, spatial)):
+        return None
+    lo = int(window[axis][0])
     taps = f.taps[axis]
     size = int(f.size[axis])
     return frozenset(lo + i for i in range(size) if taps is None or taps >> i & 1)
@@ -196,7 +200,7 @@ def measure_fields(
             for u in [0] if whole else _units(f, out[axis], n, axis):
                 unit = () if whole else (*middle[:axis], u, *middle[axis + 1 :])
                 reads = dependencies(graph, layers, name, None if whole else unit)  # type: ignore[arg-type]
-                env = None if whole else _envelope(f, axis, u, n)
+                env = None if whole else _envelope(f, axis, unit, spatial)
                 probe = AxisProbe(axis, unit, reads[axis], env)
                 checks[name].probes.append(probe)
                 plans.append(_Plan(name, probe, index_of[name]))
