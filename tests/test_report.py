@@ -182,3 +182,24 @@ def test_errors_are_on_the_page(browser: Any, tmp_path: Path) -> None:
     assert "sev-error" in (page.locator('.layer[data-layer="conv1"]').get_attribute("class") or "")
     assert errors == []
     page.close()
+
+
+EXAMPLES = Path(__file__).parent / "data" / "examples"
+
+
+@pytest.mark.parametrize("model", ["mobilenet.onnx", "model.onnx", "small.keras", "model.keras"])
+def test_imported_models_load_cleanly(browser: Any, tmp_path: Path, model: str) -> None:
+    if model.endswith(".onnx"):
+        require("onnx")
+    out = tmp_path / f"{model}.html"
+    code, output = run("report", str(EXAMPLES / model), "-o", str(out))
+    assert code in (0, 1), output
+    summary = CliRunner().invoke(main, ["summarize", str(EXAMPLES / model), "--format", "json"])
+    data = page_data(out)
+    assert data["report"]["totals"] == json.loads(summary.stdout)["totals"]
+    page, errors, requests = open_page(browser, out)
+    assert page.locator("#layers tbody tr").count() == len(data["report"]["layers"])
+    assert page.locator("#diagram .layer").count() >= 3
+    assert errors == []
+    assert requests == [out.as_uri()]
+    page.close()
