@@ -1,0 +1,1 @@
+"""Importers and exporters between archcalc and other frameworks."""
