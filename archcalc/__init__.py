@@ -8,11 +8,11 @@ light as the CLI's start-up needs::
     print(result.totals.params, result.to_json())
 """
 
-from __future__ import annotations
-
-from typing import TYPE_CHECKING, Any
-
 __version__ = "0.1.0"
+
+# not typing.TYPE_CHECKING: importing typing would triple the cost of `import archcalc`;
+# type checkers treat a constant of this name alike
+TYPE_CHECKING = False
 
 if TYPE_CHECKING:
     from archcalc.api import Result, analyze
@@ -28,7 +28,7 @@ _LAZY = {
 }
 
 
-def __getattr__(name: str) -> Any:
+def __getattr__(name: str) -> object:
     # PEP 562: the API's modules are imported when first named, not by `import archcalc`
     if name in _LAZY:
         import importlib
