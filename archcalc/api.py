@@ -28,7 +28,7 @@ if TYPE_CHECKING:
     from archcalc.report import LayerRow, Report, Totals
     from archcalc.shapes import Shape
 
-__all__ = ["Analysed", "Result", "analyze", "load_analysis"]
+__all__ = ["Analysed", "Diagram", "Result", "analyze", "load_analysis"]
 
 
 class Analysed(NamedTuple):
@@ -320,14 +320,21 @@ class Result:
         e = html.escape
         columns = layer_columns(self.report)
         rows = layer_rows(self.report)
-        head = "".join(f"<th>{e(c.heading)}</th>" for c in columns)
+        right = ' style="text-align:right"'
+        head = "".join(f"<th{right if c.right else ''}>{e(c.heading)}</th>" for c in columns)
         body = []
         for row in rows:
             cells = []
             for c in columns:
-                align = ' style="text-align:right"' if c.right else ""
-                cls = f' class="fit-{e(str(row.get("fit")))}"' if c.key == "fit" else ""
-                cells.append(f"<td{align}{cls}>{e(c.text(row.get(c.key)))}</td>")
+                style = c.style(row.get(c.key)) if c.style else None
+                colour = (
+                    f"color:{_ON_WHITE.get(style['fg'], style['fg'])};"
+                    if style and "fg" in style
+                    else ""
+                )
+                align = "text-align:right;" if c.right else ""
+                attr = f' style="{align}{colour}"' if align or colour else ""
+                cells.append(f"<td{attr}>{e(c.text(row.get(c.key)))}</td>")
             body.append("<tr>" + "".join(cells) + "</tr>")
         marks = {r["fit"] for r in rows if r["fit"]}
         diags = "".join(
@@ -338,7 +345,7 @@ class Result:
         parts = [
             '<div class="archcalc">',
             f"<b>{e(title(self.report))}</b>",
-            f"<details open><summary>{len(rows)} layers</summary>",
+            f"<details open><summary>{_count(len(rows), 'layer')}</summary>",
             "<table><thead><tr>"
             + head
             + "</tr></thead><tbody>"
@@ -346,7 +353,7 @@ class Result:
             + "</tbody></table>",
             "</details>",
             f"<p><small>{e(legend(marks))}</small></p>" if marks else "",
-            f"<details><summary>{len(self.diagnostics)} diagnostics</summary><ul>{diags}</ul></details>"
+            f"<details><summary>{_count(len(self.diagnostics), 'diagnostic')}</summary><ul>{diags}</ul></details>"
             if self.diagnostics
             else "",
             "<pre>" + e("\n".join(totals_lines(self.report))) + "</pre>",
@@ -354,11 +361,39 @@ class Result:
         ]
         return "".join(parts)
 
+    def diagram(self, depth: int | None = None, rankdir: str = "TB") -> Diagram:
+        """The diagram for a notebook cell: shown as SVG where Graphviz's ``dot`` is installed.
+        (Not the result's own ``_repr_svg_``: a notebook asks an object for every format it
+        has, and laying out a large net on each display would cost seconds.)"""
+        return Diagram(self.to_dot(depth, rankdir))
+
+
+# the terminal's fit colours, readable on a notebook's white page
+_ON_WHITE = {"yellow": "darkorange", "cyan": "teal"}
+
+
+def _count(n: int, what: str) -> str:
+    return f"{n} {what}{'' if n == 1 else 's'}"
+
+
+class Diagram:
+    """A net's diagram: ``_repr_svg_`` for notebooks, ``source`` for the DOT text."""
+
+    def __init__(self, dot: Any) -> None:
+        self._dot = dot
+
+    @property
+    def source(self) -> str:
+        return str(self._dot.source)
+
+    def __repr__(self) -> str:
+        return self.source
+
     def _repr_svg_(self) -> str | None:
         import shutil
 
         if shutil.which("dot") is None:
-            return None  # the notebook falls back to the HTML table
+            return None  # the notebook falls back to the DOT text
         from archcalc.render import graphviz as gv
 
-        return gv.render_bytes(self.to_dot(), "svg").decode("utf-8")
+        return gv.render_bytes(self._dot, "svg").decode("utf-8")

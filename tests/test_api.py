@@ -203,3 +203,11 @@ def test_torch_module_needs_an_input_size() -> None:
     torch = require("torch")
     with pytest.raises(UsageError):
         archcalc.analyze(torch.nn.Conv2d(3, 4, 3))
+
+
+def test_diagram_renders_svg() -> None:
+    require("dot")
+    result = archcalc.analyze(SMALL_YAML)
+    svg = result.diagram()._repr_svg_()
+    assert svg is not None and svg.lstrip().startswith("<?xml") and "conv1" in svg
+    assert "conv2" in result.diagram().source
