@@ -211,3 +211,13 @@ def test_diagram_renders_svg() -> None:
     svg = result.diagram()._repr_svg_()
     assert svg is not None and svg.lstrip().startswith("<?xml") and "conv1" in svg
     assert "conv2" in result.diagram().source
+
+
+def test_python_api_doc_examples_run() -> None:
+    import doctest
+    from pathlib import Path
+
+    require("torch")
+    doc = Path(__file__).parent.parent / "docs" / "python-api.md"
+    failed, tried = doctest.testfile(str(doc), module_relative=False, verbose=False)
+    assert tried > 10 and failed == 0
