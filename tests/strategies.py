@@ -72,8 +72,8 @@ def _layer(draw: Any, op: str, rank: int, channels: int) -> dict[str, Any]:
             attrs["padding"] = _padding(draw, rank, 3)
         else:
             attrs["padding"] = draw(st.integers(0, 2))
-            if draw(st.booleans()):  # written out only when 1: "output_padding: 0" is refused
-                attrs["output_padding"] = 1
+            if draw(st.booleans()):  # written out, 0 included, as users may
+                attrs["output_padding"] = draw(st.integers(0, 1))
     elif op in ("maxpool", "avgpool"):
         kernel = draw(st.integers(1, 4))
         attrs = {

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.helpers import cli
+from tests.helpers import analyse, cli
 
 CASES = [
     # (name, file content, exit code, expected "line:col: severity: message" fragments, hint fragment)
@@ -271,3 +271,17 @@ def test_a_name_equal_to_the_type_is_kept(tmp_path: Path) -> None:
     result = cli("summarize", str(spec), "--format", "csv")
     assert result.exit_code == 0
     assert [line.split(",")[0] for line in result.stdout.splitlines()[1:3]] == ["conv", "conv1"]
+
+
+def test_output_padding_written_as_its_default_zero_is_accepted() -> None:
+    # 0 is the default, so writing it out must mean the same net, per axis too
+    for value in ("0", "[0, 0]"):
+        report = analyse(
+            f"""
+            input: 5x5x2
+            layers:
+              - conv_transpose: {{filters: 3, kernel: 3, stride: 2, output_padding: {value}}}
+            """
+        )
+        assert not report.has_errors, report.diagnostics
+        assert report.layers[0].output_shape == (11, 11, 3)  # (5 − 1)·2 + 3 = 11

@@ -41,7 +41,8 @@ class Attr:
     """One attribute of an op.
 
     ``kind`` is one of: ``posint`` (>= 1), ``nonneg`` (>= 0), ``int``, ``float``, ``prob``
-    (0 <= p < 1), ``bool``, ``window`` (a positive int or one per spatial axis), ``padding``
+    (0 <= p < 1), ``bool``, ``window`` (a positive int or one per spatial axis), ``extra`` (the same, zero
+    allowed), ``padding``
     (an int, one per axis, four sides, ``same`` or ``valid``), ``choice``, ``matrix`` (nested
     lists of numbers, for fixed kernels), ``indices`` (one or more integers >= 0, as a tuple),
     ``number`` (a float, or a fraction written "1/9").
@@ -84,6 +85,8 @@ class Attr:
             return value
         if kind == "window":
             return _ints(value, 1, "a positive integer or one per spatial axis, such as [3, 5]")
+        if kind == "extra":
+            return _ints(value, 0, "an integer >= 0 or one per spatial axis, such as [0, 1]")
         if kind == "padding":
             if isinstance(value, str):
                 if value.lower() in ("same", "valid"):
@@ -120,6 +123,7 @@ _KIND_HINTS = {
     "prob": "give a probability such as 0.5",
     "bool": "write true or false",
     "window": "give a positive whole number such as 3, or one per spatial axis such as [3, 5]",
+    "extra": "give a whole number, 0 or more, or one per spatial axis such as [0, 1]",
     "padding": "give a number such as 1, one per axis [1, 2], four sides [top, bottom, left, right], same or valid",
 }
 

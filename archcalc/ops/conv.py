@@ -353,7 +353,7 @@ class ConvTranspose(SlidingWindow):
         "padding": Attr(
             "padding", 0, aliases=("pad", "p"), doc="implicit padding removed from the output"
         ),
-        "output_padding": Attr("window", 0, doc="extra rows/columns added on one side"),
+        "output_padding": Attr("extra", 0, doc="extra rows/columns added on one side"),
         "dilation": _DILATION,
         "groups": _GROUPS,
         "bias": Attr("bool", True, aliases=("use_bias",), doc="learn a bias per filter"),
