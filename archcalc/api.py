@@ -73,30 +73,44 @@ def load_analysis(
     from archcalc.analysis import analyze_graph
     from archcalc.shapes import format_shape, parse_shape
 
+    framework = _framework(source)
+    given = None
+    if input is not None and framework != "torch":
+        given = parse_shape(input if isinstance(input, str) else list(input))
     if isinstance(source, str):
         from archcalc.spec import load
 
-        loaded = load("<string>", source) if _is_spec_text(source) else load(source)
-        graph, diagnostics, sources = (
-            loaded.graph,
-            loaded.diagnostics,
-            {loaded.graph.file: loaded.text},
+        # a model file with dynamic sizes (ONNX, Keras) needs the input shape to import
+        loaded = (
+            load("<string>", source) if _is_spec_text(source) else load(source, input_shape=given)
         )
-    elif _framework(source) == "torch":
+    elif framework == "torch":
         from archcalc.interop.torch_import import from_module
 
         graph, diagnostics, sources = from_module(source, input)
-        input = None  # the trace was made at that size
+        loaded = None
+    elif framework == "keras":
+        import json
+
+        from archcalc.interop.keras_import import from_config
+        from archcalc.interop.model import to_yaml
+        from archcalc.spec import load
+
+        shown = f"<keras.Model {source.name}>"
+        model = from_config(json.loads(source.to_json()), shown, given)
+        loaded = load(shown, to_yaml(model, source.name, f"live Keras model {source.name}"))
     else:
         from archcalc.diagnostics import UsageError
 
         raise UsageError(
             f"cannot analyse a {type(source).__module__}.{type(source).__name__}",
-            "give a spec path, a bundled name, YAML text or a torch.nn.Module",
+            "give a spec path, a bundled name, YAML text, a torch.nn.Module or a keras.Model",
         )
+    if loaded is not None:
+        graph, diagnostics = loaded.graph, loaded.diagnostics
+        sources = {graph.file: loaded.text}
     spec_shape = graph.input_shape
-    if input is not None:
-        given = parse_shape(input if isinstance(input, str) else list(input))
+    if given is not None:
         if len(given) != len(spec_shape):
             diagnostics.warning(
                 "input-rank",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -49,6 +50,8 @@ class Graph:
     strict: bool = False
     input_pos: Pos | None = None
     scopes: dict[str, Scope] = field(default_factory=dict)
+    # arrays an imported model brings ("layer.param", channels-last): `run` uses them
+    weights: Mapping[str, Any] = field(default_factory=dict)
 
     def last_uses(self, upto: int | None = None) -> dict[str, int]:
         """For each tensor read by the nodes up to index ``upto`` (all by default), the index

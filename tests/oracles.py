@@ -1,5 +1,5 @@
-"""Optional independent oracles (PyTorch, Graphviz's dot, groff, chromium driven by
-Playwright) for the tests.
+"""Optional independent oracles (PyTorch, onnx, onnxruntime, Keras, Graphviz's dot, groff,
+chromium driven by Playwright) for the tests.
 
 ``require(name)`` returns the imported module — or, for a program (``"dot"``, ``"groff"``), its path. When the
 oracle is missing the test is skipped with the reason, unless ``ARCHCALC_REQUIRE_ORACLES=1`` is
@@ -33,6 +33,8 @@ def require(name: str) -> Any:
             return found
         reason = f"oracle {BINARIES[name]} is not on PATH"
     else:
+        if name == "keras":
+            os.environ.setdefault("KERAS_BACKEND", "torch")  # the one backend installed here
         try:
             return importlib.import_module(name)
         except Exception as exc:  # ImportError, or a broken install raising OSError

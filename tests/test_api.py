@@ -185,17 +185,64 @@ def test_live_module_equals_torchinfo(size: int) -> None:
     assert result.rows[-1].output_shape == tuple(out.shape[1:])
 
 
+def _mobilenet_style(nn: Any) -> Any:
+    """MobileNetV3's pieces: hardswish, a depthwise conv, squeeze-and-excitation (x * gate)."""
+
+    class SqueezeExcite(nn.Module):
+        def __init__(self, c: int) -> None:
+            super().__init__()
+            self.avgpool = nn.AdaptiveAvgPool2d(1)
+            self.fc1 = nn.Conv2d(c, c // 4, 1)
+            self.relu = nn.ReLU()
+            self.fc2 = nn.Conv2d(c // 4, c, 1)
+            self.scale_activation = nn.Hardsigmoid()
+
+        def forward(self, x: Any) -> Any:
+            return x * self.scale_activation(self.fc2(self.relu(self.fc1(self.avgpool(x)))))
+
+    return nn.Sequential(
+        nn.Conv2d(3, 16, 3, stride=2, padding=1, bias=False),
+        nn.BatchNorm2d(16),
+        nn.Hardswish(),
+        nn.Conv2d(16, 16, 3, stride=2, padding=1, groups=16, bias=False),
+        SqueezeExcite(16),
+        nn.Hardtanh(0.0, 6.0),
+        nn.AdaptiveAvgPool2d(1),
+        nn.Flatten(),
+        nn.Linear(16, 10),
+    )
+
+
+def test_mobilenet_style_module_equals_torchinfo() -> None:
+    torch = require("torch")
+    torchinfo = require("torchinfo")
+    model = _mobilenet_style(torch.nn)
+    result = archcalc.analyze(model, input="57x57x3", count="torchinfo")
+    stats = torchinfo.summary(model, input_size=(1, 3, 57, 57), verbose=0)
+    assert result.totals.params == stats.total_params
+    assert result.totals.counted == stats.total_mult_adds
+    assert [r.type for r in result.rows if r.scope] == [
+        "adaptive_avgpool",
+        "conv",
+        "relu",
+        "conv",
+        "hardsigmoid",
+        "mul",
+    ]
+    assert result["4.mul"].output_shape == (15, 15, 16)
+
+
 def test_unmappable_modules_are_named_with_their_type() -> None:
     torch = require("torch")
     nn = torch.nn
     model = nn.Sequential(
-        nn.Conv2d(3, 4, 3), nn.Sequential(nn.PixelShuffle(2), nn.ReLU()), nn.Hardtanh()
+        nn.Conv2d(3, 4, 3), nn.Sequential(nn.PixelShuffle(2), nn.ReLU()), nn.Softplus()
     )
     with pytest.raises(SpecError) as caught:
         archcalc.analyze(model, input=(1, 3, 8, 8))
     messages = [d.message for d in caught.value.diagnostics]
     assert any("'1.0'" in m and "PixelShuffle" in m for m in messages)
-    assert any("'2'" in m and "Hardtanh" in m for m in messages)
+    assert any("'2'" in m and "Softplus" in m for m in messages)
     assert all(d.pos is not None for d in caught.value.diagnostics)
 
 

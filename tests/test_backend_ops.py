@@ -83,6 +83,9 @@ ROWS: dict[str, list[str]] = {
     "tanh": [spec("6x6x3", "tanh")],
     "gelu": [spec("6x6x3", "gelu")],
     "silu": [spec("6x6x3", "silu")],
+    "hardsigmoid": [spec("6x6x3", "hardsigmoid"), spec("6x6x3", "hardsigmoid: {alpha: 0.2}")],
+    "hardswish": [spec("6x6x3", "hardswish")],
+    "clip": [spec("6x6x3", "clip: {low: -0.5, high: 0.25}"), spec("6x6x3", "clip: {max: 0.1}")],
     "softmax": [spec("3x3x10", "softmax"), spec("10", "softmax")],
     "add": [spec("6x6x4", "residual: {body: [{conv: {filters: 4, kernel: 3, pad: 1}}]}")],
     "concat": [
@@ -90,6 +93,16 @@ ROWS: dict[str, list[str]] = {
             "6x6x4",
             "parallel: {branches: [[{conv: {filters: 2, kernel: 1}}], [{maxpool: {kernel: 3, stride: 1, pad: 1}}]]}",
         )
+    ],
+    "mul": [
+        spec("6x6x4", "silu", "mul: {inputs: [input, silu1]}"),
+        spec(
+            "5x7x4",
+            "global_avgpool: {keepdims: true}",
+            "conv: {filters: 4, kernel: 1}",
+            "hardsigmoid",
+            "mul: {inputs: [input, hardsigmoid1]}",
+        ),
     ],
     "zeropad": [spec("4x5x2", "zeropad: [1, 2, 0, 3]")],
     "upsample": [

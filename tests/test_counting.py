@@ -401,6 +401,11 @@ EVERY_OP = """
       - adaptive_avgpool: 5
       - dropout: 0.1
       - identity
+      - hardswish: {name: hs}
+      - global_avgpool: {keepdims: true}
+      - hardsigmoid
+      - mul: {inputs: [hs, hardsigmoid1]}
+      - clip: {low: -1, high: 2}
       - dense: 4
       - softmax
       - global_maxpool

@@ -113,6 +113,13 @@ ROWS = [
     ("tanh", "tanh", "10", (10,), 0, 0, 0, 50),
     ("gelu", "gelu", "10", (10,), 0, 0, 0, 50),
     ("silu", "silu", "10", (10,), 0, 0, 0, 50),
+    # min(max(x/6 + 1/2, 0), 1): multiply, add, two comparisons = 4 per element
+    ("hardsigmoid", "hardsigmoid", "2x2x2", (2, 2, 2), 0, 0, 0, 32),
+    # x times the hard sigmoid: 5 per element
+    ("hardswish", "hardswish", "10", (10,), 0, 0, 0, 50),
+    # one comparison per bound per element
+    ("clip", "clip: {low: -1, high: 1}", "10", (10,), 0, 0, 0, 20),
+    ("clip", "clip: {min: 0}", "10", (10,), 0, 0, 0, 10),
     # exp per element, 9 adds and 10 divisions for one vector of 10
     ("softmax", "softmax", "10", (10,), 0, 0, 0, 29),
     ("zeropad", "zeropad: [1, 2, 0, 3]", "4x4x1", (7, 7, 1), 0, 0, 0, 0),
@@ -127,7 +134,20 @@ ROWS = [
 MERGE_ROWS = [
     ("add", "4x4x3", (4, 4, 3), 48),
     ("concat", "4x4x3", (4, 4, 6), 0),
+    ("mul", "4x4x3", (4, 4, 3), 48),
 ]
+
+
+def test_mul_broadcasts_a_gate() -> None:
+    # squeeze-and-excitation: a 1x1xC gate scales every position, one multiply per element
+    report = analyse(
+        "input: 5x6x8\nlayers:\n  - global_avgpool: {name: g, keepdims: true}\n"
+        "  - sigmoid\n  - mul: {inputs: [input, sigmoid1]}\n"
+    )
+    row = report.layers[-1]
+    assert (row.output_shape, row.flops) == ((5, 6, 8), 5 * 6 * 8)
+    bad = analyse("input: 5x6x8\nlayers:\n  - maxpool: 2\n  - mul: {inputs: [input, maxpool1]}\n")
+    assert bad.has_errors
 
 
 @pytest.mark.parametrize(

@@ -880,6 +880,33 @@ def silu(x: Array) -> Array:
     return x * sigmoid(x)
 
 
+def hardsigmoid(x: Array, alpha: float = 1 / 6, beta: float = 0.5) -> Array:
+    y: Array = x * x.dtype.type(alpha)
+    y += x.dtype.type(beta)
+    return np.clip(y, x.dtype.type(0), x.dtype.type(1), out=y)
+
+
+def hardswish(x: Array) -> Array:
+    result: Array = x * hardsigmoid(x)
+    return result
+
+
+def clip(x: Array, low: float | None = None, high: float | None = None) -> Array:
+    return np.clip(
+        x,
+        None if low is None else x.dtype.type(low),
+        None if high is None else x.dtype.type(high),
+    )
+
+
+def multiply(*xs: Array) -> Array:
+    """Element-wise product, broadcasting axes of size 1 (a squeeze-and-excitation gate)."""
+    y: Array = xs[0] * xs[1]
+    for other in xs[2:]:
+        y *= other
+    return y
+
+
 def softmax(x: Array, axis: int = -1) -> Array:
     e = np.exp(x - x.max(axis=axis, keepdims=True))
     result: Array = e / e.sum(axis=axis, keepdims=True)

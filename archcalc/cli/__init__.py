@@ -12,7 +12,9 @@ from archcalc import __version__
 from archcalc.cli.animate import animate
 from archcalc.cli.calc import conv, pool
 from archcalc.cli.common import verbosity_params
+from archcalc.cli.convert import import_model
 from archcalc.cli.draw import draw
+from archcalc.cli.export import export
 from archcalc.cli.grade import grade
 from archcalc.cli.plot import plot
 from archcalc.cli.quiz import quiz
@@ -66,3 +68,5 @@ main.add_command(grade)
 main.add_command(conv)
 main.add_command(pool)
 main.add_command(quiz)
+main.add_command(import_model)
+main.add_command(export)

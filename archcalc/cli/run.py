@@ -137,11 +137,11 @@ def run(
         click.echo("run: the net does not fit this input; nothing was run", err=True)
         sys.exit(EXIT_ERRORS)
 
-    given: dict[str, Any] = {}
+    given: dict[str, Any] = dict(graph.weights)  # an imported model's own weights
     if weights is not None:
         from archcalc.backend.arrayio import load_npz
 
-        given = _single_layer_keys(load_npz(weights, (limit, source)), graph)
+        given.update(_single_layer_keys(load_npz(weights, (limit, source)), graph))
     estimate = mem.estimate_memory(
         graph, layers, report.totals.peak_activation_bytes, x.shape[0], itemsize
     )
@@ -200,7 +200,10 @@ def _single_layer(graph: Any, name: str, graph_cls: Any, input_name: str) -> Any
     layer = infer_shapes(graph, Diagnostics(), graph.strict).get(name)
     shape = layer.inputs[0] if layer is not None else graph.input_shape
     one = replace(node, inputs=[input_name])
-    return graph_cls(graph.name, shape, [one], graph.file, graph.source, strict=graph.strict)
+    weights = {k: v for k, v in graph.weights.items() if k.startswith(f"{name}.")}
+    return graph_cls(
+        graph.name, shape, [one], graph.file, graph.source, strict=graph.strict, weights=weights
+    )
 
 
 def _read_numbers(text: str, itemsize: int, memory: tuple[int, str]) -> Any:

@@ -126,8 +126,27 @@ def _cat(_: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Mapped:
     return "concat", {}, "functional"
 
 
-def _functional(op: str) -> Mapper:
-    return lambda *_: (op, {}, "functional")
+def _functional(op: str, call: str = "functional") -> Mapper:
+    return lambda *_: (op, {}, call)
+
+
+def _merge(op: str) -> Mapper:
+    def read(_: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Mapped:
+        if not all(isinstance(a, fx.Node) for a in args) or kwargs:
+            raise NotImplementedError(f"{op} with a constant")  # x * 0.5 is not a layer here
+        return op, {}, "functional"
+
+    return read
+
+
+def _hardtanh(m: Any, *_: Any) -> Mapped:
+    return "clip", {"low": m.min_val, "high": m.max_val}, "module"
+
+
+def _clamp(_: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Mapped:
+    bounds = [*args[1:3], None, None]
+    low, high = kwargs.get("min", bounds[0]), kwargs.get("max", bounds[1])
+    return "clip", {"low": low, "high": high}, "functional"
 
 
 def _declared(op_name: str) -> Mapper:
@@ -168,7 +187,13 @@ _TABLE: dict[Any, Mapper] = {
     "view": _view,
     "reshape": _view,
     torch.cat: _cat,
-    **{f: _functional("add") for f in (operator.add, operator.iadd, torch.add, "add", "add_")},
+    **{f: _merge("add") for f in (operator.add, operator.iadd, torch.add, "add", "add_")},
+    **{f: _merge("mul") for f in (operator.mul, operator.imul, torch.mul, "mul", "mul_")},
+    nn.Hardsigmoid: _functional("hardsigmoid", "module"),  # torch's alpha, beta: the defaults
+    F.hardsigmoid: _functional("hardsigmoid"),
+    F.hardswish: _functional("hardswish"),
+    nn.Hardtanh: _hardtanh,
+    **{f: _clamp for f in (torch.clamp, torch.clip, "clamp", "clip")},
     **{f: _functional("relu") for f in (F.relu, torch.relu, "relu", "relu_")},
     F.relu6: _functional("relu6"),
     **{f: _functional("sigmoid") for f in (torch.sigmoid, F.sigmoid, "sigmoid")},

@@ -3,7 +3,8 @@
 FLOPs count every arithmetic operation per element, with exp, erf and tanh as one each:
 relu max(x, 0) = 1; relu6 = 2 comparisons; leaky_relu = comparison + multiply = 2;
 sigmoid 1/(1+exp(−x)) = negate, exp, add, divide = 4; tanh (e^2x − 1)/(e^2x + 1) = 5;
-gelu x·½·(1 + erf(x/√2)) = 5; silu x·sigmoid(x) = 5; softmax = exp, sum, divide ≈ 3 per element.
+gelu x·½·(1 + erf(x/√2)) = 5; silu x·sigmoid(x) = 5; softmax = exp, sum, divide ≈ 3 per element;
+hardsigmoid min(max(a·x + b, 0), 1) = 4; hardswish x·hardsigmoid(x) = 5; clip = 1 per bound.
 """
 
 from __future__ import annotations
@@ -180,3 +181,52 @@ class Softmax(_Activation):
         from torch import nn
 
         return nn.Softmax(dim=1)
+
+
+@register
+class HardSigmoid(_Activation):
+    name, aliases, cost, summary = (
+        "hardsigmoid",
+        ("hard_sigmoid",),
+        4,
+        "min(max(alpha·x + beta, 0), 1)",
+    )
+    flops_rule = "4 per element: multiply, add, two comparisons"
+    torch_equivalent = "nn.Hardsigmoid (alpha 1/6, beta 1/2)"
+    kernel = "hardsigmoid"
+    # PyTorch's and Keras 3's relu6(x + 3)/6; ONNX's own default is alpha 0.2 (Keras 2's too).
+    attrs = {"alpha": Attr("float", 1 / 6), "beta": Attr("float", 0.5)}
+
+    def torch_module(self, layer: Layer) -> Any:
+        from archcalc.ops import torch_modules as tm
+
+        return tm.HardSigmoid(layer.attrs["alpha"], layer.attrs["beta"])
+
+
+@register
+class HardSwish(_Activation):
+    name, aliases, cost, summary = "hardswish", ("hard_swish",), 5, "x·relu6(x + 3)/6"
+    flops_rule = "5 per element: x times the hard sigmoid"
+    torch_class = "Hardswish"
+    kernel = "hardswish"
+
+
+@register
+class Clip(_Activation):
+    name, aliases, cost, summary = "clip", ("clamp",), 2, "min(max(x, low), high)"
+    flops_rule = "1 per element per bound: a comparison"
+    torch_equivalent = "torch.clamp"
+    kernel = "clip"
+    attrs = {
+        "low": Attr("float", None, aliases=("min",), doc="lower bound (none: unbounded)"),
+        "high": Attr("float", None, aliases=("max",), doc="upper bound (none: unbounded)"),
+    }
+
+    def flops(self, layer: Layer) -> int:
+        bounds = sum(layer.attrs[b] is not None for b in ("low", "high"))
+        return bounds * out_elements(layer)
+
+    def torch_module(self, layer: Layer) -> Any:
+        from archcalc.ops import torch_modules as tm
+
+        return tm.Clamp(layer.attrs["low"], layer.attrs["high"])

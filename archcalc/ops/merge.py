@@ -67,6 +67,58 @@ class Add(Op):
 
 
 @register
+class Mul(Op):
+    name = "mul"
+    aliases = ("multiply", "scale_channels", "elementwise_mul")
+    family = "merge"
+    summary = "element-wise product, broadcasting axes of size 1 (squeeze-and-excitation gate)"
+    flops_rule = "(inputs − 1) × output elements"
+    torch_equivalent = "`x * gate` (squeeze-and-excitation)"
+    min_inputs, max_inputs = 2, None
+
+    def output_shape(self, layer: Layer) -> Shape:
+        rank = len(layer.inputs[0])
+        if any(len(s) != rank for s in layer.inputs):
+            raise OpError(
+                f"mul needs inputs of one rank, got {_shapes_listed(layer)}",
+                "keep the gate's spatial axes (global pooling with keepdims: true)",
+                code="shape-mismatch",
+            )
+        out = []
+        for sizes in zip(*layer.inputs):
+            big = max(sizes)
+            if any(n not in (1, big) for n in sizes):
+                raise OpError(
+                    f"mul needs equal sizes or 1 on every axis, got {_shapes_listed(layer)}",
+                    "a gate is 1x1xC (global pooling with keepdims: true) or the full shape",
+                    code="shape-mismatch",
+                )
+            out.append(big)
+        return tuple(out)
+
+    def flops(self, layer: Layer) -> int:
+        return (len(layer.inputs) - 1) * out_elements(layer)
+
+    def forward(self, layer: Layer, xs: list[Array], params: dict[str, Array]) -> Array:
+        from archcalc.backend import kernels
+
+        return kernels.multiply(*xs)
+
+    def support(self, layer: Layer, masks: list[Array], params: dict[str, Array]) -> Array:
+        # An output depends on every factor, so the marks add up (a product would AND them).
+        import numpy as np
+
+        return sum(
+            np.broadcast_to(m, np.broadcast_shapes(*(x.shape for x in masks))) for m in masks
+        )
+
+    def torch_module(self, layer: Layer) -> Any:
+        from archcalc.ops import torch_modules as tm
+
+        return tm.Mul()
+
+
+@register
 class Concat(Op):
     name = "concat"
     aliases = ("concatenate", "cat", "depth_concat")

@@ -46,6 +46,38 @@ class Add(nn.Module):
         return out
 
 
+class Mul(nn.Module):
+    """``a * b * ...`` as an operator, as torchvision's squeeze-and-excitation ``scale * x``."""
+
+    def forward(self, *xs: torch.Tensor) -> torch.Tensor:
+        out = xs[0]
+        for other in xs[1:]:
+            out = out * other
+        return out
+
+
+class HardSigmoid(nn.Module):
+    """``min(max(alpha·x + beta, 0), 1)``; nn.Hardsigmoid is the case alpha 1/6, beta 1/2."""
+
+    def __init__(self, alpha: float, beta: float) -> None:
+        super().__init__()
+        self.alpha, self.beta = alpha, beta
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return (x * self.alpha + self.beta).clamp(0, 1)
+
+
+class Clamp(nn.Module):
+    """``torch.clamp`` with either bound optional."""
+
+    def __init__(self, low: float | None, high: float | None) -> None:
+        super().__init__()
+        self.low, self.high = low, high
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x.clamp(self.low, self.high)
+
+
 class Concat(nn.Module):
     """``torch.cat`` along the channels."""
 

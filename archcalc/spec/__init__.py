@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import sys
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
 from archcalc import limits
 from archcalc.diagnostics import Diagnostic, Diagnostics, Pos, SpecError
 from archcalc.graph import Graph
 from archcalc.perf import paused_gc
+from archcalc.shapes import Shape
 from archcalc.spec.builder import build_graph
 from archcalc.spec.yamlpos import load_yaml
 from archcalc.zoo import bundled_path
@@ -151,9 +153,11 @@ def _read_at_most(stream: BinaryIO, size: int) -> bytes:
     return b"".join(chunks)
 
 
-def load(spec: str, text: str | None = None) -> LoadedSpec:
-    """Load a spec by path or bundled name (or from ``text``). Raises SpecError when the spec
+def load(spec: str, text: str | None = None, input_shape: Shape | None = None) -> LoadedSpec:
+    """Load a spec by path or bundled name (or from ``text``), or import a model file (ONNX,
+    Keras; ``input_shape`` fixes a model's dynamic sizes). Raises SpecError when the spec
     cannot be turned into a graph; otherwise returns the graph and any diagnostics found."""
+    weights: Mapping[str, Any] = {}
     if text is not None:
         shown = spec
     elif spec == STDIN:
@@ -162,7 +166,15 @@ def load(spec: str, text: str | None = None) -> LoadedSpec:
     else:
         path = resolve(spec)
         shown = spec if Path(spec).exists() else str(path)
-        text = read_text(path, shown)
+        from archcalc.interop import is_model_file
+
+        if is_model_file(path):
+            from archcalc.interop import import_model
+
+            text, weights = import_model(path, shown, input_shape)
+            shown = f"{shown} (imported)"
+        else:
+            text = read_text(path, shown)
     limits.recursion_headroom()
     try:
         with paused_gc():
@@ -174,4 +186,5 @@ def load(spec: str, text: str | None = None) -> LoadedSpec:
     except SpecError as err:
         err.sources = {shown: text}  # type: ignore[attr-defined]
         raise
+    graph.weights = weights
     return LoadedSpec(graph, diags, text)

@@ -1,0 +1,178 @@
+"""`archcalc export`: a spec as PyTorch code (and weights) or as an ONNX model."""
+
+from __future__ import annotations
+
+import sys
+from typing import Any
+
+import click
+
+from archcalc.cli.common import EXIT_ERRORS, EXIT_OK, echo_diagnostics, guarded
+
+
+@click.command()
+@click.argument("spec")
+@click.option(
+    "--to",
+    "target",
+    required=True,
+    type=click.Choice(["pytorch", "onnx"]),
+    help="pytorch: an nn.Module's source; onnx: a model onnxruntime and Netron open.",
+)
+@click.option(
+    "--output",
+    "-o",
+    default=None,
+    metavar="FILE",
+    help="Where to write it (PyTorch: default stdout).",
+)
+@click.option(
+    "--weights",
+    "-w",
+    default=None,
+    metavar="FILE.pt",
+    help="With --to pytorch: also write the weights as a state dict (torch.load → load_state_dict).",
+)
+@click.option(
+    "--seed",
+    default=0,
+    show_default=True,
+    type=int,
+    help="Seed of the random weights, where the spec (or imported model) gives none.",
+)
+@click.option(
+    "--input",
+    "-i",
+    "input_shape",
+    metavar="SHAPE",
+    default=None,
+    help="Override the spec's input shape, e.g. 224x224x3.",
+)
+@guarded
+def export(
+    spec: str,
+    target: str,
+    output: str,
+    weights: str | None,
+    seed: int,
+    input_shape: str | None,
+) -> None:
+    """Write SPEC as PyTorch code or as an ONNX model.
+
+    The PyTorch module mirrors the spec's names as submodules and takes channels-first input;
+    its weights (--weights) are the NumPy backend's: an imported model's own, a spec's inline
+    kernels, else seeded random ones. The ONNX model carries the same weights; writing it
+    needs PyTorch and onnx installed.
+
+    \b
+    Examples:
+      archcalc export resnet18 --to pytorch -o resnet18.py --weights resnet18.pt
+      archcalc export my_net.yaml --to onnx -o my_net.onnx
+      archcalc export model.onnx --to pytorch -o model.py --weights model.pt
+    """
+    from archcalc.analysis import analyze
+    from archcalc.analysis.shapes import infer_shapes
+    from archcalc.diagnostics import Diagnostics, UsageError
+    from archcalc.interop import torch_export as tx
+    from archcalc.safeio import check_output, write_output
+    from archcalc.shapes import parse_shape
+    from archcalc.spec import load
+
+    for out in (output, weights):  # before any work: a refused output costs nothing
+        if out is not None:
+            check_output(out, [spec])
+    given = parse_shape(input_shape) if input_shape is not None else None
+    loaded = load(spec, input_shape=given)
+    graph = loaded.graph
+    if given is not None:
+        graph.input_shape = given
+    report = analyze(graph, diagnostics=loaded.diagnostics)
+    if report.has_errors:
+        echo_diagnostics(report.diagnostics, {graph.file: loaded.text})
+        click.echo("export: the spec has errors; nothing was written", err=True)
+        sys.exit(EXIT_ERRORS)
+    layers = infer_shapes(graph, Diagnostics(), report.strict)
+    source = tx.torch_source(graph, layers, spec)
+    if output is None and (target == "onnx" or weights is not None):
+        raise UsageError(
+            "give the file to write with -o", f"e.g. -o net.{'onnx' if target == 'onnx' else 'py'}"
+        )
+    if target == "pytorch" and weights is None:
+        if output is None:
+            click.echo(source, nl=False)
+            sys.exit(EXIT_OK)
+        write_output(output, source.encode(), [spec])
+        click.echo(f"wrote {output}", err=True)
+        sys.exit(EXIT_OK)
+    if target == "onnx" and weights is not None:
+        raise UsageError("--weights goes with --to pytorch; an ONNX model carries its weights")
+
+    from archcalc.backend import executor as ex
+
+    params = ex.init_params(graph, layers, seed, given=graph.weights)
+    arrays = tx.state_dict(graph, layers, params)
+    torch = _torch()
+    tensors = {k: torch.from_numpy(v) for k, v in arrays.items()}
+    if target == "pytorch":
+        import io
+
+        buffer = io.BytesIO()
+        torch.save(tensors, buffer)
+        assert output is not None and weights is not None
+        write_output(output, source.encode(), [spec])
+        write_output(weights, buffer.getvalue(), [spec])
+        click.echo(f"wrote {output} and {weights}", err=True)
+        sys.exit(EXIT_OK)
+    model = _onnx_bytes(torch, source, tx.class_name(graph), tensors, graph)
+    assert output is not None
+    write_output(output, model, [spec])
+    click.echo(f"wrote {output}", err=True)
+    sys.exit(EXIT_OK)
+
+
+def _torch() -> Any:
+    from archcalc.diagnostics import UsageError
+
+    try:
+        import torch
+    except ImportError:
+        raise UsageError(
+            "writing weights or an ONNX model needs PyTorch", "pip install 'archcalc[torch]'"
+        ) from None
+    return torch
+
+
+def _onnx_bytes(torch: Any, source: str, name: str, tensors: dict[str, Any], graph: Any) -> bytes:
+    """The generated module with the backend's weights, traced to ONNX by PyTorch's exporter,
+    for one sample (static sizes throughout, as archcalc analysed them)."""
+    import io
+    import warnings
+
+    from archcalc.diagnostics import UsageError
+    from archcalc.interop.torch_export import build_module
+
+    try:
+        import onnx  # noqa: F401  (torch's exporter needs it)
+    except ImportError:
+        raise UsageError(
+            "writing an ONNX model needs onnx", "pip install 'archcalc[onnx]'"
+        ) from None
+    module = build_module(source, name)
+    module.load_state_dict(tensors)
+    module.eval()
+    shape = graph.input_shape
+    x = torch.zeros(1, shape[-1], *shape[:-1])
+    buffer = io.BytesIO()
+    with warnings.catch_warnings():  # the exporter's deprecation chatter is not the user's
+        warnings.simplefilter("ignore")
+        torch.onnx.export(
+            module,
+            (x,),
+            buffer,
+            opset_version=17,
+            dynamo=False,
+            input_names=["input"],
+            output_names=["output"],
+            training=torch.onnx.TrainingMode.PRESERVE,
+        )
+    return buffer.getvalue()
