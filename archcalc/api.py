@@ -279,15 +279,18 @@ class Result:
         )
 
     def run(self, x: Any, seed: int = 0, params: dict[str, Any] | None = None) -> Any:
-        """The net's output for ``x`` (N x input shape, channels last) with seeded random
-        weights, or the arrays in ``params`` (keys ``layer.param``)."""
+        """The net's output for ``x`` (N x input shape, channels last): weights from ``params``
+        (keys ``layer.param``, channels last), else an imported model file's own, else the
+        spec's fixed values, else seeded random ones (a live model's weights are not read)."""
         import numpy as np
 
         from archcalc.backend import executor as ex
 
         a = self._analysed.result
         x = np.asarray(x, dtype=ex.DTYPES[self._options.dtype])
-        params_ = ex.init_params(a.graph, a.layers, seed, x.dtype, params)
+        params_ = ex.init_params(
+            a.graph, a.layers, seed, x.dtype, {**a.graph.weights, **(params or {})}
+        )
         return ex.execute(a.graph, a.layers, params_, x).output
 
     def to_dot(self, depth: int | None = None, rankdir: str = "TB") -> Any:

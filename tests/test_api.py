@@ -265,6 +265,7 @@ def test_python_api_doc_examples_run() -> None:
     from pathlib import Path
 
     require("torch")
+    require("keras")
     doc = Path(__file__).parent.parent / "docs" / "python-api.md"
     failed, tried = doctest.testfile(str(doc), module_relative=False, verbose=False)
     assert tried > 10 and failed == 0

@@ -25,8 +25,13 @@ def test_onnx_file_equals_the_spec_and_the_module(tmp_path: Path) -> None:
     module = _small_torch_net(torch.nn).eval()
     path = export(module, torch.zeros(1, 3, 32, 32), tmp_path / "small.onnx", 18)
     spec = archcalc.analyze(SMALL_YAML)
-    assert _figures(archcalc.analyze(str(path))) == _figures(spec)
+    imported = archcalc.analyze(str(path))
+    assert _figures(imported) == _figures(spec)
     assert _figures(archcalc.analyze(module, input=(1, 3, 32, 32))) == _figures(spec)
+    # run() uses the file's own weights: the output is the module's
+    x = torch.randn(2, 3, 32, 32)
+    y = imported.run(x.permute(0, 2, 3, 1).numpy())
+    assert torch.allclose(torch.from_numpy(y), module(x).detach(), atol=1e-4)
 
 
 def test_live_keras_model_equals_the_spec() -> None:
