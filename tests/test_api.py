@@ -95,6 +95,12 @@ def test_import_archcalc_stays_light() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+    # analysing a spec brings in neither framework nor numpy (the analysis does no arrays)
+    code = code.replace(
+        "import sys, archcalc;", "import sys, archcalc; archcalc.analyze('resnet50');"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "['yaml']"  # nor click: the library is not the CLI
 
 
 def _small_torch_net(nn: Any) -> Any:
@@ -244,6 +250,19 @@ def test_unmappable_modules_are_named_with_their_type() -> None:
     assert any("'1.0'" in m and "PixelShuffle" in m for m in messages)
     assert any("'2'" in m and "Softplus" in m for m in messages)
     assert all(d.pos is not None for d in caught.value.diagnostics)
+
+
+def test_untraceable_module_says_why() -> None:
+    torch = require("torch")
+
+    class Branchy(torch.nn.Module):
+        def forward(self, x: Any) -> Any:
+            return x if x.sum() > 0 else -x  # control flow on a value: fx cannot trace it
+
+    with pytest.raises(SpecError) as caught:
+        archcalc.analyze(Branchy(), input=(1, 3, 8, 8))
+    assert caught.value.diagnostics[0].code == "trace"
+    assert "torch.fx cannot trace Branchy" in str(caught.value)
 
 
 def test_torch_module_needs_an_input_size() -> None:
