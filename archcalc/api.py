@@ -14,8 +14,6 @@ graphviz, torch) are imported only by the methods that need them.
 
 from __future__ import annotations
 
-import html
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from archcalc.diagnostics import Diagnostic
@@ -143,11 +141,10 @@ def promote_traps(diagnostics: list[Diagnostic]) -> None:
             d.message += " (course mode)"
 
 
-@dataclass(frozen=True)
-class _Options:
+class _Options(NamedTuple):
     batch: int
     dtype: str
-    count: str
+    counting: str  # a convention name (not "count": tuples have a count method)
     strict: bool | None
 
 
@@ -253,7 +250,7 @@ class Result:
         if self._explained is None:
             o = self._options
             self._explained = analyze_graph(
-                self.graph, o.batch, o.dtype, o.strict, count=o.count, explain=True
+                self.graph, o.batch, o.dtype, o.strict, count=o.counting, explain=True
             ).report
         report = self._explained
         if layer is not None:
@@ -332,9 +329,10 @@ class Result:
         )
 
     def _repr_html_(self) -> str:
+        from html import escape as e
+
         from archcalc.render.table import layer_columns, layer_rows, legend, title, totals_lines
 
-        e = html.escape
         columns = layer_columns(self.report)
         rows = layer_rows(self.report)
         right = ' style="text-align:right"'
