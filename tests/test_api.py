@@ -186,6 +186,9 @@ def test_live_module_equals_torchinfo(size: int) -> None:
     assert result.totals.counted == stats.total_mult_adds
     names = [r.name for r in result.rows]
     assert "layer1.0.conv1" in names and "layer1.1.bn2" in names
+    # BasicBlock calls self.relu twice: two layers, two names
+    assert names.count("layer1.0.relu") == 1 and "layer1.0.relu_1" in names
+    assert len(set(names)) == len(names)
     assert result["layer1.0.conv1"].scope == ("layer1", "layer1.0")
     out = model(torch.zeros(1, 3, size, size))
     assert result.rows[-1].output_shape == tuple(out.shape[1:])

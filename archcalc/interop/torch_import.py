@@ -242,6 +242,7 @@ def from_module(module: Any, given: Any) -> tuple[Graph, Diagnostics, dict[str, 
     scopes: dict[str, Scope] = {}
     lines: list[str] = []
     names: dict[fx.Node, str] = {}
+    taken: set[str] = set()
     skipped: set[fx.Node] = set()
     for fx_node in traced.graph.nodes:
         if fx_node.op == "placeholder":
@@ -270,8 +271,12 @@ def from_module(module: Any, given: Any) -> tuple[Graph, Diagnostics, dict[str, 
             kind = fx_node.target if isinstance(fx_node.target, str) else _fn_name(fx_node.target)
             kind = f"{'.' if fx_node.op == 'call_method' else ''}{kind}()"
             shown = f"{name}: {kind}"
-        if name == INPUT:
-            name = f"{INPUT}_"
+        # a module called twice (torchvision's self.relu) is two layers: the second gets a number
+        base, n = name, 0
+        while name == INPUT or name in taken:
+            n += 1
+            name = f"{base}_{n}"
+        taken.add(name)
         lines.append(shown)
         pos = Pos(file, len(lines), 1)
         names[fx_node] = name
@@ -282,8 +287,8 @@ def from_module(module: Any, given: Any) -> tuple[Graph, Diagnostics, dict[str, 
                 "unmapped",
                 f"'{name}' ({kind}) has no archcalc layer type",
                 pos,
-                "archcalc maps torch.nn layers and the functions in archcalc/interop/"
-                "torch_import.py's table; `archcalc zoo --ops` lists the layer types",
+                "archcalc maps the torch.nn layers and functions in archcalc/interop/"
+                "torch_import.py's table; docs/spec-format.md lists archcalc's layer types",
                 name,
             )
             continue
