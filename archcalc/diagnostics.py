@@ -91,7 +91,10 @@ class SpecError(Exception):
 
     def __init__(self, diagnostics: list[Diagnostic]) -> None:
         self.diagnostics = diagnostics
-        super().__init__("; ".join(d.message for d in diagnostics))
+        # file:line:column first, so a library caller's traceback says where, as the CLI does
+        super().__init__(
+            "; ".join(f"{d.pos}: {d.message}" if d.pos else d.message for d in diagnostics)
+        )
 
 
 class UsageError(Exception):

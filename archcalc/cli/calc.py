@@ -13,7 +13,6 @@ from archcalc.cli.common import (
     course_mode,
     format_option,
     guarded,
-    promote_traps,
 )
 
 _THEN = click.option(
@@ -217,6 +216,8 @@ def _calculate(
         loaded.graph, strict=strict or course, diagnostics=loaded.diagnostics, explain=True
     )
     if course:
+        from archcalc.api import promote_traps
+
         promote_traps(report.diagnostics)
     if fmt == "json":
         from archcalc.render import formats

@@ -10,19 +10,16 @@ import functools
 import os
 import sys
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, NamedTuple, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
+from archcalc.api import Analysed
 from archcalc.diagnostics import Diagnostic, SpecError, UsageError
 
 if TYPE_CHECKING:
     from click.shell_completion import CompletionItem
 
-    from archcalc.analysis import Analysis
-    from archcalc.graph import Graph
-    from archcalc.report import Report
-    from archcalc.shapes import Shape
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -279,17 +276,6 @@ def guarded(func: F) -> F:
     return wrapper  # type: ignore[return-value]
 
 
-class Analysed(NamedTuple):
-    report: Report
-    sources: dict[str, str]  # file → text, to show source lines under diagnostics
-    result: Analysis  # the graph, shapes and fields, for commands that run, probe or draw it
-    spec_input_shape: Shape  # the spec's own input shape, before any --input override
-
-    @property
-    def graph(self) -> Graph:
-        return self.result.graph
-
-
 def load_and_analyze(
     spec: str,
     input_shape: str | None,
@@ -299,43 +285,8 @@ def load_and_analyze(
     count: str = "archcalc",
     explain: bool = False,
 ) -> Analysed:
-    """Load SPEC, apply any --input override, and analyse it once for the whole command."""
-    from archcalc.analysis import analyze_graph
-    from archcalc.shapes import format_shape, parse_shape
-    from archcalc.spec import load
+    """Load SPEC, apply any --input override, and analyse it once for the whole command (the
+    library's load_analysis, in --course mode when the command line says so)."""
+    from archcalc.api import load_analysis
 
-    given = parse_shape(input_shape) if input_shape is not None else None
-    loaded = load(spec, input_shape=given)  # a model file with dynamic sizes needs them
-    spec_shape = loaded.graph.input_shape
-    if given is not None:
-        if len(given) != len(spec_shape):
-            loaded.diagnostics.warning(
-                "input-rank",
-                f"--input {format_shape(given)} has {len(given) - 1} spatial ax{'i' if len(given) == 2 else 'e'}s but the spec's input {format_shape(spec_shape)} has {len(spec_shape) - 1}",
-                loaded.graph.input_pos,
-                "write all axes: H x W x C for images (224x224x3), length x channels for signals",
-            )
-        loaded.graph.input_shape = given
-    course = course_mode()
-    result = analyze_graph(
-        loaded.graph,
-        batch=batch,
-        dtype=dtype,
-        strict=True if course else strict,
-        diagnostics=loaded.diagnostics,
-        count=count,
-        explain=explain,
-    )
-    if course:
-        promote_traps(result.report.diagnostics)
-    return Analysed(result.report, {loaded.graph.file: loaded.text}, result, spec_shape)
-
-
-def promote_traps(diagnostics: list[Diagnostic]) -> None:
-    """In --course mode the student traps are errors."""
-    from archcalc.analysis.traps import TRAP_CODES
-
-    for d in diagnostics:
-        if d.code in TRAP_CODES:
-            d.severity = "error"
-            d.message += " (course mode)"
+    return load_analysis(spec, input_shape, batch, dtype, strict, count, explain, course_mode())

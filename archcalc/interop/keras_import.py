@@ -51,13 +51,23 @@ def read_keras(path: Path, shown: str, input_shape: Shape | None = None) -> Impo
             "the file may be truncated; save it again with model.save('x.keras') or "
             "model.to_json()",
         ) from None
-    if not isinstance(config, dict) or "config" not in config or "class_name" not in config:
-        raise _fail(f"'{shown}' is JSON but not a Keras model (no class_name and config)")
-    importer = _Importer(config, shown, input_shape)
+    importer = _importer(config, shown, input_shape)
     model = importer.run()
     if weights_file is not None:
         model.weights = _read_weights(weights_file, importer.weight_plan, shown)
     return model
+
+
+def from_config(config: Any, shown: str, input_shape: Shape | None = None) -> ImportedModel:
+    """A model's JSON (``json.loads(model.to_json())``: how archcalc.analyze reads a live
+    keras.Model) → layers, without weights."""
+    return _importer(config, shown, input_shape).run()
+
+
+def _importer(config: Any, shown: str, input_shape: Shape | None) -> _Importer:
+    if not isinstance(config, dict) or "config" not in config or "class_name" not in config:
+        raise _fail(f"'{shown}' is JSON but not a Keras model (no class_name and config)")
+    return _Importer(config, shown, input_shape)
 
 
 def _snake(name: str) -> str:
