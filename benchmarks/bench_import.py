@@ -11,14 +11,14 @@ Usage: python benchmarks/bench_import.py [--repeats 7]
 from __future__ import annotations
 
 import argparse
-import os
 import statistics
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 from typing import Any
+
+from bench_summarize import run_process  # same directory: one way to time a child process
 
 
 def resnet50() -> Any:
@@ -85,17 +85,6 @@ def export(path: Path) -> None:
         dynamo=False,
         training=torch.onnx.TrainingMode.PRESERVE,
     )
-
-
-def run_process(argv: list[str]) -> tuple[float, int]:
-    """Wall time in seconds and peak RSS in KiB of one child process."""
-    start = time.perf_counter()
-    proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    _, status, usage = os.wait4(proc.pid, 0)
-    elapsed = time.perf_counter() - start
-    if status != 0:
-        raise SystemExit(f"{' '.join(argv)} failed with status {status}")
-    return elapsed, usage.ru_maxrss
 
 
 def main() -> None:

@@ -468,16 +468,7 @@ def _draw_layer(
         warned.add(worst)
         attrs.update(_warning_attrs(worst))
     if row.family == "merge" and row.type in CIRCLED_MERGES:
-        dot.node(
-            node_id,
-            CIRCLED_MERGES[row.type],
-            shape="circle",
-            width="0.3",
-            height="0.3",
-            fixedsize="true",
-            fontsize="16",
-            **attrs,
-        )
+        _merge_circle(dot, node_id, row.type, attrs)
         return
     if row.family == "merge":  # stacking merges: the course's "filter concatenation"
         dot.node(node_id, f"‖ {_esc(row.type)}", height="0.25", **attrs)
@@ -706,16 +697,7 @@ def _draw_module(
 
                 if row.type in CIRCLED_MERGES:
                     attrs.setdefault("fillcolor", FAMILY_COLOURS["merge"])
-                    sub.node(
-                        node_id,
-                        CIRCLED_MERGES[row.type],
-                        shape="circle",
-                        width="0.3",
-                        height="0.3",
-                        fixedsize="true",
-                        fontsize="16",
-                        **attrs,
-                    )
+                    _merge_circle(sub, node_id, row.type, attrs)
                 else:
                     attrs.setdefault("fillcolor", FAMILY_COLOURS["merge"])
                     sub.node(node_id, f"‖ {_esc(row.type)}", height="0.25", **attrs)
@@ -957,3 +939,17 @@ def render_bytes(dot: Any, fmt: str) -> bytes:
             + (f": {detail[-1]}" if detail else ""),
             "write a .dot file to see the source it was given",
         ) from err
+
+
+def _merge_circle(dot: Any, node_id: str, merge_type: str, attrs: dict[str, str]) -> None:
+    """A merge (add, mul, ...) drawn as its small circled operator, such as ⊕."""
+    dot.node(
+        node_id,
+        CIRCLED_MERGES[merge_type],
+        shape="circle",
+        width="0.3",
+        height="0.3",
+        fixedsize="true",
+        fontsize="16",
+        **attrs,
+    )
