@@ -12,9 +12,9 @@ All kernels keep the floating dtype of their input (float32 in practice): weight
 constants are cast to ``x.dtype`` so nothing is silently promoted to float64.
 
 Every multiply-accumulate performed by :func:`conv`, :func:`conv_transpose` and
-:func:`dense` goes through :func:`_matmul` or :func:`_mul_acc`, which record the operand
-sizes they were actually given in all active :class:`MacCounter` objects
-(see :func:`count_macs`).
+:func:`dense` goes through :func:`_matmul` or :func:`_einsum`, which record the multiply-
+accumulates the operand shapes they were actually given imply in all active
+:class:`MacCounter` objects (see :func:`count_macs`).
 """
 
 from __future__ import annotations
@@ -128,17 +128,14 @@ def _matmul(a: Array, b: Array, out: Array | None = None) -> Array:
     return result
 
 
-def _mul_acc(acc: Array, a: Array, b: Array, first: bool, tmp: Array | None) -> None:
-    """``acc += a * b`` element-wise (broadcasting); records one MAC per product."""
-    shape = np.broadcast_shapes(a.shape, b.shape)
-    _record("mul_acc", (a.shape, b.shape), math.prod(shape))
-    if first:
-        np.multiply(a, b, out=acc)
-    elif tmp is not None:
-        np.multiply(a, b, out=tmp)
-        acc += tmp
-    else:
-        acc += a * b
+def _einsum(
+    a: Array, a_axes: list[int], b: Array, b_axes: list[int], out: Array, out_axes: list[int]
+) -> None:
+    """``np.einsum`` of two operands into ``out``, axes numbered as in its sublist form;
+    records one MAC per point of the index space, whose sizes it takes from the operands."""
+    sizes = dict(zip(a_axes, a.shape, strict=True)) | dict(zip(b_axes, b.shape, strict=True))
+    _record("einsum", (a.shape, b.shape), math.prod(sizes.values()))
+    np.einsum(a, a_axes, b, b_axes, out_axes, out=out)
 
 
 # ---------------------------------------------------------------------------------------
@@ -440,39 +437,92 @@ def _conv_depthwise(
     d: tuple[int, ...],
     out: tuple[int, ...],
 ) -> Array:
-    """One input channel per group: one broadcast multiply-add per kernel tap.
+    """One input channel per group: ``np.einsum`` over a strided view of the taps.
 
-    Per-group matmuls would be ``groups`` tiny GEMMs; this is ``prod(kernel)`` element-wise
-    passes instead. The last spatial axis is fused with the channels, so a tap reads long
-    contiguous runs (``out[-1] * C`` values) against a tiled weight row rather than C-wide
-    inner loops; a stride on that axis is first split into its phases (even and odd columns
-    for stride 2), each made contiguous once, so strided layers read contiguous runs too.
-    (Blocking the rows to stay in cache, or sharing them between threads, measured no faster
-    on the development VM: the passes are few and long.)
+    Per-group matmuls would be ``groups`` tiny GEMMs, and one element-wise multiply and add
+    per tap is two passes over the whole output per tap (NumPy has no fused multiply-add
+    ufunc). ``einsum`` multiplies and accumulates in one pass per tap, one output row at a
+    time, so the row stays in cache. Its inner loop should be long: with unit stride on the
+    last spatial axis it is fused with the channels (a tap's input for a whole output row is
+    one contiguous run of ``out[-1] * C`` values, against a weight row tiled to match); a
+    stride on that axis is split into its phases (even and odd columns for stride 2), each
+    made contiguous once, unless the channels alone make a long enough inner loop.
     """
     n, cin = xp.shape[0], xp.shape[-1]
     cout = w.shape[-1]
     mult = cout // cin  # depth multiplier; output channel = c * mult + j
     if mult > 1:
         xp = np.repeat(xp, mult, axis=-1)  # every output channel reads its own lane
+    nd = len(kernel)
+    w = w.reshape(*kernel, cout)
+    if s[-1] > 1 and cout >= _DEPTHWISE_LONG_CHANNELS:
+        # einsum axes: batch, output axes, channel (the inner loop), then the taps
+        y = np.empty((n, *out, cout), dtype=xp.dtype)
+        axes, taps = list(range(nd + 2)), list(range(nd + 2, 2 * nd + 2))
+        _einsum(_windows(xp, kernel, s, d, out), axes + taps, w, [*taps, nd + 1], y, axes)
+        return y.reshape(-1, cout)
+    # The last output axis fused with the channels: einsum axes batch, leading output axes,
+    # taps, then the fused run.
     step, dil = s[-1], d[-1]
-    phases = [
-        np.ascontiguousarray(xp[..., p::step, :]).reshape(*xp.shape[:-2], -1) for p in range(step)
-    ]
     run = out[-1] * cout
-    taps = list(itertools.product(*(range(k) for k in kernel)))
-    rows_w = np.broadcast_to(w.reshape(len(taps), 1, cout), (len(taps), out[-1], cout))
-    rows_w = rows_w.reshape(len(taps), run)  # one tiled weight row per tap
+    lead, taps, fused = list(range(nd)), list(range(nd, 2 * nd)), [2 * nd]
     acc = np.empty((n, *out[:-1], run), dtype=xp.dtype)
-    tmp = np.empty_like(acc)
-    for t, tap in enumerate(taps):
-        col = tap[-1] * dil
-        lead = _tap_slices(tap[:-1], s[:-1], d[:-1], out[:-1])[:-1]
-        lo = (col // step) * cout
-        index = (*lead, slice(lo, lo + run))
-        xt = phases[col % step][index]
-        _mul_acc(acc, xt, rows_w[t], t == 0, tmp)
+    spare = np.empty_like(acc) if step > 1 else acc  # later phases' sums, added to acc
+    first = True
+    for phase in range(step):
+        cols = [j for j in range(kernel[-1]) if (j * dil) % step == phase]
+        if not cols:
+            continue
+        xs = xp if step == 1 else np.ascontiguousarray(xp[..., phase::step, :])
+        rows = xs.reshape(*xs.shape[:-2], -1)
+        offset = (cols[0] * dil // step) * cout
+        spacing = ((cols[1] - cols[0]) * dil // step) * cout if len(cols) > 1 else 0
+        view = _tap_view(
+            rows[..., offset:],
+            (*out[:-1], run),
+            s[:-1],
+            d[:-1],
+            (*kernel[:-1], len(cols)),
+            spacing * rows.itemsize,
+        )
+        rw = np.broadcast_to(w[..., cols, None, :], (*kernel[:-1], len(cols), out[-1], cout))
+        rw = np.ascontiguousarray(rw).reshape(*kernel[:-1], len(cols), run)
+        dest = acc if first else spare
+        _einsum(view, lead + taps + fused, rw, taps + fused, dest, lead + fused)
+        if not first:
+            acc += spare
+        first = False
     return acc.reshape(-1, cout)
+
+
+# Above this many channels a strided depthwise conv runs with the channels as einsum's inner
+# loop, rather than splitting the input into its phases (measured on MobileNetV2's layers).
+_DEPTHWISE_LONG_CHANNELS = 64
+
+
+def _tap_view(
+    x: Array,
+    out: tuple[int, ...],
+    s: tuple[int, ...],
+    d: tuple[int, ...],
+    kernel: tuple[int, ...],
+    last_tap_bytes: int,
+) -> Array:
+    """A strided view ``(N, *out[:-1], *kernel, out[-1])`` of ``x`` ``(N, *spatial, L)``: the
+    input under each tap of each output, the last output axis running along ``x``'s last axis
+    (``L``) with unit stride, and the last tap axis stepping ``last_tap_bytes``."""
+    st = x.strides
+    nd = len(kernel)
+    lead_axes = len(out) - 1
+    shape = (x.shape[0], *out[:-1], *kernel, out[-1])
+    strides = (
+        st[0],
+        *(si * st[1 + i] for i, si in enumerate(s[:lead_axes])),
+        *(di * st[1 + i] for i, di in enumerate(d[: nd - 1])),
+        last_tap_bytes,
+        st[-1],
+    )
+    return np.lib.stride_tricks.as_strided(x, shape, strides, writeable=False)
 
 
 def conv_transpose(

@@ -319,7 +319,13 @@ def _random_grouped_case(seed: int) -> tuple[Any, ...]:
 
 
 @pytest.mark.parametrize("seed", range(40))
-def test_depthwise_and_grouped_conv_vs_torch(seed: int) -> None:
+@pytest.mark.parametrize("long_channels", [1, 10**9])
+def test_depthwise_and_grouped_conv_vs_torch(
+    seed: int, long_channels: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Both depthwise schedules on every case: channels as einsum's inner loop (1), and the
+    # last axis fused with the channels, split into phases when strided (10**9).
+    monkeypatch.setattr(K, "_DEPTHWISE_LONG_CHANNELS", long_channels)
     batch, spatial, cin, cout, kernel, stride, dil, pad, groups = _random_grouped_case(seed)
     rng = np.random.default_rng(seed + 100)
     x = rng.standard_normal((batch, *spatial, cin)).astype(np.float32)
