@@ -260,6 +260,8 @@ def conv(
         y = _conv_depthwise(_pad_spatial(x, pads), w, kernel, s, d, out)
     elif all(k == 1 for k in kernel):
         y = _conv_pointwise(_pad_spatial(x, pads), w, s, out, groups)
+    elif winograd_pays(kernel, s, d, groups, cin, cout, out):
+        y = _conv_winograd(x, pads, w, out)
     elif _shifted_pays(grid, cin, cout, s, out, groups):
         y = _conv_shifted(_pad_spatial(x, pads), w, kernel, d, out)
     else:
@@ -333,6 +335,131 @@ def _conv_shifted(
     crop = (slice(None), *(slice(0, o) for o in out))
     y = full.reshape(n, *grid, cout)[crop]
     return np.ascontiguousarray(y).reshape(-1, cout)
+
+
+# Winograd's minimal filtering F(2x2, 3x3) (Lavin & Gray, "Fast Algorithms for Convolutional
+# Neural Networks", 2016): a 2x2 output tile is A^T [(G g G^T) * (B^T d B)] A for the 4x4
+# input tile d under it, 16 multiplies per input and output channel pair instead of 36.
+_WINO_BT = np.array([[1, 0, -1, 0], [0, 1, 1, 0], [0, -1, 1, 0], [0, 1, 0, -1]])
+_WINO_G = np.array([[1, 0, 0], [0.5, 0.5, 0.5], [0.5, -0.5, 0.5], [0, 0, 1]])
+_WINO_AT = np.array([[1, 1, 1, 0], [0, 1, -1, -1]])
+
+
+def winograd_pays(
+    kernel: tuple[int, ...],
+    s: tuple[int, ...],
+    d: tuple[int, ...],
+    groups: int,
+    cin: int,
+    cout: int,
+    out: tuple[int, ...],
+) -> bool:
+    """Whether :func:`_conv_winograd` applies (3x3, unit stride and dilation, one group) and
+    beats the direct convolution: only with enough channels on both sides that the 16
+    tile-wise GEMMs outweigh the input and output transforms (measured)."""
+    return (
+        kernel == (3, 3)
+        and s == (1, 1)
+        and d == (1, 1)
+        and groups == 1
+        and min(cin, cout) >= _WINOGRAD_MIN_CHANNELS
+        and math.prod(out) >= _WINOGRAD_MIN_POSITIONS
+    )
+
+
+# Below these, the transforms (and the kernel's, 16 C_in x C_out values per call) cost more
+# than the multiplies saved (measured on 1-thread CPU time; 14x14 maps lose, 28x28 win).
+_WINOGRAD_MIN_CHANNELS = 64
+_WINOGRAD_MIN_POSITIONS = 24 * 24
+
+
+def _winograd_input(d: Array, out: Array) -> None:
+    """``out = B^T d`` along the first axis (length 4), with ``B^T``'s 0/±1 entries written
+    out as additions: four element-wise passes."""
+    np.subtract(d[0], d[2], out=out[0])
+    np.add(d[1], d[2], out=out[1])
+    np.subtract(d[2], d[1], out=out[2])
+    np.subtract(d[1], d[3], out=out[3])
+
+
+def _winograd_output(m: Array, out: Array) -> None:
+    """``out = A^T m`` along the first axis (length 4 in, 2 out)."""
+    np.add(m[0], m[1], out=out[0])
+    out[0] += m[2]
+    np.subtract(m[1], m[2], out=out[1])
+    out[1] -= m[3]
+
+
+def winograd_workspace(batch: int, out: tuple[int, ...], cin: int, cout: int, itemsize: int) -> int:
+    """Bytes :func:`_conv_winograd` allocates besides its output: the transformed kernel and,
+    per slab, the padded input rows, the tiles, their transform, the products and the tile
+    outputs (and a cropped copy of the output when a side is odd)."""
+    th, tw = -(-out[0] // 2), -(-out[1] // 2)
+    rows = min(batch * th, max(1, IM2COL_LIMIT_BYTES // (16 * tw * max(cin, cout) * itemsize)))
+    p = rows * tw
+    slab = 16 * p * (2 * cin + cout) + 8 * p * cout + (2 * rows + 2) * (2 * tw + 2) * cin
+    cropped = batch * 4 * th * tw * cout if (2 * th, 2 * tw) != tuple(out) else 0
+    return itemsize * (16 * cin * cout + slab) + cropped * itemsize
+
+
+def _conv_winograd(
+    x: Array, pads: tuple[tuple[int, int], ...], w: Array, out: tuple[int, ...]
+) -> Array:
+    """3x3, unit stride and dilation, one group, by Winograd's F(2x2, 3x3).
+
+    The output is cut into 2x2 tiles (an odd edge is computed past the output and cropped).
+    For a slab of tiles (like im2col's, at most ``IM2COL_LIMIT_BYTES`` per buffer, only the
+    input rows it reads padded): the 4x4 input tiles, a strided view, are transformed by
+    additions (B^T's entries are 0 and ±1; rows then columns, eight element-wise passes that
+    write four times the input, against im2col's nine copies), multiplied by the transformed
+    kernel as 16 batched ``(tiles, C_in) @ (C_in, C_out)`` GEMMs, and transformed back by
+    additions written straight into the output's tiles. The MACs recorded are the direct convolution's (the
+    layer's, which verify compares with the analysis), not the GEMMs' fewer multiplies.
+    """
+    n, length, width, cin = x.shape
+    cout = w.shape[-1]
+    th, tw = -(-out[0] // 2), -(-out[1] // 2)
+    dt = x.dtype
+    _record("winograd", (x.shape, w.shape), n * math.prod(out) * 9 * cin * cout)
+    # U[a*4+b] = (G g G^T)[a, b] for every channel pair
+    u = np.tensordot(_WINO_G.astype(dt), w, (1, 0))  # (4, 3, C, K), rows done
+    u = np.tensordot(_WINO_G.astype(dt), u, (1, 1))  # (4 cols, 4 rows, C, K)
+    u = np.ascontiguousarray(u.transpose(1, 0, 2, 3)).reshape(16, cin, cout)
+    y = np.empty((n, th, 2, tw, 2, cout), dtype=dt)
+    per = max(1, IM2COL_LIMIT_BYTES // (16 * tw * max(cin, cout) * x.itemsize))  # tile rows
+    if per >= th:
+        step = per // th
+        slabs = [(i, min(i + step, n), 0, th) for i in range(0, n, step)]
+    else:
+        slabs = [(i, i + 1, r, min(r + per, th)) for i in range(n) for r in range(0, th, per)]
+    (pb, _), (qb, _) = pads
+    for i0, i1, r0, r1 in slabs:
+        ns, rr = i1 - i0, r1 - r0
+        p = ns * rr * tw
+        lo, hi = 2 * r0 - pb, 2 * r1 + 2 - pb  # input rows read, some in the padding
+        piece = x[i0:i1, max(lo, 0) : min(hi, length)]
+        piece = _pad_spatial(
+            piece, ((max(-lo, 0), max(hi - length, 0)), (qb, 2 * tw + 2 - width - qb))
+        )
+        st = piece.strides
+        tiles = np.lib.stride_tricks.as_strided(
+            piece, (4, 4, ns, rr, tw, cin), (st[1], st[2], st[0], 2 * st[1], 2 * st[2], st[3])
+        )
+        work = _scratch((4 * 4 * p * (2 * cin + cout) + 8 * p * cout,), dt)
+        t_ = work[: 16 * p * cin].reshape(4, 4, ns, rr, tw, cin)
+        v_ = work[16 * p * cin : 32 * p * cin].reshape(4, 4, ns, rr, tw, cin)
+        m_ = work[32 * p * cin : 32 * p * cin + 16 * p * cout].reshape(4, 4, ns, rr, tw, cout)
+        s_ = work[32 * p * cin + 16 * p * cout :].reshape(2, 4, ns, rr, tw, cout)
+        _winograd_input(tiles, t_)  # B^T d: over the tile's rows, every column at once
+        _winograd_input(t_.swapaxes(0, 1), v_.swapaxes(0, 1))  # (B^T d) B: over columns
+        np.matmul(v_.reshape(16, p, cin), u, out=m_.reshape(16, p, cout))
+        _winograd_output(m_, s_)  # A^T m: over rows
+        dest = y[i0:i1, r0:r1].transpose(2, 4, 0, 1, 3, 5)  # (2, 2, ns, rr, tw, K), a view
+        _winograd_output(s_.swapaxes(0, 1), dest.swapaxes(0, 1))  # (A^T m) A: over columns
+    full = y.reshape(n, 2 * th, 2 * tw, cout)
+    if (2 * th, 2 * tw) != out:
+        full = np.ascontiguousarray(full[:, : out[0], : out[1]])
+    return full.reshape(-1, cout)
 
 
 def _conv_im2col(

@@ -204,19 +204,27 @@ class Conv(SlidingWindow):
         # The input copied padded (im2col: only the rows of one slab); then im2col patches,
         # built in slabs of output rows of at most the kernel's limit (or one row's patches,
         # if larger), or, for unit-stride convs with few filters, one tap's product and the
-        # output on the padded grid (at most 5/4 of the output, else im2col is used). 1x1 and
-        # depthwise convolutions build no patches.
-        from archcalc.backend.kernels import IM2COL_LIMIT_BYTES
+        # output on the padded grid (at most 5/4 of the output, else im2col is used), or
+        # Winograd's slab buffers. 1x1 and depthwise convolutions build no patches.
+        from archcalc.backend import kernels
 
         out = batch * out_elements(layer) * itemsize
         padded = padded_input_bytes(layer, batch, itemsize)
-        taps, channels = numel(self.geometry(layer).kernel), layer.input[-1]
-        if taps == 1 or layer.attrs["groups"] == channels:
-            return padded + batch * numel(layer.input) * itemsize + out
-        if layer.attrs["groups"] == 1 and 2 * layer.attrs["filters"] <= channels:
+        kernel, stride, dilation, _ = self.geometry(layer)
+        taps, channels = numel(kernel), layer.input[-1]
+        filters, groups = layer.attrs["filters"], layer.attrs["groups"]
+        if taps == 1 or groups == channels:  # depthwise: a strided copy and a second sum
+            return padded + batch * numel(layer.input) * itemsize + 2 * out
+        args = (tuple(kernel), tuple(stride), tuple(dilation), groups, channels, filters)
+        if kernels.winograd_pays(*args, tuple(layer.output[:-1])):
+            return kernels.winograd_workspace(
+                batch, tuple(layer.output[:-1]), channels, filters, itemsize
+            )
+        if groups == 1 and 2 * filters <= channels:
             return padded + 2 * out * 5 // 4
         patch = numel(layer.output[:-1]) * taps * channels * itemsize
-        slab = min(batch * patch, max(IM2COL_LIMIT_BYTES, patch // max(1, layer.output[0])))
+        limit = kernels.IM2COL_LIMIT_BYTES
+        slab = min(batch * patch, max(limit, patch // max(1, layer.output[0])))
         return min(padded, slab) + slab  # only the rows a slab reads are padded
 
     def fixed_params(self, layer: Layer) -> dict[str, Array]:
