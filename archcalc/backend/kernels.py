@@ -888,14 +888,18 @@ def zeropad(x: Array, padding: PadArg) -> Array:
     return _pad_spatial(x, _pairs(padding, _spatial_ndim(x)))
 
 
-def add(*xs: Array) -> Array:
-    """Element-wise sum of any number of same-shaped tensors (residual joins)."""
+def add(*xs: Array, out: Array | None = None) -> Array:
+    """Element-wise sum of any number of same-shaped tensors (residual joins), into ``out``
+    when given (which may be the first input)."""
     if not xs:
         raise ValueError("add needs at least one input")
-    y: Array = xs[0].copy()
+    if out is None:
+        out = xs[0].copy()
+    elif out is not xs[0]:
+        np.copyto(out, xs[0])
     for other in xs[1:]:
-        y += other
-    return y
+        out += other
+    return out
 
 
 def concat(xs: Sequence[Array], out: Array | None = None) -> Array:
@@ -968,12 +972,19 @@ def upsample(x: Array, scale: float | Sequence[float], mode: str = "nearest") ->
 
 
 def batchnorm(
-    x: Array, gamma: Array, beta: Array, mean: Array, var: Array, eps: float = 1e-5
+    x: Array,
+    gamma: Array,
+    beta: Array,
+    mean: Array,
+    var: Array,
+    eps: float = 1e-5,
+    out: Array | None = None,
 ) -> Array:
-    """Inference batch norm over the channel axis, folded into one scale and shift."""
+    """Inference batch norm over the channel axis, folded into one scale and shift (into
+    ``out`` when given, which may be ``x``)."""
     scale = (gamma / np.sqrt(var + eps)).astype(x.dtype)
     shift = (beta - mean * scale).astype(x.dtype)
-    y: Array = x * scale
+    y: Array = np.multiply(x, scale, out=out)
     y += shift
     return y
 
@@ -1030,8 +1041,8 @@ def gelu(x: Array) -> Array:
     return (0.5 * x * one_plus_erf).astype(x.dtype)
 
 
-def relu(x: Array) -> Array:
-    result: Array = np.maximum(x, x.dtype.type(0))
+def relu(x: Array, out: Array | None = None) -> Array:
+    result: Array = np.maximum(x, x.dtype.type(0), out=out)
     return result
 
 

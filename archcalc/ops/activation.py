@@ -61,6 +61,11 @@ class ReLU(_Activation):
     kernel = "relu"
     scratch = 0  # allocates only its output
 
+    def forward_inplace(self, layer: Layer, xs: list[Array], params: dict[str, Array]) -> Array:
+        from archcalc.backend import kernels
+
+        return kernels.relu(xs[0], out=xs[0])
+
 
 @register
 class ReLU6(_Activation):
