@@ -178,8 +178,8 @@ def _pad_spatial(x: Array, pads: Sequence[tuple[int, int]], value: float = 0.0) 
     y[inner] = x
     for axis, (pb, pa) in enumerate(pads, start=1):
         before = (slice(None),) * axis
-        y[(*before, slice(0, pb))] = value
-        y[(*before, slice(y.shape[axis] - pa, y.shape[axis]))] = value
+        y[before + (slice(0, pb),)] = value
+        y[before + (slice(y.shape[axis] - pa, y.shape[axis]),)] = value
     return y
 
 
