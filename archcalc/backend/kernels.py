@@ -177,9 +177,10 @@ def _pad_spatial(x: Array, pads: Sequence[tuple[int, int]], value: float = 0.0) 
     inner = (slice(None), *(slice(pb, pb + n) for n, (pb, _) in zip(x.shape[1:-1], pads)))
     y[inner] = x
     for axis, (pb, pa) in enumerate(pads, start=1):
-        before = (slice(None),) * axis
-        y[before + (slice(0, pb),)] = value
-        y[before + (slice(y.shape[axis] - pa, y.shape[axis]),)] = value
+        for part in (slice(0, pb), slice(y.shape[axis] - pa, y.shape[axis])):
+            edge = [slice(None)] * y.ndim
+            edge[axis] = part
+            y[tuple(edge)] = value
     return y
 
 
