@@ -26,7 +26,7 @@ layers:
   - conv: {name: c2, filters: 4, kernel: 3, pad: 1}
   - batchnorm: {name: b2}
   - add: {name: s, inputs: [b2, r1]}
-  - relu: {name: r2, inputs: [r1]}
+  - relu6: {name: r2, inputs: [r1]}
   - add: {name: s2, inputs: [s, r2]}
   - flatten: {name: f}
   - relu: {name: rf}
