@@ -362,14 +362,16 @@ def winograd_pays(
 ) -> bool:
     """Whether :func:`_conv_winograd` applies (3x3, unit stride and dilation, one group) and
     beats the direct convolution: only with enough channels on both sides that the 16
-    tile-wise GEMMs outweigh the input and output transforms (measured)."""
+    tile-wise GEMMs outweigh the input and output transforms, and each of those GEMMs large
+    enough to pay for a BLAS call of its own (measured)."""
+    if not (kernel == (3, 3) and s == (1, 1) and d == (1, 1) and groups == 1):
+        return False
+    tw = -(-out[1] // 2)
+    tiles = min(math.prod(-(-o // 2) for o in out), _winograd_slab_rows(tw, cin, cout) * tw)
     return (
-        kernel == (3, 3)
-        and s == (1, 1)
-        and d == (1, 1)
-        and groups == 1
-        and min(cin, cout) >= _WINOGRAD_MIN_CHANNELS
+        min(cin, cout) >= _WINOGRAD_MIN_CHANNELS
         and math.prod(out) >= _WINOGRAD_MIN_POSITIONS
+        and tiles * cin * cout >= _WINOGRAD_MIN_GEMM
     )
 
 
@@ -377,6 +379,17 @@ def winograd_pays(
 # than the multiplies saved (measured on 1-thread CPU time; 14x14 maps lose, 28x28 win).
 _WINOGRAD_MIN_CHANNELS = 64
 _WINOGRAD_MIN_POSITIONS = 24 * 24
+# Winograd makes 16 GEMM calls per slab where im2col makes one. With two BLAS threads on a
+# busy machine each call can wait a scheduler tick for its second thread: ResNet-50's
+# 56x56x64 layers (16 GEMMs of 3.2 million MACs) made its forward 1.6-4x slower at 2 threads
+# (load average 6-7), while 1-thread CPU time was 7% lower. Only layers whose GEMMs are this
+# large take it.
+_WINOGRAD_MIN_GEMM = 2**24
+
+
+def _winograd_slab_rows(tw: int, cin: int, cout: int, itemsize: int = 4) -> int:
+    """Tile rows per slab: every slab buffer at most ``IM2COL_LIMIT_BYTES``."""
+    return max(1, IM2COL_LIMIT_BYTES // (16 * tw * max(cin, cout) * itemsize))
 
 
 def _winograd_input(d: Array, out: Array) -> None:
@@ -401,7 +414,7 @@ def winograd_workspace(batch: int, out: tuple[int, ...], cin: int, cout: int, it
     per slab, the padded input rows, the tiles, their transform, the products and the tile
     outputs (and a cropped copy of the output when a side is odd)."""
     th, tw = -(-out[0] // 2), -(-out[1] // 2)
-    rows = min(batch * th, max(1, IM2COL_LIMIT_BYTES // (16 * tw * max(cin, cout) * itemsize)))
+    rows = min(batch * th, _winograd_slab_rows(tw, cin, cout, itemsize))
     p = rows * tw
     slab = 16 * p * (2 * cin + cout) + 8 * p * cout + (2 * rows + 2) * (2 * tw + 2) * cin
     cropped = batch * 4 * th * tw * cout if (2 * th, 2 * tw) != tuple(out) else 0
@@ -432,7 +445,7 @@ def _conv_winograd(
     u = np.tensordot(_WINO_G.astype(dt), u, (1, 1))  # (4 cols, 4 rows, C, K)
     u = np.ascontiguousarray(u.transpose(1, 0, 2, 3)).reshape(16, cin, cout)
     y = np.empty((n, th, 2, tw, 2, cout), dtype=dt)
-    per = max(1, IM2COL_LIMIT_BYTES // (16 * tw * max(cin, cout) * x.itemsize))  # tile rows
+    per = _winograd_slab_rows(tw, cin, cout, x.itemsize)
     if per >= th:
         step = per // th
         slabs = [(i, min(i + step, n), 0, th) for i in range(0, n, step)]

@@ -309,6 +309,7 @@ def test_winograd_vs_torch(
     recorded are the direct convolution's."""
     monkeypatch.setattr(K, "_WINOGRAD_MIN_CHANNELS", 1)
     monkeypatch.setattr(K, "_WINOGRAD_MIN_POSITIONS", 1)
+    monkeypatch.setattr(K, "_WINOGRAD_MIN_GEMM", 1)
     _, cin, cout, kernel, stride, dil, pad, groups = case
     rng = np.random.default_rng(11)
     x = rng.standard_normal((batch, *spatial, cin)).astype(np.float32)
@@ -325,7 +326,14 @@ def test_winograd_vs_torch(
 
 def test_winograd_slabs_and_default_gate(monkeypatch: pytest.MonkeyPatch) -> None:
     """Slabs of tile rows (a tiny slab limit) give the same result; the default gate takes
-    a 28x28x64 -> 64 layer, not a 14x14 one or one with 32 filters."""
+    VGG's 56x56x256 -> 256 layer, not a 14x14 one, one with 32 filters, or ResNet's
+    56x56x64 -> 64 (its 16 GEMMs too small to pay for a BLAS call each)."""
+    assert K.winograd_pays((3, 3), (1, 1), (1, 1), 1, 256, 256, (56, 56))
+    assert not K.winograd_pays((3, 3), (1, 1), (1, 1), 1, 512, 512, (14, 14))
+    assert not K.winograd_pays((3, 3), (1, 1), (1, 1), 1, 128, 32, (56, 56))
+    assert not K.winograd_pays((3, 3), (1, 1), (1, 1), 1, 64, 64, (56, 56))
+    assert not K.winograd_pays((3, 3), (2, 2), (1, 1), 1, 256, 256, (56, 56))
+    monkeypatch.setattr(K, "_WINOGRAD_MIN_GEMM", 1)
     rng = np.random.default_rng(12)
     x = rng.standard_normal((2, 29, 30, 64)).astype(np.float32)
     w = (rng.standard_normal((3, 3, 64, 64)) / 24).astype(np.float32)  # outputs about 1
@@ -336,8 +344,6 @@ def test_winograd_slabs_and_default_gate(monkeypatch: pytest.MonkeyPatch) -> Non
     close(K.conv(x, w, b, 1, 1, pad), _torch_conv(x, w, b, 1, 1, pad, 1))
     close(K.conv(x, w, b, 1, 1, 1), whole)
     assert K.winograd_pays((3, 3), (1, 1), (1, 1), 1, 64, 64, (28, 28))
-    assert not K.winograd_pays((3, 3), (1, 1), (1, 1), 1, 64, 64, (14, 14))
-    assert not K.winograd_pays((3, 3), (1, 1), (1, 1), 1, 128, 32, (56, 56))
 
 
 def _random_grouped_case(seed: int) -> tuple[Any, ...]:
