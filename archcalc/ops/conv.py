@@ -204,22 +204,16 @@ class Conv(SlidingWindow):
         # The input copied padded (im2col: only the rows of one slab); then im2col patches,
         # built in slabs of output rows of at most the kernel's limit (or one row's patches,
         # if larger), or, for unit-stride convs with few filters, one tap's product and the
-        # output on the padded grid (at most 5/4 of the output, else im2col is used), or
-        # Winograd's slab buffers. 1x1 and depthwise convolutions build no patches.
+        # output on the padded grid (at most 5/4 of the output, else im2col is used). 1x1 and
+        # depthwise convolutions build no patches.
         from archcalc.backend import kernels
 
         out = batch * out_elements(layer) * itemsize
         padded = padded_input_bytes(layer, batch, itemsize)
-        kernel, stride, dilation, _ = self.geometry(layer)
-        taps, channels = numel(kernel), layer.input[-1]
+        taps, channels = numel(self.geometry(layer).kernel), layer.input[-1]
         filters, groups = layer.attrs["filters"], layer.attrs["groups"]
         if taps == 1 or groups == channels:  # depthwise: a strided copy and a second sum
             return padded + batch * numel(layer.input) * itemsize + 2 * out
-        args = (tuple(kernel), tuple(stride), tuple(dilation), groups, channels, filters)
-        if kernels.winograd_pays(*args, tuple(layer.output[:-1])):
-            return kernels.winograd_workspace(
-                batch, tuple(layer.output[:-1]), channels, filters, itemsize
-            )
         if groups == 1 and 2 * filters <= channels:
             return padded + 2 * out * 5 // 4
         patch = numel(layer.output[:-1]) * taps * channels * itemsize

@@ -298,54 +298,6 @@ def test_conv_vs_torch(case: tuple[Any, ...], batch: int) -> None:
     close(got, _torch_conv(x, w, b, stride, dil, pad, groups))
 
 
-@pytest.mark.parametrize("case", [c for c in CONV_CASES if c[3] == (3, 3) and c[7] == 1])
-@pytest.mark.parametrize("batch", [1, 2])
-@pytest.mark.parametrize("spatial", [(13, 11), (8, 9), (3, 3)])
-def test_winograd_vs_torch(
-    case: tuple[Any, ...], batch: int, spatial: tuple[int, int], monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """Every 3x3 case with Winograd allowed at any size (it takes unit stride and dilation
-    only): odd and even sizes (cropped edge tiles), asymmetric padding, batches; the MACs
-    recorded are the direct convolution's."""
-    monkeypatch.setattr(K, "_WINOGRAD_MIN_CHANNELS", 1)
-    monkeypatch.setattr(K, "_WINOGRAD_MIN_POSITIONS", 1)
-    monkeypatch.setattr(K, "_WINOGRAD_MIN_GEMM", 1)
-    _, cin, cout, kernel, stride, dil, pad, groups = case
-    rng = np.random.default_rng(11)
-    x = rng.standard_normal((batch, *spatial, cin)).astype(np.float32)
-    w = rng.standard_normal((*kernel, cin, cout)).astype(np.float32)
-    b = rng.standard_normal(cout).astype(np.float32)
-    with K.count_macs() as c:
-        got = K.conv(x, w, b, stride, dil, pad, groups)
-    close(got, _torch_conv(x, w, b, stride, dil, pad, groups))
-    assert c.total == got.size * cin * 9
-    used = K.winograd_pays(kernel, stride, dil, groups, cin, cout, got.shape[1:3])
-    assert used == (stride == (1, 1) and dil == (1, 1))
-    assert ([r[0] for r in c.records] == ["winograd"]) == used
-
-
-def test_winograd_slabs_and_default_gate(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Slabs of tile rows (a tiny slab limit) give the same result; the default gate takes
-    VGG's 56x56x256 -> 256 layer, not a 14x14 one, one with 32 filters, or ResNet's
-    56x56x64 -> 64 (its 16 GEMMs too small to pay for a BLAS call each)."""
-    assert K.winograd_pays((3, 3), (1, 1), (1, 1), 1, 256, 256, (56, 56))
-    assert not K.winograd_pays((3, 3), (1, 1), (1, 1), 1, 512, 512, (14, 14))
-    assert not K.winograd_pays((3, 3), (1, 1), (1, 1), 1, 128, 32, (56, 56))
-    assert not K.winograd_pays((3, 3), (1, 1), (1, 1), 1, 64, 64, (56, 56))
-    assert not K.winograd_pays((3, 3), (2, 2), (1, 1), 1, 256, 256, (56, 56))
-    monkeypatch.setattr(K, "_WINOGRAD_MIN_GEMM", 1)
-    rng = np.random.default_rng(12)
-    x = rng.standard_normal((2, 29, 30, 64)).astype(np.float32)
-    w = (rng.standard_normal((3, 3, 64, 64)) / 24).astype(np.float32)  # outputs about 1
-    b = np.zeros(64, np.float32)
-    whole = K.conv(x, w, b, 1, 1, 1)
-    monkeypatch.setattr(K, "IM2COL_LIMIT_BYTES", 40_000)
-    pad = ((2, 0), (1, 1))
-    close(K.conv(x, w, b, 1, 1, pad), _torch_conv(x, w, b, 1, 1, pad, 1))
-    close(K.conv(x, w, b, 1, 1, 1), whole)
-    assert K.winograd_pays((3, 3), (1, 1), (1, 1), 1, 64, 64, (28, 28))
-
-
 def _random_grouped_case(seed: int) -> tuple[Any, ...]:
     """A random depthwise (with a depth multiplier) or small-group conv whose output is not
     empty: odd sizes, strides up to 3, dilation, asymmetric padding, batch up to 3, 1-3 axes."""
