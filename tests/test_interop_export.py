@@ -4,12 +4,14 @@ backend's output on the same weights; parameters and layer shapes against the an
 
 from __future__ import annotations
 
+import sys
 import textwrap
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
 
 from archcalc.analysis import analyze
 from archcalc.analysis.shapes import infer_shapes
@@ -18,8 +20,9 @@ from archcalc.diagnostics import Diagnostics
 from archcalc.interop.torch_export import build_module, class_name, module_paths
 from archcalc.shapes import parse_shape
 from archcalc.spec import load
-from tests.helpers import cli
+from tests.helpers import cli, examples
 from tests.oracles import require
+from tests.strategies import valid_nets
 
 # Every op and the padding forms PyTorch's layers cannot express themselves.
 EVERY_OP = """
@@ -158,34 +161,111 @@ def test_pytorch_export_runs_and_matches_the_backend(name: str, tmp_path: Path) 
     assert checked
 
 
-@pytest.mark.parametrize("name", ["every-op", "resnet18", "googlenet"])
-def test_onnx_export_runs_in_onnxruntime(name: str, tmp_path: Path) -> None:
-    ort = require("onnxruntime")
-    require("onnx")
-    require("torch")
-    spec, shape = _spec(name, tmp_path)
-    out = tmp_path / "net.onnx"
+# Every bundled spec for the ONNX writer, at an input small enough to keep the run short (None:
+# the spec's own). VGG's time is its 100+ million weights, not its input.
+ONNX_INPUTS = {
+    "alexnet": None,
+    "alexnet-2012-grouped": "99x99x3",
+    "alexnet-torchvision": "64x64x3",
+    "cs231n-conv-example": None,
+    "densenet121": "32x32x3",
+    "googlenet": "96x96x3",
+    "inception_v3": "75x75x3",
+    "lenet5": None,
+    "lenet5-1998": None,
+    "mobilenet_v2": "32x32x3",
+    "resnet18": "64x64x3",
+    "resnet34": "32x32x3",
+    "resnet50": "32x32x3",
+    "resnet101": "32x32x3",
+    "resnet152": "32x32x3",
+    "squeezenet1_0": "64x64x3",
+    "unet": "32x32x1",
+    "vgg11": "32x32x3",
+    "vgg16": "32x32x3",
+    "vgg19": "32x32x3",
+    "welcome-1d": None,
+    "zfnet": "99x99x3",
+}
+
+
+def test_every_bundled_spec_is_exported_to_onnx() -> None:
+    from archcalc.zoo import bundled_names
+
+    assert sorted(ONNX_INPUTS) == sorted(bundled_names())
+
+
+def _export_onnx(spec: str, shape: str | None, out: Path) -> None:
     result = cli(
         "export", spec, "--to", "onnx", "-o", str(out), *(["--input", shape] if shape else [])
     )
     assert result.exit_code == 0, result.output
+
+
+def _run_onnx(ort: Any, path: Path, x: np.ndarray) -> np.ndarray:
+    session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    got = session.run(None, {"input": _to_nchw(x)})[0]  # the batch axis is free
+    return np.asarray(got if got.ndim == 2 else np.moveaxis(got, 1, -1))
+
+
+@pytest.mark.parametrize("name", [*INLINE, *ONNX_INPUTS])
+def test_onnx_export_runs_in_onnxruntime(name: str, tmp_path: Path) -> None:
+    ort = require("onnxruntime")
+    onnx = require("onnx")
+    spec, shape = (_spec(name, tmp_path)[0], None) if name in INLINE else (name, ONNX_INPUTS[name])
+    out = tmp_path / "net.onnx"
+    _export_onnx(spec, shape, out)
+    onnx.checker.check_model(str(out), full_check=True)
     graph = load(spec).graph
     if shape is not None:
         graph.input_shape = parse_shape(shape)
+    model = onnx.load(str(out), load_external_data=False)
+    assert {n.name for n in graph.nodes} <= {n.name for n in model.graph.node}
+    report = analyze(graph, diagnostics=Diagnostics())
+    shapes = {
+        v.name: [d.dim_value for d in v.type.tensor_type.shape.dim[1:]]
+        for v in (*model.graph.value_info, *model.graph.output)
+    }
+    for row in report.layers:  # every layer's tensor has its analysed shape, channels first
+        nchw = list(row.output_shape[-1:]) + list(row.output_shape[:-1])
+        assert shapes[row.name] == (nchw if len(nchw) > 1 else list(row.output_shape)), row.name
+
     x = _input(graph.input_shape)
     _, _, expected = _backend(spec, shape, x)
-    session = ort.InferenceSession(str(out), providers=["CPUExecutionProvider"])
-    got = np.concatenate(
-        [session.run(None, {"input": _to_nchw(x[i : i + 1])})[0] for i in range(len(x))]
-    )  # the model takes one sample
-    got = got if got.ndim == 2 else np.moveaxis(got, 1, -1)
-    _close(got, expected)
-    if name in INLINE:
-        return  # a hardsigmoid with its own alpha exports as Mul/Add/Clip, which is not read back
-    # archcalc reads its own export back with the same figures
-    a = analyze(load(str(out)).graph, diagnostics=Diagnostics()).totals
-    b = analyze(graph, diagnostics=Diagnostics()).totals
-    assert (a.params, a.macs) == (b.params, b.macs)
+    _close(_run_onnx(ort, out, x), expected)
+
+
+# An adaptive pool whose bins are all alike is written as the plain pool it is.
+_SAME_OP = {"adaptive_avgpool": "avgpool"}
+
+
+def _figures(spec: str, shape: str | None) -> dict[str, Any]:
+    args = ["summarize", spec, "--format", "json", *(["--input", shape] if shape else [])]
+    result = cli(*args)
+    assert result.exit_code == 0, result.output
+    import json
+
+    report = json.loads(result.stdout)
+    rows = [
+        (_SAME_OP.get(r["type"], r["type"]), r["output_shape"], r["params"], r["macs"])
+        for r in report["layers"]
+        if r["params"] or r["macs"] or r["type"] not in ("dropout", "identity")
+    ]
+    totals = {k: report["totals"][k] for k in ("params", "buffers", "macs", "flops")}
+    return {"totals": totals, "layers": rows}
+
+
+@pytest.mark.parametrize("name", sorted(set(ONNX_INPUTS) - {"vgg16", "vgg19"}))
+def test_onnx_export_imports_back_with_the_spec_figures(name: str, tmp_path: Path) -> None:
+    """spec → export --to onnx → import → summarize: the spec's own figures, layer by layer, at
+    the spec's own input (nothing runs; vgg16/19 are vgg11's ops at more depth, and their
+    weights make a slow round trip)."""
+    require("onnx")
+    out, written = tmp_path / "net.onnx", tmp_path / "net.yaml"
+    _export_onnx(name, None, out)
+    result = cli("import", str(out), "-o", str(written))
+    assert result.exit_code == 0, result.output
+    assert _figures(str(written), None) == _figures(name, None)
 
 
 def test_export_never_overwrites_its_spec(tmp_path: Path) -> None:
@@ -195,3 +275,93 @@ def test_export_never_overwrites_its_spec(tmp_path: Path) -> None:
     result = cli("export", str(spec), "--to", "pytorch", "-o", str(spec))
     assert result.exit_code == 2 and "refusing to write over" in result.output
     assert spec.read_text() == before
+
+
+GATES = """
+    name: gates
+    input: 9x9x4
+    layers:
+      - conv: {name: conv, filters: 8, kernel: 3, padding: 1}
+      - hardswish: {name: act}
+      - global_avgpool: {name: squeeze, keepdims: true}
+      - conv: {name: reduce, filters: 2, kernel: 1}
+      - relu
+      - conv: {name: expand, filters: 8, kernel: 1}
+      - hardsigmoid: {name: gate, alpha: 0.2, beta: 0.4}
+      - mul: {name: scaled, inputs: [act, gate]}
+      - global_avgpool: {name: pool}
+      - dense: {name: fc, units: 3}
+"""
+
+
+def test_hardsigmoid_with_its_own_alpha_and_beta_survives_onnx_and_back(tmp_path: Path) -> None:
+    require("onnx")
+    spec, out, written = tmp_path / "gates.yaml", tmp_path / "gates.onnx", tmp_path / "back.yaml"
+    spec.write_text(textwrap.dedent(GATES))
+    _export_onnx(str(spec), None, out)
+    result = cli("import", str(out), "-o", str(written))
+    assert result.exit_code == 0, result.output
+    assert "hardsigmoid: {name: gate, alpha: 0.2, beta: 0.4}" in written.read_text()
+    assert _figures(str(written), None) == _figures(str(spec), None)
+
+    # the imported model, with the weights the file carries, computes what the spec computes
+    back = load(str(out)).graph
+    layers = infer_shapes(back, Diagnostics(), back.strict)
+    params = ex.init_params(back, layers, given=back.weights, random_missing=False)
+    x = _input(back.input_shape)
+    _, _, expected = _backend(str(spec), None, x)
+    _close(ex.execute(back, layers, params, x).output, expected)
+
+
+def test_every_op_has_an_onnx_translation() -> None:
+    from archcalc.interop.onnx_export import EMITTERS
+    from archcalc.ops import REGISTRY
+
+    assert set(EMITTERS) == set(REGISTRY)
+
+
+def test_an_op_without_onnx_translation_names_the_layer(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    require("onnx")
+    from archcalc.interop import onnx_export
+
+    monkeypatch.delitem(onnx_export.EMITTERS, "lrn")
+    out = tmp_path / "alexnet.onnx"
+    result = cli("export", "alexnet", "--to", "onnx", "-o", str(out))
+    assert result.exit_code == 2
+    assert "layer 'norm1' (lrn) has no ONNX translation" in result.output
+    assert not out.exists()
+
+
+def test_onnx_export_without_onnx_says_what_to_install(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setitem(sys.modules, "onnx", None)  # as if not installed: import raises
+    out = tmp_path / "lenet.onnx"
+    result = cli("export", "lenet5", "--to", "onnx", "-o", str(out))
+    assert result.exit_code == 2
+    assert "pip install 'archcalc[onnx]'" in result.output
+    assert not out.exists()
+
+
+@settings(max_examples=examples(25, ci=200), deadline=None)
+@given(valid_nets())
+def test_onnx_export_of_random_nets_runs_as_the_backend(text: str) -> None:
+    """Every op in every form the strategy draws (odd sizes, same padding, ceil mode, groups,
+    dilation, broadcasting merges, ...): onnxruntime computes what the NumPy backend does."""
+    ort = require("onnxruntime")
+    onnx = require("onnx")
+    from archcalc.interop.onnx_export import onnx_model
+    from archcalc.interop.torch_export import torch_arrays
+
+    graph = load("net.yaml", text).graph
+    layers = infer_shapes(graph, Diagnostics(), graph.strict)
+    params = ex.init_params(graph, layers, 0)
+    model = onnx_model(graph, layers, torch_arrays(graph, layers, params))
+    onnx.checker.check_model(model, full_check=True)
+    session = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])
+    x = _input(graph.input_shape)
+    got = session.run(None, {"input": _to_nchw(x)})[0]
+    got = got if got.ndim == 2 else np.moveaxis(got, 1, -1)
+    _close(got, ex.execute(graph, layers, params, x).output)

@@ -92,11 +92,13 @@ def export(
         click.echo("export: the spec has errors; nothing was written", err=True)
         sys.exit(EXIT_ERRORS)
     layers = infer_shapes(graph, Diagnostics(), report.strict)
-    source = tx.torch_source(graph, layers, spec)
     if output is None and (target == "onnx" or weights is not None):
         raise UsageError(
             "give the file to write with -o", f"e.g. -o net.{'onnx' if target == 'onnx' else 'py'}"
         )
+    if target == "onnx" and weights is not None:
+        raise UsageError("--weights goes with --to pytorch; an ONNX model carries its weights")
+    source = tx.torch_source(graph, layers, spec) if target == "pytorch" else ""
     if target == "pytorch" and weights is None:
         if output is None:
             click.echo(source, nl=False)
@@ -104,29 +106,26 @@ def export(
         write_output(output, source.encode(), [spec])
         click.echo(f"wrote {output}", err=True)
         sys.exit(EXIT_OK)
-    if target == "onnx" and weights is not None:
-        raise UsageError("--weights goes with --to pytorch; an ONNX model carries its weights")
 
     from archcalc.backend import executor as ex
 
     params = ex.init_params(graph, layers, seed, given=graph.weights)
-    arrays = tx.state_dict(graph, layers, params)
-    torch = _torch()
-    tensors = {k: torch.from_numpy(v) for k, v in arrays.items()}
-    if target == "pytorch":
-        import io
-
-        buffer = io.BytesIO()
-        torch.save(tensors, buffer)
-        assert output is not None and weights is not None
-        write_output(output, source.encode(), [spec])
-        write_output(weights, buffer.getvalue(), [spec])
-        click.echo(f"wrote {output} and {weights}", err=True)
+    arrays = tx.torch_arrays(graph, layers, params)
+    if target == "onnx":
+        assert output is not None
+        write_output(output, _onnx_bytes(graph, layers, arrays, spec), [spec])
+        click.echo(f"wrote {output}", err=True)
         sys.exit(EXIT_OK)
-    model = _onnx_bytes(torch, source, tx.class_name(graph), tensors, graph)
-    assert output is not None
-    write_output(output, model, [spec])
-    click.echo(f"wrote {output}", err=True)
+    torch = _torch()
+    import io
+
+    buffer = io.BytesIO()
+    state = tx.state_dict(graph, arrays)
+    torch.save({k: torch.from_numpy(v) for k, v in state.items()}, buffer)
+    assert output is not None and weights is not None
+    write_output(output, source.encode(), [spec])
+    write_output(weights, buffer.getvalue(), [spec])
+    click.echo(f"wrote {output} and {weights}", err=True)
     sys.exit(EXIT_OK)
 
 
@@ -137,42 +136,21 @@ def _torch() -> Any:
         import torch
     except ImportError:
         raise UsageError(
-            "writing weights or an ONNX model needs PyTorch", "pip install 'archcalc[torch]'"
+            "writing the weights needs PyTorch", "pip install 'archcalc[torch]'"
         ) from None
     return torch
 
 
-def _onnx_bytes(torch: Any, source: str, name: str, tensors: dict[str, Any], graph: Any) -> bytes:
-    """The generated module with the backend's weights, traced to ONNX by PyTorch's exporter,
-    for one sample (static sizes throughout, as archcalc analysed them)."""
-    import io
-    import warnings
-
+def _onnx_bytes(graph: Any, layers: Any, arrays: Any, spec: str) -> bytes:
     from archcalc.diagnostics import UsageError
-    from archcalc.interop.torch_export import build_module
+    from archcalc.interop.onnx_export import onnx_model
 
     try:
-        import onnx  # noqa: F401  (torch's exporter needs it)
+        import onnx  # noqa: F401
     except ImportError:
         raise UsageError(
             "writing an ONNX model needs onnx", "pip install 'archcalc[onnx]'"
         ) from None
-    module = build_module(source, name)
-    module.load_state_dict(tensors)
-    module.eval()
-    shape = graph.input_shape
-    x = torch.zeros(1, shape[-1], *shape[:-1])
-    buffer = io.BytesIO()
-    with warnings.catch_warnings():  # the exporter's deprecation chatter is not the user's
-        warnings.simplefilter("ignore")
-        torch.onnx.export(
-            module,
-            (x,),
-            buffer,
-            opset_version=17,
-            dynamo=False,
-            input_names=["input"],
-            output_names=["output"],
-            training=torch.onnx.TrainingMode.PRESERVE,
-        )
-    return buffer.getvalue()
+    model = onnx_model(graph, layers, arrays, f"archcalc export {spec} --to onnx")
+    data: bytes = model.SerializeToString()
+    return data

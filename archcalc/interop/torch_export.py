@@ -11,6 +11,7 @@ dense layer that reads it are reordered, so the code stays the code a person wou
 from __future__ import annotations
 
 import keyword
+import math
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -188,24 +189,70 @@ def _translate(op: str, layer: Layer) -> _Layer:
     raise UsageError(f"the {op} layer has no PyTorch translation yet")
 
 
-def _flat_sources(graph: Graph, layers: Mapping[str, Layer | None]) -> dict[str, tuple[int, ...]]:
-    """For each node reading a flattened feature map (through element-wise ops on the flat
-    vector), the channels-last shape that was flattened: its weights need PyTorch's order."""
-    flat: dict[str, tuple[int, ...] | None] = {INPUT: None}
-    reads: dict[str, tuple[int, ...]] = {}
+# Ops that carry a flat vector's features through one by one (or permute along with them:
+# softmax), so a dense layer further on can absorb PyTorch's flatten order in its weights.
+_ORDER_FREE = {
+    "relu",
+    "relu6",
+    "leaky_relu",
+    "sigmoid",
+    "tanh",
+    "gelu",
+    "silu",
+    "softmax",
+    "hardsigmoid",
+    "hardswish",
+    "clip",
+    "dropout",
+    "identity",
+    "batchnorm",
+}
+
+
+@dataclass
+class FlattenOrder:
+    """How each flatten of a feature map is written. PyTorch's own (C·H·W) where the order is
+    absorbed by the weights of the dense layers that read it (``reads``: node → the flattened
+    channels-last shape; batchnorm vectors on the way are reordered too); archcalc's (H·W·C,
+    ``channels_last``: channels moved last first) where it would reach anything else — the
+    output, a merge, a channel slice — so that those compute exactly what archcalc computes."""
+
+    reads: dict[str, tuple[int, ...]] = field(default_factory=dict)
+    channels_last: set[str] = field(default_factory=set)
+
+
+def flatten_order(graph: Graph, layers: Mapping[str, Layer | None]) -> FlattenOrder:
+    readers: dict[str, list[str]] = {}
+    for node in graph.nodes:
+        for src in node.inputs:
+            readers.setdefault(src, []).append(node.name)
+    nodes = {node.name: node for node in graph.nodes}
+    last = graph.nodes[-1].name
+    order = FlattenOrder()
     for node in graph.nodes:
         layer = layers[node.name]
         assert layer is not None
-        src = flat.get(node.inputs[0])
-        if src is not None and len(src) > 1 and node.op.name in ("dense", "batchnorm"):
-            reads[node.name] = src
-        if node.op.name == "flatten":
-            flat[node.name] = tuple(layer.input)
-        elif node.op.name not in ("dense",) and len(layer.output) == 1 and len(node.inputs) == 1:
-            flat[node.name] = src
+        shape = tuple(layer.input)
+        if node.op.name != "flatten" or math.prod(shape[:-1]) == 1:
+            continue  # a flat vector, or a 1x1 map: one order
+        region, todo, absorbed = [], [node.name], True
+        while todo and absorbed:
+            name = todo.pop()
+            for reader in readers.get(name, []):
+                region.append(reader)
+                op = nodes[reader].op.name
+                if op in _ORDER_FREE and len(nodes[reader].inputs) == 1:
+                    todo.append(reader)
+                elif op != "dense":
+                    absorbed = False
+            absorbed = absorbed and name != last
+        if absorbed:
+            order.reads.update(
+                {r: shape for r in region if nodes[r].op.name in ("dense", "batchnorm")}
+            )
         else:
-            flat[node.name] = None
-    return reads
+            order.channels_last.add(node.name)
+    return order
 
 
 def module_paths(graph: Graph) -> dict[str, str]:
@@ -220,10 +267,13 @@ def torch_source(graph: Graph, layers: Mapping[str, Layer | None], spec: str) ->
     made: set[str] = set()
     body: list[str] = []
     var = {INPUT: "x"}
+    channels_last = flatten_order(graph, layers).channels_last
     for node in graph.nodes:
         layer = layers[node.name]
         assert layer is not None
         t = _translate(node.op.name, layer)
+        if node.name in channels_last:
+            t = _Layer(None, "torch.flatten({x}.movedim(1, -1), 1)")
         path = paths[node.name]
         parts = path.split(".")
         for i in range(1, len(parts)):
@@ -281,27 +331,28 @@ def _class_name(name: str) -> str:
     return text if text[0].isalpha() else f"Net{text}"
 
 
-def state_dict(
+def torch_arrays(
     graph: Graph, layers: Mapping[str, Layer | None], params: Mapping[str, Mapping[str, Any]]
-) -> dict[str, Any]:
-    """The backend's arrays as the generated module's state dict (NumPy arrays, PyTorch
-    layouts): kernels channels-first, dense weights (out, in) in PyTorch's flatten order."""
+) -> dict[str, dict[str, Any]]:
+    """The backend's arrays of each layer in PyTorch's layouts and names (float32 NumPy):
+    kernels channels-first, dense weights (out, in) in PyTorch's flatten order. The ONNX
+    export writes the same arrays."""
     import numpy as np
 
     from archcalc.backend.kernels import flatten_order_from_chw
 
-    paths = module_paths(graph)
-    flats = _flat_sources(graph, layers)
-    out: dict[str, Any] = {}
+    flats = flatten_order(graph, layers).reads
+    out: dict[str, dict[str, Any]] = {}
     for node in graph.nodes:
         layer = layers[node.name]
         assert layer is not None
-        p, op, path = params[node.name], node.op.name, paths[node.name]
+        op = node.op.name
         order = None
         if node.name in flats:
             # our feature j is torch's feature idx[j], so torch's feature i is our argsort[i]
             order = np.argsort(flatten_order_from_chw(flats[node.name]))
-        for key, value in p.items():
+        arrays: dict[str, Any] = {}
+        for key, value in params[node.name].items():
             value = np.asarray(value, dtype=np.float32)
             rank = layer.rank
             if op == "conv" and key == "kernel":
@@ -314,13 +365,23 @@ def state_dict(
                 value = (value[order] if order is not None else value).T
             elif order is not None and value.ndim == 1 and op == "batchnorm":
                 value = value[order]
-            name = {
-                "kernel": "weight",
-                "gamma": "weight",
-                "beta": "bias",
-            }.get(key, key)
-            out[f"{path}.{name}"] = np.ascontiguousarray(value)
-        if op == "batchnorm":
+            name = {"kernel": "weight", "gamma": "weight", "beta": "bias"}.get(key, key)
+            arrays[name] = np.ascontiguousarray(value)
+        out[node.name] = arrays
+    return out
+
+
+def state_dict(graph: Graph, arrays: Mapping[str, Mapping[str, Any]]) -> dict[str, Any]:
+    """Each layer's arrays (:func:`torch_arrays`) as the generated module's state dict."""
+    import numpy as np
+
+    paths = module_paths(graph)
+    out: dict[str, Any] = {}
+    for node in graph.nodes:
+        path = paths[node.name]
+        for key, value in arrays[node.name].items():
+            out[f"{path}.{key}"] = value
+        if node.op.name == "batchnorm":
             out[f"{path}.num_batches_tracked"] = np.asarray(0, dtype=np.int64)
     return out
 
