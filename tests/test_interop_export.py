@@ -4,6 +4,7 @@ backend's output on the same weights; parameters and layer shapes against the an
 
 from __future__ import annotations
 
+import subprocess
 import sys
 import textwrap
 from pathlib import Path
@@ -17,7 +18,7 @@ from archcalc.analysis import analyze
 from archcalc.analysis.shapes import infer_shapes
 from archcalc.backend import executor as ex
 from archcalc.diagnostics import Diagnostics
-from archcalc.interop.torch_export import build_module, class_name, module_paths
+from archcalc.interop.torch_export import WIDTH, build_module, torch_code
 from archcalc.shapes import parse_shape
 from archcalc.spec import load
 from tests.helpers import cli, examples
@@ -75,6 +76,9 @@ ONE_D = """
 INLINE = {"every-op": EVERY_OP, "one-d": ONE_D}
 BUNDLED = {
     "resnet18": "64x64x3",
+    "resnet50": "32x32x3",
+    "densenet121": "32x32x3",
+    "inception_v3": "75x75x3",
     "mobilenet_v2": "64x64x3",
     "googlenet": "96x96x3",
     "squeezenet1_0": "96x96x3",
@@ -130,7 +134,16 @@ def test_pytorch_export_runs_and_matches_the_backend(name: str, tmp_path: Path) 
     if shape is not None:
         graph.input_shape = parse_shape(shape)
     report = analyze(graph, diagnostics=Diagnostics())
-    module = build_module(code.read_text(), class_name(graph))
+    generated = torch_code(graph, infer_shapes(graph, Diagnostics(), graph.strict), spec)
+    assert code.read_text() == generated.source
+    for check in (["check"], ["format", "--check", "--line-length", str(WIDTH)]):
+        lint = subprocess.run(
+            [sys.executable, "-m", "ruff", *check, "--isolated", str(code)],
+            capture_output=True,
+            text=True,
+        )
+        assert lint.returncode == 0, lint.stdout + lint.stderr
+    module = build_module(generated.source, generated.class_name)
     module.load_state_dict(torch.load(weights))  # strict: every key and shape
     module.eval()
     assert sum(p.numel() for p in module.parameters()) == report.totals.params
@@ -141,7 +154,7 @@ def test_pytorch_export_runs_and_matches_the_backend(name: str, tmp_path: Path) 
     x = _input(graph.input_shape)
     graph, _, expected = _backend(spec, shape, x)
     seen: dict[str, tuple[int, ...]] = {}
-    paths = {p: n for n, p in module_paths(graph).items()}
+    paths = {p: n for n, p in generated.paths.items()}
     for path, m in module.named_modules():
         if path in paths:
             m.register_forward_hook(
@@ -363,5 +376,26 @@ def test_onnx_export_of_random_nets_runs_as_the_backend(text: str) -> None:
     session = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])
     x = _input(graph.input_shape)
     got = session.run(None, {"input": _to_nchw(x)})[0]
+    got = got if got.ndim == 2 else np.moveaxis(got, 1, -1)
+    _close(got, ex.execute(graph, layers, params, x).output)
+
+
+@settings(max_examples=examples(25, ci=200), deadline=None)
+@given(valid_nets())
+def test_pytorch_export_of_random_nets_runs_as_the_backend(text: str) -> None:
+    torch = require("torch")
+    from archcalc.interop.torch_export import state_dict, torch_arrays
+
+    graph = load("net.yaml", text).graph
+    layers = infer_shapes(graph, Diagnostics(), graph.strict)
+    params = ex.init_params(graph, layers, 0)
+    code = torch_code(graph, layers, "net.yaml")
+    module = build_module(code.source, code.class_name)
+    state = state_dict(graph, code, torch_arrays(graph, layers, params))
+    module.load_state_dict({k: torch.from_numpy(v) for k, v in state.items()})
+    module.eval()
+    x = _input(graph.input_shape)
+    with torch.no_grad():
+        got = module(torch.from_numpy(_to_nchw(x))).numpy()
     got = got if got.ndim == 2 else np.moveaxis(got, 1, -1)
     _close(got, ex.execute(graph, layers, params, x).output)

@@ -98,7 +98,8 @@ def export(
         )
     if target == "onnx" and weights is not None:
         raise UsageError("--weights goes with --to pytorch; an ONNX model carries its weights")
-    source = tx.torch_source(graph, layers, spec) if target == "pytorch" else ""
+    code = tx.torch_code(graph, layers, spec) if target == "pytorch" else None
+    source = code.source if code is not None else ""
     if target == "pytorch" and weights is None:
         if output is None:
             click.echo(source, nl=False)
@@ -120,7 +121,8 @@ def export(
     import io
 
     buffer = io.BytesIO()
-    state = tx.state_dict(graph, arrays)
+    assert code is not None
+    state = tx.state_dict(graph, code, arrays)
     torch.save({k: torch.from_numpy(v) for k, v in state.items()}, buffer)
     assert output is not None and weights is not None
     write_output(output, source.encode(), [spec])

@@ -1,11 +1,13 @@
 """PyTorch export: a graph → the source of an ``nn.Module``, and the NumPy backend's weights as
 its state dict.
 
-The module's submodules mirror the spec's nesting (``self.layer1.block1.conv1``), so the state
-dict's keys are the spec's layer names. It takes NCHW input, as PyTorch does. Padding that
-PyTorch's layers cannot express (asymmetric sides, ``same``) is an explicit ``F.pad`` in
-``forward``; archcalc's flatten order (H·W·C) is PyTorch's (C·H·W) after the weights of the
-dense layer that reads it are reordered, so the code stays the code a person would write.
+The code reads as a person would write it (torchvision's ResNet is the model): each of the
+spec's blocks is a class whose varying sizes are constructor parameters, named after the
+block's arguments; repeats named 0, 1, 2, ... are ``nn.Sequential`` (a run of equal blocks one
+loop), so the state dict's keys are the spec's layer names (``layer1.0.conv1``). It takes NCHW
+input, as PyTorch does. Padding that PyTorch's layers cannot express (asymmetric sides,
+``same``) is an explicit ``F.pad`` in ``forward``; archcalc's flatten order (H·W·C) is
+PyTorch's (C·H·W) after the weights of the dense layer that reads it are reordered.
 """
 
 from __future__ import annotations
@@ -103,7 +105,7 @@ def _translate(op: str, layer: Layer) -> _Layer:
         plain = [x for x in args if not x.startswith("count_include_pad")]
         module = f"nn.{kind}{nd}({', '.join(plain)})"
         if op == "maxpool":
-            return _Layer(module, f"{{m}}(F.pad({{x}}, {tp}, value=float('-inf')))")
+            return _Layer(module, f'{{m}}(F.pad({{x}}, {tp}, value=float("-inf")))')
         if a["count_include_pad"]:
             return _Layer(module, f"{{m}}(F.pad({{x}}, {tp}))")
         # the mean over the real inputs only (TensorFlow's `same` pooling): divide by the
@@ -141,7 +143,7 @@ def _translate(op: str, layer: Layer) -> _Layer:
         return _Layer(
             f"nn.LocalResponseNorm({a['size']}, alpha={a['alpha']!r}, beta={a['beta']!r}, "
             f"k={a['k']!r})",
-            "{m}({x})",
+            "{m}({x})" if r else "{m}({x}.unsqueeze(-1)).squeeze(-1)",  # it takes (N, C, ...)
         )
     if op == "dropout":
         return _Layer(f"nn.Dropout({a['rate']!r})", "{m}({x})")
@@ -179,10 +181,10 @@ def _translate(op: str, layer: Layer) -> _Layer:
         scale = layer.per_axis("scale")
         factor = float(scale[0]) if len(set(scale)) == 1 else tuple(float(v) for v in scale)
         if a["mode"] == "nearest":
-            return _Layer(f"nn.Upsample(scale_factor={factor}, mode='nearest')", "{m}({x})")
+            return _Layer(f'nn.Upsample(scale_factor={factor}, mode="nearest")', "{m}({x})")
         mode = {1: "linear", 2: "bilinear", 3: "trilinear"}[r]
         return _Layer(
-            f"nn.Upsample(scale_factor={factor}, mode='{mode}', align_corners=False)", "{m}({x})"
+            f'nn.Upsample(scale_factor={factor}, mode="{mode}", align_corners=False)', "{m}({x})"
         )
     if op == "channel_slice":
         return _Layer(None, f"{{x}}[:, {list(a['channels'])}]")
@@ -255,74 +257,379 @@ def flatten_order(graph: Graph, layers: Mapping[str, Layer | None]) -> FlattenOr
     return order
 
 
-def module_paths(graph: Graph) -> dict[str, str]:
-    """Each node's attribute path in the generated module: the spec name, Python-safe."""
-    return {n.name: ".".join(_ident(p) for p in n.name.split(".")) for n in graph.nodes}
+_INT = re.compile(r"(?<![\w.])\d+(?![\w.])")  # an integer literal, not in a name or a float
+# What PyTorch calls the positional arguments archcalc writes, to name a block's parameters.
+_POSITIONAL = {
+    "Conv": ("in_channels", "out_channels", "kernel_size"),
+    "ConvTranspose": ("in_channels", "out_channels", "kernel_size"),
+    "Linear": ("in_features", "out_features"),
+    "BatchNorm": ("num_features",),
+    "LocalResponseNorm": ("size",),
+    "MaxPool": ("kernel_size",),
+    "AvgPool": ("kernel_size",),
+}
 
 
-def torch_source(graph: Graph, layers: Mapping[str, Layer | None], spec: str) -> str:
+@dataclass
+class TorchCode:
+    """The generated module: its source, its class, and each layer's module path in its state
+    dict (the spec's name, where nn.Sequential's indexes give ``layer1.0.conv1`` as is)."""
+
+    source: str
+    class_name: str
+    paths: dict[str, str]
+
+
+@dataclass
+class _Body:
+    """One module's code: constructor lines (``self.… = …``) and forward lines."""
+
+    init: list[str] = field(default_factory=list)
+    forward: list[str] = field(default_factory=list)
+
+
+@dataclass
+class _Class:
+    label: str  # the spec's block name, or the container's
+    doc: str
+    forward: list[str]
+    template: str  # the constructor lines, every integer a slot
+    instances: list[tuple[str, list[int], dict[str, Any]]] = field(default_factory=list)
+    name: str = ""
+    params: list[tuple[str, list[int]]] = field(default_factory=list)  # name, slots
+
+
+class _Generator:
+    """Blocks as classes, repeats as nn.Sequential. A container of the layer names
+    (``layer1`` of ``layer1.0.conv1``) whose layers read one tensor from outside and give one
+    back becomes a module of its own: nn.Sequential when it is a chain of such modules named
+    0, 1, 2, ..., else a class per distinct block, its varying sizes constructor parameters.
+    A container whose tensors cross its edge (a U-Net skip) is a plain attribute holder
+    computed in its parent's forward."""
+
+    def __init__(self, graph: Graph, layers: Mapping[str, Layer | None]) -> None:
+        self.graph, self.layers = graph, layers
+        self.index = {n.name: i for i, n in enumerate(graph.nodes)}
+        self.nodes = {n.name: n for n in graph.nodes}
+        channels_last = flatten_order(graph, layers).channels_last
+        self.code: dict[str, _Layer] = {}
+        for node in graph.nodes:
+            layer = layers[node.name]
+            assert layer is not None
+            self.code[node.name] = (
+                _Layer(None, "torch.flatten({x}.movedim(1, -1), 1)")
+                if node.name in channels_last
+                else _translate(node.op.name, layer)
+            )
+        self.children: dict[str, list[str]] = {"": []}  # container → child keys, in order
+        self.members: dict[str, list[str]] = {"": [n.name for n in graph.nodes]}
+        for node in graph.nodes:
+            parts = node.name.split(".")
+            for i in range(len(parts)):
+                parent, key = ".".join(parts[:i]), ".".join(parts[: i + 1])
+                if key not in self.children[parent]:
+                    self.children[parent].append(key)
+                if i < len(parts) - 1:
+                    self.children.setdefault(key, [])
+                    self.members.setdefault(key, []).append(node.name)
+        self.readers: dict[str, set[str]] = {}
+        for node in graph.nodes:
+            for src in node.inputs:
+                self.readers.setdefault(src, set()).add(node.name)
+        self.classes: list[_Class] = []
+        self.paths: dict[str, str] = {}
+
+    def source_of(self, prefix: str) -> str | None:
+        """The one tensor a container reads from outside, if it is a module of its own."""
+        inside = set(self.members[prefix])
+        outside = {s for n in inside for s in self.nodes[n].inputs if s not in inside}
+        last = self.members[prefix][-1]
+        leaving = {n for n in inside if self.readers.get(n, set()) - inside}
+        if last == self.graph.nodes[-1].name:
+            leaving.add(last)
+        return outside.pop() if len(outside) == 1 and leaving <= {last} else None
+
+    def body(self, prefix: str, attr: str, path: str, var: dict[str, str], out: _Body) -> None:
+        """The code of a container's children into ``out``: its modules as ``self.{attr}…``,
+        each layer's state-dict path under ``path``, its tensors' variables in ``var``."""
+        for key in self.children[prefix]:
+            local = key[len(prefix) + 1 :] if prefix else key
+            name = _ident(local)
+            if key in self.code:
+                t = self.code[key]
+                xs = [var[s] for s in self.nodes[key].inputs]
+                call = t.call.format(
+                    m=f"self.{attr}{name}",
+                    x=xs[0],
+                    xs=", ".join(xs),
+                    xs_plus=" + ".join(xs),
+                    xs_times=" * ".join(xs),
+                )
+                if t.module is not None:
+                    out.init.append(f"self.{attr}{name} = {t.module}")
+                    self.paths[key] = f"{path}{name}"
+                var[key] = self.variable(local, var)
+                out.forward.append(f"{var[key]} = {call}")
+                continue
+            source = self.source_of(key)
+            if source is None:  # tensors cross its edge: computed here, its modules held
+                out.init.append(f"self.{attr}{name} = nn.Module()")
+                self.body(key, f"{attr}{name}.", f"{path}{name}.", var, out)
+                continue
+            out.init.append(f"self.{attr}{name} = {self.module(key, f'{path}{name}.')}")
+            last = self.members[key][-1]
+            var[last] = self.variable(local, var)
+            out.forward.append(f"{var[last]} = self.{attr}{name}({var[source]})")
+
+    def variable(self, local: str, var: dict[str, str]) -> str:
+        base = _ident(local.replace(".", "_"))
+        base = f"x{base}" if base.startswith("_") else base
+        taken, name, n = set(var.values()), base, 2
+        while name in taken:
+            name, n = f"{base}_{n}", n + 1
+        return name
+
+    def _chained(self, prefix: str) -> bool:
+        """Whether a container is a chain of one-input modules named 0, 1, 2, ...:
+        nn.Sequential."""
+        before = self.source_of(prefix)
+        for i, key in enumerate(self.children[prefix]):
+            if key != f"{prefix}.{i}":
+                return False
+            if key in self.code:
+                t, node = self.code[key], self.nodes[key]
+                if t.module is None or t.call != "{m}({x})" or node.inputs != [before]:
+                    return False
+            elif self.source_of(key) != before:
+                return False
+            before = self.members[key][-1] if key not in self.code else key
+        return True
+
+    def module(self, prefix: str, path: str) -> str:
+        """The constructor expression of a self-contained container; a class's instance is
+        written as a tag and its integer sizes, named by :meth:`finish`."""
+        if self._chained(prefix):
+            parts = []
+            for i, key in enumerate(self.children[prefix]):
+                if key in self.code:
+                    module = self.code[key].module
+                    assert module is not None
+                    parts.append(module)
+                    self.paths[key] = f"{path}{i}"
+                else:
+                    parts.append(self.module(key, f"{path}{i}."))
+            return f"nn.Sequential({_runs(parts)})"
+        out = _Body()
+        source = self.source_of(prefix)
+        assert source is not None
+        var = {source: "x"}
+        self.body(prefix, "", path, var, out)
+        out.forward.append(f"return {var[self.members[prefix][-1]]}")
+        scope = self.graph.scopes.get(prefix)
+        block = scope is not None and scope.kind == "block"
+        label = scope.label if scope is not None and block else prefix.rsplit(".", 1)[-1]
+        kind = scope.kind if scope is not None else "group of layers"
+        doc = f"The spec's {kind} '{label}'."
+        init = "\n".join(out.init)
+        template = _INT.sub("{}", init)
+        slots = [int(v) for v in _INT.findall(init)]
+        for c in self.classes:
+            if (c.label, c.template, c.forward) == (label, template, out.forward):
+                break
+        else:
+            c = _Class(label, doc, out.forward, template)
+            self.classes.append(c)
+        c.instances.append((prefix, slots, scope.args if scope is not None and block else {}))
+        return f"\0{_tag(self.classes.index(c))}\0({', '.join(map(str, slots))})"
+
+    def finish(self, reserved: str) -> None:
+        """Name the classes (not ``reserved``, the model's) and their parameters: the sizes
+        that differ between instances."""
+        used = {reserved}
+        for c in self.classes:
+            c.name = _unique(_class_name(c.label), used)
+            columns = list(zip(*(slots for _, slots, _ in c.instances)))
+            names: dict[tuple[int, ...], str] = {}
+            taken: set[str] = set()
+            for i, values in enumerate(columns):
+                if len(set(values)) > 1 and values not in names:
+                    names[values] = _unique(self.param_name(c, i, values), taken)
+            c.params = [
+                (n, [i for i, v in enumerate(columns) if v == values])
+                for values, n in names.items()
+            ]
+
+    def calls(self, text: str) -> str:
+        """The tags of class instances in ``text`` as calls with their parameters."""
+
+        def call(match: re.Match[str]) -> str:
+            c = self.classes[_untag(match.group(1))]
+            tokens = match.group(2).split(", ")
+            return f"{c.name}({', '.join(f'{n}={tokens[i[0]]}' for n, i in c.params)})"
+
+        return re.sub("\0([a-z]+)\0\\(([^()]*)\\)", call, text)
+
+    def param_name(self, c: _Class, slot: int, values: tuple[int, ...]) -> str:
+        for arg in c.instances[0][2]:
+            if all(args.get(arg) == v for (_, _, args), v in zip(c.instances, values)):
+                return str(arg)
+        before = c.template[: [m.start() for m in re.finditer(r"\{\}", c.template)][slot]]
+        keyword = re.search(r"(\w+)=\(?[{}, ]*$", before)
+        if keyword:
+            return keyword.group(1)
+        nested = re.search("\0([a-z]+)\0\\(([^()]*)$", before)
+        if nested:  # a size passed on to a block inside: the name it has there
+            inner = self.classes[_untag(nested.group(1))]
+            position = nested.group(2).count(",")
+            for name, slots in inner.params:
+                if position in slots:
+                    return name
+        call = re.search(r"nn\.([A-Za-z]+?)(?:[123]d)?\(([^()]*)$", before)
+        if call:
+            names = _POSITIONAL.get(call.group(1), ())
+            position = call.group(2).count(",")
+            if position < len(names):
+                return names[position]
+        return "size"
+
+
+def _tag(index: int) -> str:
+    """A class's index in letters (integers in the text are sizes)."""
+    word = ""
+    while True:
+        index, digit = divmod(index, 26)
+        word = chr(ord("a") + digit) + word
+        if not index:
+            return word
+        index -= 1
+
+
+def _untag(word: str) -> int:
+    index = 0
+    for ch in word:
+        index = index * 26 + ord(ch) - ord("a") + 1
+    return index - 1
+
+
+def _unique(word: str, used: set[str]) -> str:
+    name, n = word, 2
+    while name in used:
+        name, n = f"{word}{'_' if word[-1].isdigit() else ''}{n}", n + 1
+    used.add(name)
+    return name
+
+
+WIDTH = 99  # the generated code's line length (ruff's default 88 would wrap most conv lines)
+
+
+def _wrap(line: str, indent: int) -> list[str]:
+    """A statement too long for one line: the arguments of its last call one per line, with a
+    trailing comma (as ruff format writes it)."""
+    if indent + len(line) <= WIDTH or not line.endswith(")"):
+        return [line]
+    depth, start = 0, -1
+    for i in range(len(line) - 1, -1, -1):  # the bracket the last one closes
+        depth += {")": 1, "]": 1, "(": -1, "[": -1}.get(line[i], 0)
+        if depth == 0:
+            start = i
+            break
+    args, depth, begin = [], 0, start + 1
+    for i in range(start + 1, len(line) - 1):
+        depth += {"(": 1, "[": 1, ")": -1, "]": -1}.get(line[i], 0)
+        if line[i] == "," and depth == 0:
+            args.append(line[begin:i].strip())
+            begin = i + 1
+    args.append(line[begin:-1].strip())
+    inner = [w for a in args for w in _wrap(f"{a},", indent + 4)]
+    return [line[: start + 1], *(f"    {w}" for w in inner), ")"]
+
+
+def _lines(lines: list[str], indent: int) -> list[str]:
+    pad = " " * indent
+    return [f"{pad}{w}" for line in lines for w in _wrap(line, indent)]
+
+
+def _runs(parts: list[str]) -> str:
+    """nn.Sequential's arguments: a run of three or more equal modules as one loop."""
+    out: list[str] = []
+    i = 0
+    while i < len(parts):
+        j = i
+        while j < len(parts) and parts[j] == parts[i]:
+            j += 1
+        if j - i >= 3:
+            out.append(f"*({parts[i]} for _ in range({j - i}))")
+        else:
+            out.extend(parts[i:j])
+        i = j
+    return ", ".join(out)
+
+
+def torch_code(graph: Graph, layers: Mapping[str, Layer | None], spec: str) -> TorchCode:
     """The Python source of an nn.Module computing ``graph`` on NCHW input."""
-    paths = module_paths(graph)
-    init: list[str] = []
-    made: set[str] = set()
-    body: list[str] = []
+    gen = _Generator(graph, layers)
+    top = _Body()
     var = {INPUT: "x"}
-    channels_last = flatten_order(graph, layers).channels_last
-    for node in graph.nodes:
-        layer = layers[node.name]
-        assert layer is not None
-        t = _translate(node.op.name, layer)
-        if node.name in channels_last:
-            t = _Layer(None, "torch.flatten({x}.movedim(1, -1), 1)")
-        path = paths[node.name]
-        parts = path.split(".")
-        for i in range(1, len(parts)):
-            container = ".".join(parts[:i])
-            if container not in made:
-                made.add(container)
-                init.append(f"self.{container} = nn.Module()")
-        xs = [var[s] for s in node.inputs]
-        call = t.call.format(
-            m=f"self.{path}",
-            x=xs[0],
-            xs=", ".join(xs),
-            xs_plus=" + ".join(xs),
-            xs_times=" * ".join(xs),
-        )
-        if t.module is not None:
-            init.append(f"self.{path} = {t.module}")
-        name = _ident(node.name.replace(".", "_"))
-        var[node.name] = name
-        body.append(f"{name} = {call}")
-    out = var[graph.nodes[-1].name]
+    gen.body("", "", "", var, top)
+    main = _class_name(graph.name)
     shape = graph.input_shape
     nchw = (shape[-1], *shape[:-1])
+    gen.finish(reserved=main)
+    blocks: list[str] = []
+    for c in gen.classes:
+        slots = {i: n for n, idx in c.params for i in idx}
+        pieces = c.template.split("{}")
+        values = c.instances[0][1]
+        init = pieces[0] + "".join(
+            slots.get(i, str(values[i])) + piece for i, piece in enumerate(pieces[1:])
+        )
+        params = ["self", *(f"{n}: int" for n, _ in c.params)]
+        signature = [f"    def __init__({', '.join(params)}) -> None:"]
+        if len(signature[0]) > WIDTH:  # one per line, as ruff format writes it
+            signature = ["    def __init__(", *(f"        {p}," for p in params), "    ) -> None:"]
+        blocks += [
+            f"class {c.name}(nn.Module):",
+            f'    """{c.doc}"""',
+            "",
+            *signature,
+            "        super().__init__()",
+            *_lines(gen.calls(init).split("\n"), 8),
+            "",
+            "    def forward(self, x: torch.Tensor) -> torch.Tensor:",
+            *_lines(c.forward, 8),
+            "",
+            "",
+        ]
+    model = [
+        f"class {main}(nn.Module):",
+        "    def __init__(self) -> None:",
+        "        super().__init__()",
+        *_lines([gen.calls(line) for line in top.init], 8),
+        "",
+        "    def forward(self, x: torch.Tensor) -> torch.Tensor:",
+        *_lines(top.forward, 8),
+        f"        return {var[graph.nodes[-1].name]}",
+    ]
+    code = "\n".join([*blocks, *model])
     lines = [
         f'"""{graph.name or "net"}: generated by `archcalc export {spec} --to pytorch`.',
         "",
-        f"Input: N x {' x '.join(map(str, nchw))} (channels first). Submodules follow the "
-        "spec's names.",
+        f"Input: N x {' x '.join(map(str, nchw))} (channels first). The spec's blocks are classes,",
+        "repeats named 0, 1, 2, ... nn.Sequential; the state dict's keys are the spec's layer names.",
         '"""',
         "",
         "import torch",
-        "import torch.nn.functional as F",
+        *(["import torch.nn.functional as F"] if "F." in code else []),
         "from torch import nn",
         "",
         "",
-        f"class {_class_name(graph.name)}(nn.Module):",
-        "    def __init__(self) -> None:",
-        "        super().__init__()",
-        *(f"        {line}" for line in init),
-        "",
-        "    def forward(self, x: torch.Tensor) -> torch.Tensor:",
-        *(f"        {line}" for line in body),
-        f"        return {out}",
+        code,
         "",
         "",
         f"INPUT_SHAPE = {nchw}  # one sample, channels first",
         "",
     ]
-    return "\n".join(lines)
+    return TorchCode("\n".join(lines), main, gen.paths)
 
 
 def _class_name(name: str) -> str:
@@ -371,13 +678,17 @@ def torch_arrays(
     return out
 
 
-def state_dict(graph: Graph, arrays: Mapping[str, Mapping[str, Any]]) -> dict[str, Any]:
+def state_dict(
+    graph: Graph, code: TorchCode, arrays: Mapping[str, Mapping[str, Any]]
+) -> dict[str, Any]:
     """Each layer's arrays (:func:`torch_arrays`) as the generated module's state dict."""
     import numpy as np
 
-    paths = module_paths(graph)
+    paths = code.paths
     out: dict[str, Any] = {}
     for node in graph.nodes:
+        if node.name not in paths:
+            continue  # no module: no arrays
         path = paths[node.name]
         for key, value in arrays[node.name].items():
             out[f"{path}.{key}"] = value
@@ -387,11 +698,7 @@ def state_dict(graph: Graph, arrays: Mapping[str, Mapping[str, Any]]) -> dict[st
 
 
 def build_module(source: str, class_name: str) -> Any:
-    """Execute generated source and instantiate its module (for ONNX export and the tests)."""
+    """Execute generated source and instantiate its module (for the tests)."""
     scope: dict[str, Any] = {}
     exec(compile(source, "<archcalc export>", "exec"), scope)  # our own generated code
     return scope[class_name]()
-
-
-def class_name(graph: Graph) -> str:
-    return _class_name(graph.name)
