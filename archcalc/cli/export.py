@@ -59,10 +59,12 @@ def export(
 ) -> None:
     """Write SPEC as PyTorch code or as an ONNX model.
 
-    The PyTorch module mirrors the spec's names as submodules and takes channels-first input;
-    its weights (--weights) are the NumPy backend's: an imported model's own, a spec's inline
-    kernels, else seeded random ones. The ONNX model carries the same weights; writing it
-    needs PyTorch and onnx installed.
+    The PyTorch module takes channels-first input; the spec's blocks are classes, repeats
+    named 0, 1, 2, ... nn.Sequential, so the state dict's keys are the spec's layer names. Its
+    weights (--weights, needs PyTorch) are the NumPy backend's: an imported model's own, a
+    spec's inline kernels, else seeded random ones. The ONNX model (opset 18, channels first,
+    one node per layer named as the spec names it) carries the same weights; writing it needs
+    only the onnx package.
 
     \b
     Examples:
@@ -81,6 +83,10 @@ def export(
     for out in (output, weights):  # before any work: a refused output costs nothing
         if out is not None:
             check_output(out, [spec])
+    if target == "onnx":
+        _need("onnx", "writing an ONNX model needs onnx", "archcalc[onnx]")
+    elif weights is not None:
+        _need("torch", "writing the weights needs PyTorch", "archcalc[torch]")
     given = parse_shape(input_shape) if input_shape is not None else None
     loaded = load(spec, input_shape=given)
     graph = loaded.graph
@@ -117,8 +123,9 @@ def export(
         write_output(output, _onnx_bytes(graph, layers, arrays, spec), [spec])
         click.echo(f"wrote {output}", err=True)
         sys.exit(EXIT_OK)
-    torch = _torch()
     import io
+
+    import torch
 
     buffer = io.BytesIO()
     assert code is not None
@@ -131,28 +138,20 @@ def export(
     sys.exit(EXIT_OK)
 
 
-def _torch() -> Any:
+def _need(module: str, why: str, extra: str) -> None:
+    import importlib
+
     from archcalc.diagnostics import UsageError
 
     try:
-        import torch
+        importlib.import_module(module)
     except ImportError:
-        raise UsageError(
-            "writing the weights needs PyTorch", "pip install 'archcalc[torch]'"
-        ) from None
-    return torch
+        raise UsageError(why, f"pip install '{extra}'") from None
 
 
 def _onnx_bytes(graph: Any, layers: Any, arrays: Any, spec: str) -> bytes:
-    from archcalc.diagnostics import UsageError
     from archcalc.interop.onnx_export import onnx_model
 
-    try:
-        import onnx  # noqa: F401
-    except ImportError:
-        raise UsageError(
-            "writing an ONNX model needs onnx", "pip install 'archcalc[onnx]'"
-        ) from None
     model = onnx_model(graph, layers, arrays, f"archcalc export {spec} --to onnx")
     data: bytes = model.SerializeToString()
     return data

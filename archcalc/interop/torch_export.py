@@ -458,6 +458,9 @@ class _Generator:
                 (n, [i for i, v in enumerate(columns) if v == values])
                 for values, n in names.items()
             ]
+            # sizes derived from the input first, then the block's arguments in its order
+            order = list(c.instances[0][2])
+            c.params.sort(key=lambda p: order.index(p[0]) if p[0] in order else -1)
 
     def calls(self, text: str) -> str:
         """The tags of class instances in ``text`` as calls with their parameters."""
