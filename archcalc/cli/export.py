@@ -125,12 +125,16 @@ def export(
         sys.exit(EXIT_OK)
     import io
 
+    import numpy as np
     import torch
 
     buffer = io.BytesIO()
     assert code is not None
     state = tx.state_dict(graph, code, arrays)
-    torch.save({k: torch.from_numpy(v) for k, v in state.items()}, buffer)
+    # (an imported model's arrays are read-only views of its file: torch wants its own)
+    torch.save(
+        {k: torch.from_numpy(np.require(v, requirements="W")) for k, v in state.items()}, buffer
+    )
     assert output is not None and weights is not None
     write_output(output, source.encode(), [spec])
     write_output(weights, buffer.getvalue(), [spec])
