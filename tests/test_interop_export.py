@@ -397,3 +397,33 @@ def test_pytorch_export_of_random_nets_runs_as_the_backend(text: str) -> None:
         got = module(torch.from_numpy(_to_nchw(x))).numpy()
     got = got if got.ndim == 2 else np.moveaxis(got, 1, -1)
     _close(got, ex.execute(graph, layers, params, x).output)
+
+
+@pytest.mark.parametrize("model", ["mobilenet.onnx", "small.keras"])
+def test_an_imported_model_exports_with_its_own_weights(model: str, tmp_path: Path) -> None:
+    """A flat model read from ONNX or Keras: both exports compute what `run` computes on the
+    model's own weights."""
+    torch = require("torch")
+    ort = require("onnxruntime")
+    require("onnx")
+    if model.endswith(".keras"):
+        require("keras")
+    path = str(Path(__file__).parent / "data" / "examples" / model)
+    onnx_out, code, weights = tmp_path / "re.onnx", tmp_path / "re.py", tmp_path / "re.pt"
+    _export_onnx(path, None, onnx_out)
+    result = cli("export", path, "--to", "pytorch", "-o", str(code), "--weights", str(weights))
+    assert result.exit_code == 0, result.output
+
+    graph = load(path).graph
+    layers = infer_shapes(graph, Diagnostics(), graph.strict)
+    params = ex.init_params(graph, layers, given=graph.weights, random_missing=False)
+    x = _input(graph.input_shape)
+    expected = ex.execute(graph, layers, params, x).output
+    _close(_run_onnx(ort, onnx_out, x), expected)
+    generated = torch_code(graph, layers, path)
+    module = build_module(code.read_text(), generated.class_name)
+    module.load_state_dict(torch.load(weights))
+    module.eval()
+    with torch.no_grad():
+        got = module(torch.from_numpy(_to_nchw(x))).numpy()
+    _close(got if got.ndim == 2 else np.moveaxis(got, 1, -1), expected)
