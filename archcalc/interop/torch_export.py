@@ -53,7 +53,9 @@ class _Layer:
     notes: list[str] = field(default_factory=list)
 
 
-def _translate(op: str, layer: Layer) -> _Layer:
+def _translate(op: str, layer: Layer, explicit: bool = False) -> _Layer:
+    """The module and forward call of one layer; ``explicit`` writes stride, padding and groups
+    even at their defaults (a block class whose uses differ in them takes them as parameters)."""
     a, r = layer.attrs, layer.rank
     nd = _ND.get(r, "1d")
     if op in ("conv", "conv_transpose"):
@@ -61,10 +63,10 @@ def _translate(op: str, layer: Layer) -> _Layer:
         pads = layer.padding(k, s, d)
         cin = layer.input[-1]
         args = [str(cin), str(a["filters"]), _tuple(k)]
-        if any(v != 1 for v in s):
+        if explicit or any(v != 1 for v in s):
             args.append(f"stride={_tuple(s)}")
         symmetric = all(p == q for p, q in pads)
-        if symmetric and any(p for p, _ in pads):
+        if symmetric and (explicit or any(p for p, _ in pads)):
             args.append(f"padding={_tuple([p for p, _ in pads])}")
         if op == "conv_transpose":
             if not symmetric:
@@ -74,7 +76,7 @@ def _translate(op: str, layer: Layer) -> _Layer:
                 args.append(f"output_padding={extra}")
         if any(v != 1 for v in d):
             args.append(f"dilation={_tuple(d)}")
-        if a["groups"] != 1:
+        if explicit or a["groups"] != 1:
             args.append(f"groups={a['groups']}")
         if not a["bias"]:
             args.append("bias=False")
@@ -90,7 +92,7 @@ def _translate(op: str, layer: Layer) -> _Layer:
         pads = layer.padding(k, s, d)
         symmetric = all(p == q for p, q in pads) and all(2 * p <= kk for (p, _), kk in zip(pads, k))
         args = [_tuple(k), f"stride={_tuple(s)}"]
-        if symmetric and any(p for p, _ in pads):
+        if symmetric and (explicit or any(p for p, _ in pads)):
             args.append(f"padding={_tuple([p for p, _ in pads])}")
         if op == "maxpool" and any(v != 1 for v in d):
             args.append(f"dilation={_tuple(d)}")
@@ -307,20 +309,14 @@ class _Generator:
     A container whose tensors cross its edge (a U-Net skip) is a plain attribute holder
     computed in its parent's forward."""
 
-    def __init__(self, graph: Graph, layers: Mapping[str, Layer | None]) -> None:
+    def __init__(
+        self, graph: Graph, layers: Mapping[str, Layer | None], explicit: set[str]
+    ) -> None:
         self.graph, self.layers = graph, layers
         self.index = {n.name: i for i, n in enumerate(graph.nodes)}
         self.nodes = {n.name: n for n in graph.nodes}
-        channels_last = flatten_order(graph, layers).channels_last
-        self.code: dict[str, _Layer] = {}
-        for node in graph.nodes:
-            layer = layers[node.name]
-            assert layer is not None
-            self.code[node.name] = (
-                _Layer(None, "torch.flatten({x}.movedim(1, -1), 1)")
-                if node.name in channels_last
-                else _translate(node.op.name, layer)
-            )
+        self.channels_last = flatten_order(graph, layers).channels_last
+        self.explicit = explicit
         self.children: dict[str, list[str]] = {"": []}  # container → child keys, in order
         self.members: dict[str, list[str]] = {"": [n.name for n in graph.nodes]}
         for node in graph.nodes:
@@ -339,6 +335,13 @@ class _Generator:
         self.classes: list[_Class] = []
         self.paths: dict[str, str] = {}
 
+    def code(self, name: str, explicit: bool) -> _Layer:
+        if name in self.channels_last:
+            return _Layer(None, "torch.flatten({x}.movedim(1, -1), 1)")
+        layer = self.layers[name]
+        assert layer is not None
+        return _translate(self.nodes[name].op.name, layer, explicit)
+
     def source_of(self, prefix: str) -> str | None:
         """The one tensor a container reads from outside, if it is a module of its own."""
         inside = set(self.members[prefix])
@@ -349,14 +352,22 @@ class _Generator:
             leaving.add(last)
         return outside.pop() if len(outside) == 1 and leaving <= {last} else None
 
-    def body(self, prefix: str, attr: str, path: str, var: dict[str, str], out: _Body) -> None:
+    def body(
+        self,
+        prefix: str,
+        attr: str,
+        path: str,
+        var: dict[str, str],
+        out: _Body,
+        explicit: bool = False,
+    ) -> None:
         """The code of a container's children into ``out``: its modules as ``self.{attr}…``,
         each layer's state-dict path under ``path``, its tensors' variables in ``var``."""
         for key in self.children[prefix]:
             local = key[len(prefix) + 1 :] if prefix else key
             name = _ident(local)
-            if key in self.code:
-                t = self.code[key]
+            if key in self.nodes:
+                t = self.code(key, explicit)
                 xs = [var[s] for s in self.nodes[key].inputs]
                 call = t.call.format(
                     m=f"self.{attr}{name}",
@@ -374,9 +385,10 @@ class _Generator:
             source = self.source_of(key)
             if source is None:  # tensors cross its edge: computed here, its modules held
                 out.init.append(f"self.{attr}{name} = nn.Module()")
-                self.body(key, f"{attr}{name}.", f"{path}{name}.", var, out)
+                self.body(key, f"{attr}{name}.", f"{path}{name}.", var, out, explicit)
                 continue
-            out.init.append(f"self.{attr}{name} = {self.module(key, f'{path}{name}.')}")
+            module = self.module(key, f"{path}{name}.", explicit)
+            out.init.append(f"self.{attr}{name} = {module}")
             last = self.members[key][-1]
             var[last] = self.variable(local, var)
             out.forward.append(f"{var[last]} = self.{attr}{name}({var[source]})")
@@ -396,38 +408,38 @@ class _Generator:
         for i, key in enumerate(self.children[prefix]):
             if key != f"{prefix}.{i}":
                 return False
-            if key in self.code:
-                t, node = self.code[key], self.nodes[key]
+            if key in self.nodes:
+                t, node = self.code(key, False), self.nodes[key]
                 if t.module is None or t.call != "{m}({x})" or node.inputs != [before]:
                     return False
             elif self.source_of(key) != before:
                 return False
-            before = self.members[key][-1] if key not in self.code else key
+            before = self.members[key][-1] if key not in self.nodes else key
         return True
 
-    def module(self, prefix: str, path: str) -> str:
+    def module(self, prefix: str, path: str, explicit: bool = False) -> str:
         """The constructor expression of a self-contained container; a class's instance is
         written as a tag and its integer sizes, named by :meth:`finish`."""
         if self._chained(prefix):
             parts = []
             for i, key in enumerate(self.children[prefix]):
-                if key in self.code:
-                    module = self.code[key].module
+                if key in self.nodes:
+                    module = self.code(key, explicit).module
                     assert module is not None
                     parts.append(module)
                     self.paths[key] = f"{path}{i}"
                 else:
-                    parts.append(self.module(key, f"{path}{i}."))
+                    parts.append(self.module(key, f"{path}{i}.", explicit))
             return f"nn.Sequential({_runs(parts)})"
+        scope = self.graph.scopes.get(prefix)
+        block = scope is not None and scope.kind == "block"
+        label = scope.label if scope is not None and block else prefix.rsplit(".", 1)[-1]
         out = _Body()
         source = self.source_of(prefix)
         assert source is not None
         var = {source: "x"}
-        self.body(prefix, "", path, var, out)
+        self.body(prefix, "", path, var, out, label in self.explicit)
         out.forward.append(f"return {var[self.members[prefix][-1]]}")
-        scope = self.graph.scopes.get(prefix)
-        block = scope is not None and scope.kind == "block"
-        label = scope.label if scope is not None and block else prefix.rsplit(".", 1)[-1]
         kind = scope.kind if scope is not None else "group of layers"
         doc = f"The spec's {kind} '{label}'."
         init = "\n".join(out.init)
@@ -552,6 +564,24 @@ def _lines(lines: list[str], indent: int) -> list[str]:
     return [f"{pad}{w}" for line in lines for w in _wrap(line, indent)]
 
 
+_CONV_DEFAULT = re.compile(r", (?:stride=1|padding=0|groups=1)(?=[,)])")
+
+
+def _drop_defaults(text: str) -> str:
+    """Convolutions' stride, padding and groups written out for a block's parameters, left out
+    again where they stayed at PyTorch's default in every use."""
+    out, at = [], 0
+    for start in (m.start() for m in re.finditer(r"nn\.Conv\w*\(", text)):
+        depth, end = 0, start
+        for end in range(text.index("(", start), len(text)):
+            depth += {"(": 1, ")": -1}.get(text[end], 0)
+            if depth == 0:
+                break
+        out += [text[at:start], _CONV_DEFAULT.sub("", text[start : end + 1])]
+        at = end + 1
+    return "".join([*out, text[at:]])
+
+
 def _runs(parts: list[str]) -> str:
     """nn.Sequential's arguments: a run of three or more equal modules as one loop."""
     out: list[str] = []
@@ -570,10 +600,17 @@ def _runs(parts: list[str]) -> str:
 
 def torch_code(graph: Graph, layers: Mapping[str, Layer | None], spec: str) -> TorchCode:
     """The Python source of an nn.Module computing ``graph`` on NCHW input."""
-    gen = _Generator(graph, layers)
-    top = _Body()
-    var = {INPUT: "x"}
-    gen.body("", "", "", var, top)
+    explicit: set[str] = set()
+    while True:  # again, with stride, padding, groups as parameters where uses differ in them
+        gen = _Generator(graph, layers, explicit)
+        top = _Body()
+        var = {INPUT: "x"}
+        gen.body("", "", "", var, top)
+        labels = [c.label for c in gen.classes]
+        varied = {label for label in labels if labels.count(label) > 1} - explicit
+        if not varied:
+            break
+        explicit |= varied
     main = _class_name(graph.name)
     shape = graph.input_shape
     nchw = (shape[-1], *shape[:-1])
@@ -583,8 +620,9 @@ def torch_code(graph: Graph, layers: Mapping[str, Layer | None], spec: str) -> T
         slots = {i: n for n, idx in c.params for i in idx}
         pieces = c.template.split("{}")
         values = c.instances[0][1]
-        init = pieces[0] + "".join(
-            slots.get(i, str(values[i])) + piece for i, piece in enumerate(pieces[1:])
+        init = _drop_defaults(
+            pieces[0]
+            + "".join(slots.get(i, str(values[i])) + piece for i, piece in enumerate(pieces[1:]))
         )
         params = ["self", *(f"{n}: int" for n, _ in c.params)]
         signature = [f"    def __init__({', '.join(params)}) -> None:"]
