@@ -118,6 +118,7 @@ def export(
 
     params = ex.init_params(graph, layers, seed, given=graph.weights)
     arrays = tx.torch_arrays(graph, layers, params)
+    del params  # a copy of every weight: the memory the writing needs
     if target == "onnx":
         assert output is not None
         write_output(output, _onnx_bytes(graph, layers, arrays, spec), [spec])

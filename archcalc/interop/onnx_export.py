@@ -32,7 +32,8 @@ class _Writer:
     def __init__(self, onnx: Any, numpy: Any) -> None:
         self.onnx, self.np = onnx, numpy
         self.nodes: list[Any] = []
-        self.initializers: list[Any] = []
+        self.initializers: list[Any] = []  # small constants, as tensors
+        self.weights: list[tuple[str, Any]] = []  # the arrays of weights, made tensors last
 
     def node(self, op: str, inputs: list[str], output: str, name: str, **attrs: Any) -> str:
         self.nodes.append(self.onnx.helper.make_node(op, inputs, [output], name=name, **attrs))
@@ -40,7 +41,10 @@ class _Writer:
 
     def const(self, name: str, value: Any, dtype: Any = None) -> str:
         array = self.np.asarray(value, dtype=dtype or self.np.float32)
-        self.initializers.append(self.onnx.numpy_helper.from_array(array, name))
+        if array.nbytes > _INLINE_BYTES:
+            self.weights.append((name, array))
+        else:
+            self.initializers.append(self.onnx.numpy_helper.from_array(array, name))
         return name
 
     def ints(self, name: str, values: list[int]) -> str:
@@ -395,29 +399,29 @@ def onnx_model(
         made.ir_version = IR_VERSION
         return made
 
-    # Shapes are inferred, and the structure checked, on the model without its weights' values
-    # (large weights stand as inputs of their shape): the same graph, without serialising
-    # hundreds of megabytes twice more. Small constants (pads, axes) stay: shapes depend on them.
-    big = [t for t in w.initializers if len(t.raw_data) > _INLINE_BYTES]
+    # Shapes are inferred, and the structure checked, on the model without its weights (they
+    # stand as inputs of their shape; small constants such as pads stay, shapes depend on them),
+    # so hundreds of megabytes are not serialised twice more; the weights are then put in one
+    # at a time, each array turned into its tensor just before it is added.
     light = onnx.helper.make_graph(
         w.nodes,
         graph.name or "net",
-        [*inputs, *(tensor(t.name, t.data_type, list(t.dims)) for t in big)],
-        outputs,
-        initializer=[t for t in w.initializers if len(t.raw_data) <= _INLINE_BYTES],
-    )
-    inferred = onnx.shape_inference.infer_shapes(model(light), check_type=True, strict_mode=True)
-    onnx.checker.check_model(inferred, full_check=True)
-    body = onnx.helper.make_graph(
-        w.nodes,
-        graph.name or "net",
-        inputs,
+        [*inputs, *(tensor(n, _dtype(onnx, a), a.shape) for n, a in w.weights)],
         outputs,
         initializer=w.initializers,
         doc_string=graph.source,
-        value_info=inferred.graph.value_info,
     )
-    return model(body)
+    made = onnx.shape_inference.infer_shapes(model(light), check_type=True, strict_mode=True)
+    onnx.checker.check_model(made, full_check=True)
+    del made.graph.input[1:]
+    for name, array in w.weights:
+        made.graph.initializer.append(onnx.numpy_helper.from_array(array, name))
+    return made
 
 
 _INLINE_BYTES = 4096
+
+
+def _dtype(onnx: Any, array: Any) -> int:
+    code: int = onnx.helper.np_dtype_to_tensor_dtype(array.dtype)
+    return code
