@@ -48,8 +48,8 @@ class _Consts(dict[str, Const]):
 SUPPORTED = (
     "Conv, ConvTranspose, Gemm, MatMul, MaxPool, AveragePool, GlobalAveragePool, GlobalMaxPool, "
     "Relu, LeakyRelu, Clip, Sigmoid, Tanh, HardSigmoid, HardSwish, Mul, Add, Concat, Flatten, "
-    "Reshape, BatchNormalization, LRN, Dropout, Softmax, Pad, ReduceMean, Resize, Identity, "
-    "Constant, and shape arithmetic (Shape, Gather, Unsqueeze, Squeeze, Concat, Slice, Cast, Transpose)"
+    "Reshape, BatchNormalization, LRN, Dropout, Softmax, Pad, ReduceMean, ReduceMax, Resize, Identity, "
+    "Gather (channels), Constant, and shape arithmetic (Shape, Gather, Unsqueeze, Squeeze, Concat, Slice, Cast, Transpose)"
 )
 
 
@@ -554,7 +554,8 @@ def _global_pool(imp: _Importer, node: Any) -> None:
     imp.emit(node, op, {"keepdims": True})
 
 
-def _reduce_mean(imp: _Importer, node: Any) -> None:
+def _reduce(imp: _Importer, node: Any) -> None:
+    """ReduceMean or ReduceMax over every spatial axis: global pooling."""
     a = imp.attrs(node)
     axes = a.get("axes")
     if axes is None and len(node.input) > 1:
@@ -564,7 +565,8 @@ def _reduce_mean(imp: _Importer, node: Any) -> None:
     if axes is None or sorted(x % rank for x in axes) != list(range(2, rank)):
         raise imp.unsupported(node, "only a mean over all spatial axes (global pooling) maps")
     keep = bool(a.get("keepdims", 1))
-    imp.emit(node, "global_avgpool", {"keepdims": keep})
+    op = "global_avgpool" if node.op_type == "ReduceMean" else "global_maxpool"
+    imp.emit(node, op, {"keepdims": keep})
 
 
 def _flatten_like(imp: _Importer, node: Any, target: tuple[int, ...]) -> None:
@@ -773,6 +775,18 @@ def _hardsigmoid(imp: _Importer, node: Any) -> None:
     imp.emit(node, "hardsigmoid", attrs)
 
 
+def _gather(imp: _Importer, node: Any) -> None:
+    indices = imp.const(node, 1, "indices")
+    rank = len(imp.shape(node.input[0], node))
+    if imp.attrs(node).get("axis", 0) % rank != 1 or indices is None or indices.ndim != 1:
+        raise imp.unsupported(node, "only a list of channels (axis 1) maps onto channel_slice")
+    imp.emit(
+        node,
+        "channel_slice",
+        {"channels": [int(i) % imp.shape(node.input[0], node)[1] for i in indices]},
+    )
+
+
 def _passthrough(imp: _Importer, node: Any) -> None:
     imp.alias(node)
 
@@ -786,7 +800,8 @@ _LAYERS: dict[str, Callable[[_Importer, Any], None]] = {
     "AveragePool": _pool,
     "GlobalAveragePool": _global_pool,
     "GlobalMaxPool": _global_pool,
-    "ReduceMean": _reduce_mean,
+    "ReduceMean": _reduce,
+    "ReduceMax": _reduce,
     "Relu": _simple("relu"),
     "Sigmoid": _simple("sigmoid"),
     "Tanh": _simple("tanh"),
@@ -807,4 +822,5 @@ _LAYERS: dict[str, Callable[[_Importer, Any], None]] = {
     "Resize": _resize,
     "Identity": _passthrough,
     "Cast": _passthrough,
+    "Gather": _gather,
 }
