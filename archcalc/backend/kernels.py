@@ -266,7 +266,7 @@ def conv(
         y = _conv_depthwise(_pad_spatial(x, pads), w, kernel, s, d, out)
     elif all(k == 1 for k in kernel):
         y = _conv_pointwise(_pad_spatial(x, pads), w, s, out, groups)
-    elif _shifted_pays(grid, cin, cout, s, out, groups):
+    elif shifted_pays(grid, cin, cout, s, out, groups, n * grid * cin * x.itemsize):
         y = _conv_shifted(_pad_spatial(x, pads), w, kernel, d, out)
     else:
         y = _conv_im2col(x, pads, w, kernel, s, d, out, groups)
@@ -295,16 +295,31 @@ def _conv_pointwise(
     return np.ascontiguousarray(y.transpose(1, 0, 2)).reshape(-1, groups * cout_g)
 
 
-def _shifted_pays(
-    grid: int, cin: int, cout: int, s: tuple[int, ...], out: tuple[int, ...], groups: int
+def shifted_pays(
+    grid: int,
+    cin: int,
+    cout: int,
+    s: tuple[int, ...],
+    out: tuple[int, ...],
+    groups: int,
+    padded_bytes: int,
 ) -> bool:
     """Whether :func:`_conv_shifted` beats im2col: it needs unit stride and one group, and
     pays off where the patch matrix (K * C_in per output) is the larger cost, against the
     per-tap accumulation (about 2 * K * C_out per output) and the cropped padding it computes
-    (``grid`` is the number of positions of the padded input).
+    (``grid`` is the number of positions of the padded input). It holds the whole padded
+    input and two output-sized sums at once, so only inputs up to the im2col slab size take
+    it: on U-Net's 512x512x128 decoder layer it held some 330 MiB where im2col's slabs hold
+    32, and set the process's peak.
     """
     unit = all(st == 1 for st in s)
-    return unit and groups == 1 and 2 * cout <= cin and 4 * grid <= 5 * math.prod(out)
+    return (
+        unit
+        and groups == 1
+        and 2 * cout <= cin
+        and 4 * grid <= 5 * math.prod(out)
+        and padded_bytes <= IM2COL_LIMIT_BYTES
+    )
 
 
 def _conv_shifted(

@@ -214,8 +214,8 @@ class Conv(SlidingWindow):
         filters, groups = layer.attrs["filters"], layer.attrs["groups"]
         if taps == 1 or groups == channels:  # depthwise: a strided copy and a second sum
             return padded + batch * numel(layer.input) * itemsize + 2 * out
-        if groups == 1 and 2 * filters <= channels:
-            return padded + 2 * out * 5 // 4
+        if groups == 1 and 2 * filters <= channels and padded <= kernels.IM2COL_LIMIT_BYTES:
+            return padded + 2 * out * 5 // 4  # shifted_pays's cases (and some im2col ones)
         patch = numel(layer.output[:-1]) * taps * channels * itemsize
         limit = kernels.IM2COL_LIMIT_BYTES
         slab = min(batch * patch, max(limit, patch // max(1, layer.output[0])))
