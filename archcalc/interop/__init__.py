@@ -26,10 +26,12 @@ def is_model_file(path: Path) -> bool:
 
 
 def import_model(
-    path: Path, shown: str, input_shape: Shape | None = None
+    path: Path, shown: str, input_shape: Shape | None = None, fold: bool = False
 ) -> tuple[str, Mapping[str, Any]]:
-    """The spec text for a model file, and its weights keyed ``layer.param`` (channels-last)."""
-    from archcalc.interop.model import to_yaml
+    """The spec text for a model file, and its weights keyed ``layer.param`` (channels-last).
+    ``fold`` writes the model's structure back as blocks and repeats where its names show it
+    (`archcalc import`); otherwise one line per layer, as every command reads a model file."""
+    from archcalc.interop.model import LazyArrays, to_yaml
 
     if path.suffix.lower() == ".onnx":
         from archcalc.interop.onnx_import import read_onnx
@@ -41,5 +43,16 @@ def import_model(
 
         model = read_keras(path, shown, input_shape)
         kind = "Keras"
-    text = to_yaml(model, path.stem, f"imported from {kind} model {path.name}")
-    return text, model.weights
+    source = f"imported from {kind} model {path.name}"
+    if fold:
+        from archcalc.interop.structure import fold as fold_blocks
+
+        folded = fold_blocks(model, path.stem, source)
+        if folded is not None:
+            text, names = folded
+            renamed = LazyArrays()
+            for key in model.weights:
+                layer, param = key.rsplit(".", 1)
+                renamed.makers[f"{names[layer]}.{param}"] = lambda key=key: model.weights[key]
+            return text, renamed
+    return to_yaml(model, path.stem, source), model.weights

@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 
 from archcalc.diagnostics import Diagnostic, SpecError
-from archcalc.interop.model import ImportedModel, LayerSpec, LazyArrays, layer_name
+from archcalc.interop.model import ImportedModel, LayerSpec, LazyArrays, layer_path, plain_name
 from archcalc.shapes import Shape
 
 # What a tensor is while walking the graph: a constant (folded here), or a layer's output.
@@ -245,16 +245,21 @@ class _Importer:
             node.name,
         )
 
-    def name_for(self, node: Any, weight: str | None = None) -> str:
+    def name_for(self, node: Any, weight: str | None = None) -> tuple[str, tuple[str, ...]]:
         """The layer's name: its weight's module path (layer1.0.conv1.weight → layer1_0_conv1),
-        else the node's scope (/layer1/layer1.0/relu/Relu → layer1_0_relu), unique."""
-        base = layer_name(weight, node.name, node.op_type)
+        else the node's scope (/layer1/layer1.0/relu/Relu → layer1_0_relu), unique; and that
+        path's segments, which `archcalc import` folds back into blocks."""
+        path = layer_path(weight, node.name, node.op_type)
+        base = plain_name(path, node.op_type)
         name, n = base, 1
         while name in self.used_names or name == "input":
             n += 1
             name = f"{base}_{n}"
         self.used_names.add(name)
-        return name
+        segments = tuple(path.split("."))
+        if n > 1:
+            segments = (*segments[:-1], f"{segments[-1]}_{n}")
+        return name, segments
 
     def emit(
         self,
@@ -265,10 +270,10 @@ class _Importer:
         weight: str | None = None,
         arrays: Mapping[str, np.ndarray | Callable[[], np.ndarray]] | None = None,
     ) -> str:
-        name = self.name_for(node, weight)
+        name, path = self.name_for(node, weight)
         sources = inputs if inputs is not None else [self.source(node)]
         self.shapes[node.output[0]] = self._output_shape(node, op, attrs, sources)
-        self.layers.append(LayerSpec(op, name, attrs, sources))
+        self.layers.append(LayerSpec(op, name, attrs, sources, path))
         for key, value in (arrays or {}).items():
             self.weights.makers[f"{name}.{key}"] = value
         self.tensor_layer[node.output[0]] = name
