@@ -110,6 +110,10 @@ ROWS: dict[str, list[str]] = {
         spec("4x5x2", "upsample: {scale: [2, 3], mode: bilinear}"),
     ],
     "identity": [spec("4x5x2", "identity")],
+    "affine": [
+        spec("4x5x3", "affine: {scale: [0.5, 2, -1], shift: [0.1, 0, -0.3]}"),
+        spec("6x3", "affine: {scale: 0.25, shift: 1}"),
+    ],
     "channel_slice": [spec("4x5x6", "channel_slice: [4, 0, 2]", "conv: {filters: 2, kernel: 3}")],
 }
 

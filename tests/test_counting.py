@@ -406,6 +406,7 @@ EVERY_OP = """
       - hardsigmoid
       - mul: {inputs: [hs, hardsigmoid1]}
       - clip: {low: -1, high: 2}
+      - affine: {scale: [0.5, 2, 1, 1, 1, 1], shift: 0.1}
       - dense: 4
       - softmax
       - global_maxpool

@@ -483,3 +483,109 @@ def test_dynamic_input_asks_for_input(tmp_path: Path) -> None:
 
     totals = json.loads(result.stdout)["totals"]
     assert (totals["params"], totals["macs"]) == (params, macs)
+
+
+# --- constants, layout transposes, opset-9 Upsample -------------------------------------------
+
+
+def _affine_net() -> Any:
+    torch = require("torch")
+    nn = torch.nn
+
+    class Normalised(nn.Module):
+        """Input normalisation as exported nets start, a TensorFlow-style NHWC flatten, and
+        arithmetic by scalars in the middle."""
+
+        def __init__(self) -> None:
+            super().__init__()
+            self.register_buffer("mean", torch.tensor([0.485, 0.456, 0.406]).view(1, 3, 1, 1))
+            self.register_buffer("std", torch.tensor([0.229, 0.224, 0.225]).view(1, 3, 1, 1))
+            self.conv = nn.Conv2d(3, 6, 3, 2, 1)
+            self.up = nn.Upsample(scale_factor=2, mode="nearest")
+            self.fc = nn.Linear(6 * 10 * 10, 5)
+
+        def forward(self, x: Any) -> Any:
+            x = (x - self.mean) / self.std
+            x = torch.relu(self.conv(x)) * 0.5 + 1.0
+            x = self.up(1.0 - x)
+            return self.fc(x.permute(0, 2, 3, 1).flatten(1))
+
+    torch.manual_seed(0)
+    return Normalised().eval(), torch.rand(2, 3, 10, 10)
+
+
+@pytest.mark.parametrize("opset", [9, 13, 18])
+def test_constants_transposes_and_upsample_import(opset: int, tmp_path: Path) -> None:
+    ort = require("onnxruntime")
+    model, x = _affine_net()
+    path = export(model, x[:1], tmp_path / "n.onnx", opset)
+    onnx = require("onnx")
+    ops = {n.op_type for n in onnx.load(str(path)).graph.node}
+    assert {"Sub", "Div", "Transpose"} <= ops
+    assert ("Upsample" if opset == 9 else "Resize") in ops
+    params, macs, _, expected = torch_facts(model, x)
+    report = analyze(load(str(path)).graph)
+    assert (report.totals.params, report.totals.macs) == (params, macs)
+    types = [r.type for r in report.layers]
+    assert types.count("affine") == 5  # − mean, / std, · 0.5, + 1, 1 − x
+    got = run_imported(path, x.numpy())
+    np.testing.assert_allclose(got, expected, rtol=1e-4, atol=1e-5)
+    session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    (ort_out,) = session.run(None, {"image": x[:1].numpy()})
+    np.testing.assert_allclose(got[:1], ort_out, rtol=1e-4, atol=1e-5)
+
+
+def test_a_channels_last_input_is_read_as_such(tmp_path: Path) -> None:
+    torch = require("torch")
+
+    class FromTF(torch.nn.Module):  # takes NHWC, as a tf2onnx model does
+        def __init__(self) -> None:
+            super().__init__()
+            self.conv = torch.nn.Conv2d(3, 4, 3)
+            self.fc = torch.nn.Linear(4 * 5 * 7, 2)
+
+        def forward(self, x: Any) -> Any:
+            y = torch.relu(self.conv(x.permute(0, 3, 1, 2)))
+            return self.fc(y.permute(0, 2, 3, 1).reshape(1, -1))
+
+    torch.manual_seed(1)
+    model, x = FromTF().eval(), torch.randn(1, 7, 9, 3)
+    path = export(model, x, tmp_path / "tf.onnx", 13)
+    graph = load(str(path)).graph
+    assert graph.input_shape == (7, 9, 3)
+    layers = infer_shapes(graph, Diagnostics(), False)
+    params = ex.init_params(graph, layers, given=graph.weights, random_missing=False)
+    got = ex.execute(graph, layers, params, x.numpy()).output
+    with torch.no_grad():
+        np.testing.assert_allclose(got, model(x).numpy(), rtol=1e-4, atol=1e-5)
+
+
+def test_unsupported_arithmetic_and_transposes_are_named(tmp_path: Path) -> None:
+    torch = require("torch")
+
+    class Diff(torch.nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.a = torch.nn.Conv2d(3, 4, 1)
+            self.b = torch.nn.Conv2d(3, 4, 1)
+
+        def forward(self, x: Any) -> Any:
+            return self.a(x) - self.b(x)
+
+    class Swap(torch.nn.Module):
+        def forward(self, x: Any) -> Any:
+            return torch.relu(x.transpose(2, 3))
+
+    class Ramp(torch.nn.Module):  # a constant that varies along width, not per channel
+        def forward(self, x: Any) -> Any:
+            return x + torch.arange(6.0)
+
+    x = torch.randn(1, 3, 6, 6)
+    for model, words in (
+        (Diff(), ["ONNX op 'Sub'", "of two computed tensors"]),
+        (Swap(), ["ONNX op 'Transpose'", "perm [0, 1, 3, 2]"]),
+        (Ramp(), ["ONNX op 'Add'", "varies along other axes than channels"]),
+    ):
+        path = export(model.eval(), x, tmp_path / f"{type(model).__name__}.onnx", 13)
+        _refused(cli("summarize", str(path)), *words)
+        _refused(cli("import", str(path)), *words)

@@ -78,6 +78,21 @@ class Clamp(nn.Module):
         return x.clamp(self.low, self.high)
 
 
+class Affine(nn.Module):
+    """``x * scale + shift``, one value or one per channel: constants of the spec, not state."""
+
+    def __init__(self, scale: float | Sequence[float], shift: float | Sequence[float]) -> None:
+        super().__init__()
+        self.scale = [float(v) for v in (scale if isinstance(scale, Sequence) else [scale])]
+        self.shift = [float(v) for v in (shift if isinstance(shift, Sequence) else [shift])]
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        per_channel = (-1,) + (1,) * (x.dim() - 2)  # along dim 1, whatever the rank
+        scale = torch.tensor(self.scale, dtype=x.dtype, device=x.device).reshape(per_channel)
+        shift = torch.tensor(self.shift, dtype=x.dtype, device=x.device).reshape(per_channel)
+        return x * scale + shift
+
+
 class Concat(nn.Module):
     """``torch.cat`` along the channels."""
 
