@@ -10,11 +10,11 @@ from typing import Any
 
 from archcalc.shapes import Shape
 
-MODEL_SUFFIXES = (".onnx", ".keras")
+MODEL_SUFFIXES = (".onnx", ".keras", ".h5", ".hdf5")
 
 
 def is_model_file(path: Path) -> bool:
-    """An ONNX or Keras model, by suffix; a ``.json`` file when it is a Keras model's JSON."""
+    """An ONNX or Keras model (.keras, a Keras 2 .h5), by suffix; a ``.json`` file when it is a Keras model's JSON."""
     suffix = path.suffix.lower()
     if suffix in MODEL_SUFFIXES:
         return True
