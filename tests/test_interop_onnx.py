@@ -380,12 +380,24 @@ def test_cli_run_and_import_give_the_models_figures(tmp_path: Path) -> None:
     path = export(model, x[:1], tmp_path / "resnet.onnx", 18)
     params, macs, _, expected = torch_facts(model, x[:1])
     np.save(tmp_path / "x.npy", np.moveaxis(x[0].numpy(), 0, -1))  # one HxWxC sample
+    np.save(tmp_path / "x_chw.npy", x[0].numpy())  # and as PyTorch holds it
 
-    result = cli(
-        "run", str(path), "--input", str(tmp_path / "x.npy"), "-o", str(tmp_path / "y.npy")
-    )
-    assert result.exit_code == 0, result.output
-    np.testing.assert_allclose(np.load(tmp_path / "y.npy"), expected[0], rtol=1e-4, atol=1e-5)
+    # an ONNX model from PyTorch takes C x H x W by default, channels last on request
+    for given, layout in (("x_chw.npy", "auto"), ("x.npy", "nhwc"), ("x_chw.npy", "nchw")):
+        result = cli(
+            "run",
+            str(path),
+            "--input",
+            str(tmp_path / given),
+            "--layout",
+            layout,
+            "-o",
+            str(tmp_path / "y.npy"),
+        )
+        assert result.exit_code == 0, result.output
+        np.testing.assert_allclose(np.load(tmp_path / "y.npy"), expected[0], rtol=1e-4, atol=1e-5)
+    refused = cli("run", str(path), "--input", str(tmp_path / "x.npy"))
+    _refused(refused, "channels last, but the model takes channels first", "--layout nhwc")
 
     spec, weights = tmp_path / "resnet.yaml", tmp_path / "resnet.npz"
     result = cli("import", str(path), "-o", str(spec), "--weights", str(weights))
@@ -413,6 +425,34 @@ def test_cli_run_and_import_give_the_models_figures(tmp_path: Path) -> None:
     )
     assert result.exit_code == 0, result.output
     np.testing.assert_allclose(np.load(tmp_path / "y2.npy"), expected[0], rtol=1e-4, atol=1e-5)
+
+
+def test_run_layout_moves_feature_maps_both_ways(tmp_path: Path) -> None:
+    torch = require("torch")
+    model = torch.nn.Sequential(torch.nn.Conv2d(3, 4, 3, padding=1), torch.nn.ReLU()).eval()
+    x = torch.randn(2, 3, 5, 7)
+    path = export(model, x[:1], tmp_path / "fmap.onnx", 17)
+    np.save(tmp_path / "x.npy", x.numpy())  # a batch, N x C x H x W
+    result = cli(
+        "run", str(path), "--input", str(tmp_path / "x.npy"), "-o", str(tmp_path / "y.npy")
+    )
+    assert result.exit_code == 0, result.output
+    with torch.no_grad():
+        expected = model(x).numpy()
+    got = np.load(tmp_path / "y.npy")
+    assert got.shape == (2, 4, 5, 7)  # the output comes back channels-first too
+    np.testing.assert_allclose(got, expected, rtol=1e-4, atol=1e-5)
+    spec = tmp_path / "s.yaml"
+    spec.write_text("input: 5x7x3\nlayers:\n  - conv: {filters: 4, kernel: 3, padding: 1}\n")
+    _refused(
+        cli("run", str(spec), "--input", str(tmp_path / "x.npy"), "--random-weights"),
+        "channels first, but the net takes channels last",
+        "--layout nchw",
+    )
+    result = cli(
+        "run", str(spec), "--input", str(tmp_path / "x.npy"), "--random-weights", "--layout", "nchw"
+    )
+    assert result.exit_code == 0, result.output
 
 
 def test_every_command_reads_onnx(tmp_path: Path) -> None:

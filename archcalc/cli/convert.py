@@ -81,7 +81,7 @@ def import_model(
     for out in (output, weights):  # before any work: a refused output costs nothing
         if out is not None:
             check_output(out, [model])
-    text, arrays = convert(path, model, shape, fold=not flat)
+    text, arrays, _ = convert(path, model, shape, fold=not flat)
     if weights is not None:
         import io
 

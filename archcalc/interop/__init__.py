@@ -27,8 +27,9 @@ def is_model_file(path: Path) -> bool:
 
 def import_model(
     path: Path, shown: str, input_shape: Shape | None = None, fold: bool = False
-) -> tuple[str, Mapping[str, Any]]:
-    """The spec text for a model file, and its weights keyed ``layer.param`` (channels-last).
+) -> tuple[str, Mapping[str, Any], bool]:
+    """The spec text for a model file, its weights keyed ``layer.param`` (channels-last), and
+    whether the file's input is channels-first (N, C, ...).
     ``fold`` writes the model's structure back as blocks and repeats where its names show it
     (`archcalc import`); otherwise one line per layer, as every command reads a model file."""
     from archcalc.interop.model import LazyArrays, to_yaml
@@ -54,5 +55,5 @@ def import_model(
             for key in model.weights:
                 layer, param = key.rsplit(".", 1)
                 renamed.makers[f"{names[layer]}.{param}"] = lambda key=key: model.weights[key]
-            return text, renamed
-    return to_yaml(model, path.stem, source), model.weights
+            return text, renamed, model.channels_first
+    return to_yaml(model, path.stem, source), model.weights, model.channels_first

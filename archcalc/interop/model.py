@@ -47,6 +47,7 @@ class ImportedModel:
     input_shape: Shape  # channels-last, no batch
     layers: list[LayerSpec]
     weights: Mapping[str, Any] = field(default_factory=dict)  # "layer.param" → channels-last
+    channels_first: bool = False  # the file's input is (N, C, ...)
 
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9_\-]+")

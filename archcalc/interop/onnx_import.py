@@ -214,7 +214,8 @@ class _Importer:
                 f"'{self.shown}' has {len(outputs)} outputs, or its output is not its last layer",
                 "archcalc imports models with one output",
             )
-        return ImportedModel(self.input_shape, self.layers, self.weights)
+        first = self.input.name not in self.channels_last
+        return ImportedModel(self.input_shape, self.layers, self.weights, first)
 
     def _constant(self, node: Any) -> Const:
         from onnx import numpy_helper
