@@ -110,7 +110,7 @@ def run(
       archcalc run box.yaml --input image.csv
       archcalc run pool.yaml --input '[[1,1,2,4],[5,6,7,8],[3,2,1,0],[1,2,3,4]]'
       archcalc run alexnet --layer conv1 --input x.npy --weights alexnet.npz -o y.npy
-      archcalc run model.onnx --input x_nchw.npy -o y.npy
+      archcalc run mobilenet.onnx --input image.npy -o y.npy
     """
     import numpy as np
 

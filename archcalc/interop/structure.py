@@ -206,7 +206,7 @@ def _fold_merge(
 
 class _Scope:
     def __init__(self, prefix: str | None, parent: _Scope | None) -> None:
-        self.prefix = prefix  # the qualified prefix, None inside a block definition
+        self.prefix = prefix  # the qualified prefix; None where the builder makes one up
         self.parent = parent
         self.names: dict[str, str] = {}  # local → the flat layer it gives
 
@@ -382,12 +382,13 @@ def _make_block(
             arg = f"{key}_{n}"
         used.add(arg)
         args[i] = by_column[column] = arg
-    # named after its instances: layer1.0 → layer_block, layer1 → layer, features.3 → features_block
+    # named after its instances: layer1.0 → layer_block, layer1 → layer
     stems: dict[str, int] = {}
     for g in instances:
         numbered = g.path[-1].isdecimal() and len(g.path) > 1
         stem = re.sub(r"[\d_]+$", "", g.path[-2] if numbered else g.path[-1])
-        stem = f"{stem}_block" if numbered and stem else stem
+        if numbered and stem:  # layer1.0 → layer_block; a numbered part of a block: block_unit
+            stem = f"{stem}_unit" if stem.endswith("block") else f"{stem}_block"
         stems[stem] = stems.get(stem, 0) + 1
     common = max(stems, key=lambda s: (bool(s), stems[s]))
     base = _UNSAFE.sub("_", common).strip("_") or "block"
