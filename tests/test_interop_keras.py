@@ -256,6 +256,11 @@ def test_keras2_h5_file(tmp_path: Path) -> None:
         assert result.exit_code == 0, result.output
         expected = model.predict(x.astype(np.float32), verbose=0)[0]
         np.testing.assert_allclose(np.load(tmp_path / "y.npy"), expected, rtol=1e-4, atol=1e-5)
+    cut = tmp_path / "cut.h5"
+    cut.write_bytes(path.read_bytes()[:5000])
+    result = cli("summarize", str(cut))
+    assert result.exit_code == 2 and "Traceback" not in result.output, result.output
+    assert "cut.h5" in result.output and "not a readable Keras HDF5 model" in result.output
     weights_only = tmp_path / "w.weights.h5"
     build("functional").save_weights(weights_only)
     result = cli("summarize", str(weights_only))

@@ -26,36 +26,27 @@ def _torchvision_nets() -> dict[str, Any]:
     torch = require("torch")
     nn = torch.nn
 
-    class BasicBlock(nn.Module):  # torchvision.models.resnet.BasicBlock
-        def __init__(self, cin: int, out: int, stride: int) -> None:
+    class Block(nn.Module):
+        """torchvision.models.resnet's BasicBlock (3x3, 3x3) or Bottleneck (1x1, 3x3 with the
+        stride (v1.5), 1x1 to 4 × width): conv1/bn1, conv2/bn2, ..., one relu module called
+        after each but the last, downsample after the body, as torchvision runs them."""
+
+        def __init__(self, cin: int, width: int, stride: int, bottleneck: bool) -> None:
             super().__init__()
-            self.conv1 = nn.Conv2d(cin, out, 3, stride, 1, bias=False)
-            self.bn1 = nn.BatchNorm2d(out)
-            self.relu = nn.ReLU(inplace=True)
-            self.conv2 = nn.Conv2d(out, out, 3, 1, 1, bias=False)
-            self.bn2 = nn.BatchNorm2d(out)
-            self.downsample = (
-                nn.Sequential(nn.Conv2d(cin, out, 1, stride, bias=False), nn.BatchNorm2d(out))
-                if stride != 1 or cin != out
-                else None
+            kernels, widths = (
+                ([1, 3, 1], [width, width, width * 4])
+                if bottleneck
+                else (
+                    [3, 3],
+                    [width, width],
+                )
             )
-
-        def forward(self, x: Any) -> Any:
-            out = self.relu(self.bn1(self.conv1(x)))
-            out = self.bn2(self.conv2(out))
-            identity = x if self.downsample is None else self.downsample(x)
-            return self.relu(out + identity)
-
-    class Bottleneck(nn.Module):  # torchvision.models.resnet.Bottleneck (v1.5)
-        def __init__(self, cin: int, width: int, stride: int) -> None:
-            super().__init__()
-            out = width * 4
-            self.conv1 = nn.Conv2d(cin, width, 1, bias=False)
-            self.bn1 = nn.BatchNorm2d(width)
-            self.conv2 = nn.Conv2d(width, width, 3, stride, 1, bias=False)
-            self.bn2 = nn.BatchNorm2d(width)
-            self.conv3 = nn.Conv2d(width, out, 1, bias=False)
-            self.bn3 = nn.BatchNorm2d(out)
+            self.depth, out, c = len(kernels), widths[-1], cin
+            for i, (k, w) in enumerate(zip(kernels, widths), start=1):
+                s = stride if k == 3 and (bottleneck or i == 1) else 1
+                setattr(self, f"conv{i}", nn.Conv2d(c, w, k, s, k // 2, bias=False))
+                setattr(self, f"bn{i}", nn.BatchNorm2d(w))
+                c = w
             self.relu = nn.ReLU(inplace=True)
             self.downsample = (
                 nn.Sequential(nn.Conv2d(cin, out, 1, stride, bias=False), nn.BatchNorm2d(out))
@@ -64,14 +55,15 @@ def _torchvision_nets() -> dict[str, Any]:
             )
 
         def forward(self, x: Any) -> Any:
-            out = self.relu(self.bn1(self.conv1(x)))
-            out = self.relu(self.bn2(self.conv2(out)))
-            out = self.bn3(self.conv3(out))
+            out = x
+            for i in range(1, self.depth + 1):
+                out = getattr(self, f"bn{i}")(getattr(self, f"conv{i}")(out))
+                out = self.relu(out) if i < self.depth else out
             identity = x if self.downsample is None else self.downsample(x)
             return self.relu(out + identity)
 
     class ResNet(nn.Module):  # torchvision.models.resnet.ResNet, widths divided by 8
-        def __init__(self, block: Any, depths: list[int], expansion: int) -> None:
+        def __init__(self, depths: list[int], bottleneck: bool) -> None:
             super().__init__()
             self.conv1 = nn.Conv2d(3, 8, 7, 2, 3, bias=False)
             self.bn1 = nn.BatchNorm2d(8)
@@ -81,8 +73,8 @@ def _torchvision_nets() -> dict[str, Any]:
             for i, (depth, width) in enumerate(zip(depths, (8, 16, 32, 64)), start=1):
                 blocks = []
                 for j in range(depth):
-                    blocks.append(block(cin, width, 2 if j == 0 and i > 1 else 1))
-                    cin = width * expansion
+                    blocks.append(Block(cin, width, 2 if j == 0 and i > 1 else 1, bottleneck))
+                    cin = width * (4 if bottleneck else 1)
                 setattr(self, f"layer{i}", nn.Sequential(*blocks))
             self.avgpool = nn.AdaptiveAvgPool2d(1)
             self.fc = nn.Linear(cin, 10)
@@ -164,8 +156,8 @@ def _torchvision_nets() -> dict[str, Any]:
 
     return {
         "densenet": (DenseNet, (3, 32, 32)),
-        "resnet18": (lambda: ResNet(BasicBlock, [2, 2, 2, 2], 1), (3, 64, 64)),
-        "resnet50": (lambda: ResNet(Bottleneck, [3, 4, 6, 3], 4), (3, 64, 64)),
+        "resnet18": (lambda: ResNet([2, 2, 2, 2], False), (3, 64, 64)),
+        "resnet50": (lambda: ResNet([3, 4, 6, 3], True), (3, 64, 64)),
         "mobilenet_v2": (MobileNetV2, (3, 64, 64)),
     }
 
