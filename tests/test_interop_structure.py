@@ -19,7 +19,7 @@ import pytest
 
 from tests.helpers import cli
 from tests.oracles import require
-from tests.test_interop_onnx import build, export, torch_facts
+from tests.test_interop_onnx import NETS, build, export, torch_facts
 
 
 def _torchvision_nets() -> dict[str, Any]:
@@ -252,3 +252,25 @@ def test_a_model_without_structure_stays_flat(tmp_path: Path) -> None:
     text = cli("import", str(path)).stdout
     assert "blocks:" not in text
     assert text == cli("import", str(path), "--flat").stdout
+
+
+@pytest.mark.parametrize("net", NETS)
+def test_every_imported_net_folds_or_stays_flat_and_keeps_its_output(
+    net: str, tmp_path: Path
+) -> None:
+    """tests/test_interop_onnx.py's nets (Inception branches, SE through a mean, LRN, ...): the
+    written spec, folded where it can be, analyses and runs as the model does."""
+    model, x = build(net)
+    path = export(model, x[:1], tmp_path / f"{net}.onnx", 13)
+    params, macs, _, expected = torch_facts(model, x[:1])
+    spec, weights = tmp_path / f"{net}.yaml", tmp_path / f"{net}.npz"
+    result = cli("import", str(path), "-o", str(spec), "--weights", str(weights))
+    assert result.exit_code == 0, result.output
+    totals = json.loads(cli("summarize", str(spec), "--format", "json").stdout)["totals"]
+    assert (totals["params"], totals["macs"]) == (params, macs)
+    np.save(tmp_path / "x.npy", np.moveaxis(x[0].numpy(), 0, -1))
+    out = tmp_path / "y.npy"
+    args = ["--input", str(tmp_path / "x.npy"), "--weights", str(weights), "-o", str(out)]
+    result = cli("run", str(spec), *args)
+    assert result.exit_code == 0, result.output
+    np.testing.assert_allclose(np.load(out), expected[0], rtol=1e-4, atol=1e-5)
