@@ -110,6 +110,7 @@ ROWS: dict[str, list[str]] = {
         spec("4x5x2", "upsample: {scale: [2, 3], mode: bilinear}"),
     ],
     "identity": [spec("4x5x2", "identity")],
+    "crop": [spec("6x7x3", "crop: [1, 2, 0, 3]"), spec("9x3", "crop: 2")],
     "affine": [
         spec("4x5x3", "affine: {scale: [0.5, 2, -1], shift: [0.1, 0, -0.3]}"),
         spec("6x3", "affine: {scale: 0.25, shift: 1}"),

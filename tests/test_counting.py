@@ -394,6 +394,7 @@ EVERY_OP = """
             - []
       - lrn: 3
       - zeropad: 1
+      - crop: [0, 1, 1, 0]
       - avgpool: {kernel: 2, stride: 2}
       - conv_transpose: {filters: 6, kernel: 3, stride: 2, padding: 1, output_padding: 1}
       - upsample: {scale: 2, mode: bilinear}

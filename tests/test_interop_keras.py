@@ -80,6 +80,7 @@ def _models() -> dict[str, Any]:
         gate = layers.Reshape((1, 1, 4), name="se_shape")(gate)
         gate = layers.Conv2D(4, 1, activation="sigmoid", name="se_conv")(gate)
         y = layers.Multiply(name="se_scale")([y, gate])
+        y = layers.Cropping2D(((1, 2), (0, 3)), name="crop")(y)
         y = layers.SeparableConv2D(3, 5, padding="valid", use_bias=False, name="sep2")(y)
         y = layers.Reshape((-1,), name="vector")(y)
         out = layers.Dense(4, name="logits")(y)

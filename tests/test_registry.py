@@ -122,6 +122,8 @@ ROWS = [
     ("clip", "clip: {min: 0}", "10", (10,), 0, 0, 0, 10),
     ("affine", "affine: {scale: [2, 3, 4], shift: -1}", "2x2x3", (2, 2, 3), 0, 0, 0, 24),
     ("affine", "affine: {scale: 0.5}", "2x2x3", (2, 2, 3), 0, 0, 0, 12),
+    ("crop", "crop: [1, 2, 0, 3]", "10x10x2", (7, 7, 2), 0, 0, 0, 0),
+    ("crop", "crop: 2", "9x4", (5, 4), 0, 0, 0, 0),
     # exp per element, 9 adds and 10 divisions for one vector of 10
     ("softmax", "softmax", "10", (10,), 0, 0, 0, 29),
     ("zeropad", "zeropad: [1, 2, 0, 3]", "4x4x1", (7, 7, 1), 0, 0, 0, 0),

@@ -22,7 +22,8 @@ from archcalc.shapes import Shape
 SUPPORTED = (
     "InputLayer, Conv1D/2D/3D, DepthwiseConv2D, Dense, MaxPooling, AveragePooling, "
     "GlobalAveragePooling, GlobalMaxPooling, Flatten, Dropout, Activation, ReLU, LeakyReLU, "
-    "Softmax, BatchNormalization, ZeroPadding2D, UpSampling2D, Add, Multiply, Concatenate, "
+    "Softmax, BatchNormalization, ZeroPadding1D/2D/3D, Cropping1D/2D/3D, UpSampling2D, Add, "
+    "Multiply, Concatenate, "
     "SeparableConv1D/2D, Conv1D/2D/3DTranspose, Rescaling, Normalization, Reshape (to a vector, "
     "or a pooled vector to 1x1xC)"
 )
@@ -386,12 +387,14 @@ class _Importer:
             keys = ["gamma", "beta"] if center else []
             self._plan(h5_path, [(bn, k) for k in [*keys, "running_mean", "running_var"]])
             return bn
-        if cls == "ZeroPadding2D":
-            pad = cfg.get("padding", 1)
+        if re.fullmatch(r"(ZeroPadding|Cropping)[123]D", cls):
+            key = "padding" if cls.startswith("Zero") else "cropping"
+            pad = cfg.get(key, 1)
             if not isinstance(pad, int):  # ((top, bottom), (left, right)) → four sides
                 pairs = [[p, p] if isinstance(p, int) else list(p) for p in pad]
                 pad = [v for pair in pairs for v in pair]
-            return self._emit("zeropad", name, {"padding": pad}, sources)
+            op = "zeropad" if key == "padding" else "crop"
+            return self._emit(op, name, {key: pad}, sources)
         if cls == "UpSampling2D":
             interpolation = cfg.get("interpolation", "nearest")
             if interpolation not in ("nearest", "bilinear"):

@@ -93,6 +93,19 @@ class Affine(nn.Module):
         return x * scale + shift
 
 
+class Crop(nn.Module):
+    """Cuts (before, after) off each spatial axis of an N, C, ... tensor."""
+
+    def __init__(self, cuts: Sequence[tuple[int, int]]) -> None:
+        super().__init__()
+        self.cuts = list(cuts)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        for axis, (before, after) in enumerate(self.cuts, start=2):
+            x = x.narrow(axis, before, x.shape[axis] - before - after)
+        return x
+
+
 class Concat(nn.Module):
     """``torch.cat`` along the channels."""
 
