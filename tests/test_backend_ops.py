@@ -94,6 +94,15 @@ ROWS: dict[str, list[str]] = {
             "parallel: {branches: [[{conv: {filters: 2, kernel: 1}}], [{maxpool: {kernel: 3, stride: 1, pad: 1}}]]}",
         )
     ],
+    "sub": [spec("6x6x4", "silu", "sub: {inputs: [input, silu1]}")],
+    "div": [
+        spec(
+            "5x7x4",
+            "global_avgpool: {keepdims: true}",
+            "sigmoid",
+            "div: {inputs: [input, sigmoid1]}",
+        )
+    ],
     "mul": [
         spec("6x6x4", "silu", "mul: {inputs: [input, silu1]}"),
         spec(

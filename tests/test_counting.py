@@ -406,6 +406,8 @@ EVERY_OP = """
       - global_avgpool: {keepdims: true}
       - hardsigmoid
       - mul: {inputs: [hs, hardsigmoid1]}
+      - sub: {inputs: [mul1, hs]}
+      - div: {inputs: [sub1, hardsigmoid1]}
       - clip: {low: -1, high: 2}
       - affine: {scale: [0.5, 2, 1, 1, 1, 1], shift: 0.1}
       - dense: 4

@@ -48,7 +48,7 @@ class _Consts(dict[str, Const]):
 SUPPORTED = (
     "Conv, ConvTranspose, Gemm, MatMul, MaxPool, AveragePool, GlobalAveragePool, GlobalMaxPool, "
     "Relu, LeakyRelu, Clip, Sigmoid, Tanh, HardSigmoid, HardSwish, Mul, Add, Concat, Flatten, "
-    "Sub, Div and Add/Mul by constants (one value or one per channel), "
+    "Sub, Div, and Add/Sub/Mul/Div by constants (one value or one per channel), "
     "Reshape, BatchNormalization, LRN, Dropout, Softmax, Pad, ReduceMean, Resize, Upsample, "
     "Identity, Transpose (NCHW↔NHWC around a flatten or a channels-last input), "
     "Constant, and shape arithmetic (Shape, Gather, Unsqueeze, Squeeze, Concat, Slice, Cast, Transpose)"
@@ -699,11 +699,7 @@ def _elementwise(imp: _Importer, node: Any) -> None:
     if any(i in imp.consts for i in node.input):
         _affine(imp, node)
         return
-    if node.op_type not in ("Add", "Mul"):
-        raise imp.unsupported(
-            node, f"{node.op_type} of two computed tensors has no archcalc layer (add and mul do)"
-        )
-    op = {"Add": "add", "Mul": "mul"}[node.op_type]
+    op = {"Add": "add", "Mul": "mul", "Sub": "sub", "Div": "div"}[node.op_type]
     fused = _gated(imp, node)
     if fused is not None:
         gate = imp.layers.pop()

@@ -46,6 +46,20 @@ class Add(nn.Module):
         return out
 
 
+class Sub(nn.Module):
+    """``a - b`` as an operator."""
+
+    def forward(self, a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+        return a - b
+
+
+class Div(nn.Module):
+    """``a / b`` as an operator."""
+
+    def forward(self, a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+        return a / b
+
+
 class Mul(nn.Module):
     """``a * b * ...`` as an operator, as torchvision's squeeze-and-excitation ``scale * x``."""
 
