@@ -266,6 +266,8 @@ def test_every_imported_net_folds_or_stays_flat_and_keeps_its_output(
     spec, weights = tmp_path / f"{net}.yaml", tmp_path / f"{net}.npz"
     result = cli("import", str(path), "-o", str(spec), "--weights", str(weights))
     assert result.exit_code == 0, result.output
+    flat = cli("import", str(path), "--flat").stdout
+    assert len(spec.read_text().splitlines()) <= len(flat.splitlines())  # never longer
     totals = json.loads(cli("summarize", str(spec), "--format", "json").stdout)["totals"]
     assert (totals["params"], totals["macs"]) == (params, macs)
     np.save(tmp_path / "x.npy", np.moveaxis(x[0].numpy(), 0, -1))

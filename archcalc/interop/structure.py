@@ -6,7 +6,8 @@ the same but for a few attribute values (``layer2.1``, ``layer3.1``) become one 
 
 The result is checked, not trusted: the written spec is built and its graph matched node by node
 against the flat one (ops, attributes, wiring). Anything that does not match falls back to the
-flat spec, so the folded spec always computes exactly what the model does.
+flat spec, so the folded spec always computes exactly what the model does; so does a folded spec
+longer than the flat one.
 """
 
 from __future__ import annotations
@@ -565,7 +566,8 @@ def _first_slots(block: _Block) -> list[tuple[int, str]]:
 
 def fold(model: ImportedModel, name: str, source: str) -> tuple[str, dict[str, str]] | None:
     """The folded spec text and each flat layer's name in it, or None when the model's names
-    show no structure (or the folded spec would not match the model)."""
+    show no structure, folding would make the spec longer, or the folded spec would not match
+    the model."""
     if not any(len(layer.path) > 1 for layer in model.layers):
         return None
     consumers: dict[str, list[str]] = {layer.name: [] for layer in model.layers}
@@ -598,17 +600,20 @@ def fold(model: ImportedModel, name: str, source: str) -> tuple[str, dict[str, s
         lines += ["blocks:", *definitions]
     lines += ["layers:", *body]
     text = "\n".join(lines) + "\n"
-    names = _match(model, name, source, text)
+    flat = to_yaml(model, name, source)
+    if text.count("\n") > flat.count("\n"):  # nothing repeats enough to pay for the nesting
+        return None
+    names = _match(flat, text)
     return None if names is None else (text, names)
 
 
-def _match(model: ImportedModel, name: str, source: str, text: str) -> dict[str, str] | None:
+def _match(flat_text: str, text: str) -> dict[str, str] | None:
     """Each flat layer's name in the folded spec, when the two graphs are the same: the same
     ops with the same attributes, wired the same way (add and mul in either order)."""
     from archcalc.diagnostics import SpecError
     from archcalc.spec import load
 
-    flat = load("flat.yaml", to_yaml(model, name, source)).graph
+    flat = load("flat.yaml", flat_text).graph
     try:
         folded = load("folded.yaml", text).graph
     except SpecError:
