@@ -37,6 +37,7 @@ class Scope:
     kind: str  # "block", "residual", "parallel", "branch", "sequential"
     label: str  # what the spec called it: the block's name, "residual", ...
     pos: Pos
+    args: dict[str, Any] = field(default_factory=dict)  # a block instance's bound arguments
 
 
 @dataclass

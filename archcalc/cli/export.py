@@ -59,10 +59,12 @@ def export(
 ) -> None:
     """Write SPEC as PyTorch code or as an ONNX model.
 
-    The PyTorch module mirrors the spec's names as submodules and takes channels-first input;
-    its weights (--weights) are the NumPy backend's: an imported model's own, a spec's inline
-    kernels, else seeded random ones. The ONNX model carries the same weights; writing it
-    needs PyTorch and onnx installed.
+    The PyTorch module takes channels-first input; the spec's blocks are classes, repeats
+    named 0, 1, 2, ... nn.Sequential, so the state dict's keys are the spec's layer names. Its
+    weights (--weights, needs PyTorch) are the NumPy backend's: an imported model's own, a
+    spec's inline kernels, else seeded random ones. The ONNX model (opset 18, channels first,
+    one node per layer named as the spec names it) carries the same weights; writing it needs
+    only the onnx package.
 
     \b
     Examples:
@@ -81,6 +83,10 @@ def export(
     for out in (output, weights):  # before any work: a refused output costs nothing
         if out is not None:
             check_output(out, [spec])
+    if target == "onnx":
+        _need("onnx", "writing an ONNX model needs onnx", "archcalc[onnx]")
+    elif weights is not None:
+        _need("torch", "writing the weights needs PyTorch", "archcalc[torch]")
     given = parse_shape(input_shape) if input_shape is not None else None
     loaded = load(spec, input_shape=given)
     graph = loaded.graph
@@ -92,11 +98,14 @@ def export(
         click.echo("export: the spec has errors; nothing was written", err=True)
         sys.exit(EXIT_ERRORS)
     layers = infer_shapes(graph, Diagnostics(), report.strict)
-    source = tx.torch_source(graph, layers, spec)
     if output is None and (target == "onnx" or weights is not None):
         raise UsageError(
             "give the file to write with -o", f"e.g. -o net.{'onnx' if target == 'onnx' else 'py'}"
         )
+    if target == "onnx" and weights is not None:
+        raise UsageError("--weights goes with --to pytorch; an ONNX model carries its weights")
+    code = tx.torch_code(graph, layers, spec) if target == "pytorch" else None
+    source = code.source if code is not None else ""
     if target == "pytorch" and weights is None:
         if output is None:
             click.echo(source, nl=False)
@@ -104,75 +113,50 @@ def export(
         write_output(output, source.encode(), [spec])
         click.echo(f"wrote {output}", err=True)
         sys.exit(EXIT_OK)
-    if target == "onnx" and weights is not None:
-        raise UsageError("--weights goes with --to pytorch; an ONNX model carries its weights")
 
     from archcalc.backend import executor as ex
 
     params = ex.init_params(graph, layers, seed, given=graph.weights)
-    arrays = tx.state_dict(graph, layers, params)
-    torch = _torch()
-    tensors = {k: torch.from_numpy(v) for k, v in arrays.items()}
-    if target == "pytorch":
-        import io
-
-        buffer = io.BytesIO()
-        torch.save(tensors, buffer)
-        assert output is not None and weights is not None
-        write_output(output, source.encode(), [spec])
-        write_output(weights, buffer.getvalue(), [spec])
-        click.echo(f"wrote {output} and {weights}", err=True)
+    arrays = tx.torch_arrays(graph, layers, params)
+    del params  # a copy of every weight: the memory the writing needs
+    if target == "onnx":
+        assert output is not None
+        write_output(output, _onnx_bytes(graph, layers, arrays, spec), [spec])
+        click.echo(f"wrote {output}", err=True)
         sys.exit(EXIT_OK)
-    model = _onnx_bytes(torch, source, tx.class_name(graph), tensors, graph)
-    assert output is not None
-    write_output(output, model, [spec])
-    click.echo(f"wrote {output}", err=True)
+    import io
+
+    import numpy as np
+    import torch
+
+    buffer = io.BytesIO()
+    assert code is not None
+    state = tx.state_dict(graph, code, arrays)
+    # (an imported model's arrays are read-only views of its file: torch wants its own)
+    torch.save(
+        {k: torch.from_numpy(np.require(v, requirements="W")) for k, v in state.items()}, buffer
+    )
+    assert output is not None and weights is not None
+    write_output(output, source.encode(), [spec])
+    write_output(weights, buffer.getvalue(), [spec])
+    click.echo(f"wrote {output} and {weights}", err=True)
     sys.exit(EXIT_OK)
 
 
-def _torch() -> Any:
+def _need(module: str, why: str, extra: str) -> None:
+    import importlib
+
     from archcalc.diagnostics import UsageError
 
     try:
-        import torch
+        importlib.import_module(module)
     except ImportError:
-        raise UsageError(
-            "writing weights or an ONNX model needs PyTorch", "pip install 'archcalc[torch]'"
-        ) from None
-    return torch
+        raise UsageError(why, f"pip install '{extra}'") from None
 
 
-def _onnx_bytes(torch: Any, source: str, name: str, tensors: dict[str, Any], graph: Any) -> bytes:
-    """The generated module with the backend's weights, traced to ONNX by PyTorch's exporter,
-    for one sample (static sizes throughout, as archcalc analysed them)."""
-    import io
-    import warnings
+def _onnx_bytes(graph: Any, layers: Any, arrays: Any, spec: str) -> bytes:
+    from archcalc.interop.onnx_export import onnx_model
 
-    from archcalc.diagnostics import UsageError
-    from archcalc.interop.torch_export import build_module
-
-    try:
-        import onnx  # noqa: F401  (torch's exporter needs it)
-    except ImportError:
-        raise UsageError(
-            "writing an ONNX model needs onnx", "pip install 'archcalc[onnx]'"
-        ) from None
-    module = build_module(source, name)
-    module.load_state_dict(tensors)
-    module.eval()
-    shape = graph.input_shape
-    x = torch.zeros(1, shape[-1], *shape[:-1])
-    buffer = io.BytesIO()
-    with warnings.catch_warnings():  # the exporter's deprecation chatter is not the user's
-        warnings.simplefilter("ignore")
-        torch.onnx.export(
-            module,
-            (x,),
-            buffer,
-            opset_version=17,
-            dynamo=False,
-            input_names=["input"],
-            output_names=["output"],
-            training=torch.onnx.TrainingMode.PRESERVE,
-        )
-    return buffer.getvalue()
+    model = onnx_model(graph, layers, arrays, f"archcalc export {spec} --to onnx")
+    data: bytes = model.SerializeToString()
+    return data

@@ -49,9 +49,10 @@ SUPPORTED = (
     "Conv, ConvTranspose, Gemm, MatMul, MaxPool, AveragePool, GlobalAveragePool, GlobalMaxPool, "
     "Relu, LeakyRelu, Clip, Sigmoid, Tanh, HardSigmoid, HardSwish, Mul, Add, Concat, Flatten, "
     "Sub, Div, and Add/Sub/Mul/Div by constants (one value or one per channel), "
-    "Reshape, BatchNormalization, LRN, Dropout, Softmax, Pad, ReduceMean, Resize, Upsample, "
-    "Identity, Transpose (NCHW↔NHWC around a flatten or a channels-last input), "
-    "Constant, and shape arithmetic (Shape, Gather, Unsqueeze, Squeeze, Concat, Slice, Cast, Transpose)"
+    "Reshape, BatchNormalization, LRN, Dropout, Softmax, Pad, ReduceMean, ReduceMax, Resize, "
+    "Upsample, Identity, Transpose (NCHW↔NHWC around a flatten or a channels-last input), "
+    "Gather (channels), Constant, and shape arithmetic (Shape, Gather, Unsqueeze, Squeeze, "
+    "Concat, Slice, Cast, Transpose)"
 )
 
 
@@ -580,7 +581,8 @@ def _global_pool(imp: _Importer, node: Any) -> None:
     imp.emit(node, op, {"keepdims": True})
 
 
-def _reduce_mean(imp: _Importer, node: Any) -> None:
+def _reduce(imp: _Importer, node: Any) -> None:
+    """ReduceMean or ReduceMax over every spatial axis: global pooling."""
     a = imp.attrs(node)
     axes = a.get("axes")
     if axes is None and len(node.input) > 1:
@@ -590,7 +592,8 @@ def _reduce_mean(imp: _Importer, node: Any) -> None:
     if axes is None or sorted(x % rank for x in axes) != list(range(2, rank)):
         raise imp.unsupported(node, "only a mean over all spatial axes (global pooling) maps")
     keep = bool(a.get("keepdims", 1))
-    imp.emit(node, "global_avgpool", {"keepdims": keep})
+    op = "global_avgpool" if node.op_type == "ReduceMean" else "global_maxpool"
+    imp.emit(node, op, {"keepdims": keep})
 
 
 def _flatten_like(imp: _Importer, node: Any, target: tuple[int, ...]) -> None:
@@ -845,6 +848,18 @@ def _hardsigmoid(imp: _Importer, node: Any) -> None:
     imp.emit(node, "hardsigmoid", attrs)
 
 
+def _gather(imp: _Importer, node: Any) -> None:
+    indices = imp.const(node, 1, "indices")
+    rank = len(imp.shape(node.input[0], node))
+    if imp.attrs(node).get("axis", 0) % rank != 1 or indices is None or indices.ndim != 1:
+        raise imp.unsupported(node, "only a list of channels (axis 1) maps onto channel_slice")
+    imp.emit(
+        node,
+        "channel_slice",
+        {"channels": [int(i) % imp.shape(node.input[0], node)[1] for i in indices]},
+    )
+
+
 def _passthrough(imp: _Importer, node: Any) -> None:
     imp.alias(node)
 
@@ -911,7 +926,8 @@ _LAYERS: dict[str, Callable[[_Importer, Any], None]] = {
     "AveragePool": _pool,
     "GlobalAveragePool": _global_pool,
     "GlobalMaxPool": _global_pool,
-    "ReduceMean": _reduce_mean,
+    "ReduceMean": _reduce,
+    "ReduceMax": _reduce,
     "Relu": _simple("relu"),
     "Sigmoid": _simple("sigmoid"),
     "Tanh": _simple("tanh"),
@@ -936,4 +952,5 @@ _LAYERS: dict[str, Callable[[_Importer, Any], None]] = {
     "Cast": _passthrough,
     "Transpose": _transpose,
     "Upsample": _upsample,
+    "Gather": _gather,
 }

@@ -59,6 +59,16 @@ class ZeroPad(Op):
         return tm.zero_pad(self._pads(layer))
 
 
+def crop_cuts(layer: Layer) -> tuple[tuple[int, int], ...]:
+    """A crop layer's (before, after) cut per spatial axis."""
+    if isinstance(layer.attrs["cropping"], str):
+        raise OpError("crop takes numbers, not same or valid", attr="cropping")
+    try:
+        return pad_pairs(layer.attrs["cropping"], layer.rank)
+    except ValueError as err:
+        raise OpError(str(err), "give one per axis, or [top, bottom, left, right]") from None
+
+
 @register
 class Crop(Op):
     name = "crop"
@@ -77,17 +87,9 @@ class Crop(Op):
         )
     }
 
-    def _cuts(self, layer: Layer) -> tuple[tuple[int, int], ...]:
-        if isinstance(layer.attrs["cropping"], str):
-            raise OpError("crop takes numbers, not same or valid", attr="cropping")
-        try:
-            return pad_pairs(layer.attrs["cropping"], layer.rank)
-        except ValueError as err:
-            raise OpError(str(err), "give one per axis, or [top, bottom, left, right]") from None
-
     def output_shape(self, layer: Layer) -> Shape:
         _needs_spatial(layer, self.name)
-        sizes = [n - cb - ca for n, (cb, ca) in zip(layer.input[:-1], self._cuts(layer))]
+        sizes = [n - cb - ca for n, (cb, ca) in zip(layer.input[:-1], crop_cuts(layer))]
         if any(size <= 0 for size in sizes):
             raise OpError(
                 f"cropping {layer.attrs['cropping']} leaves nothing of {layer.input[:-1]}",
@@ -97,17 +99,17 @@ class Crop(Op):
 
     def windows(self, layer: Layer) -> list[Window]:
         # output i reads input i + cut: a one-wide window starting after the cut
-        return [Window(1, 1, -cb) for cb, _ in self._cuts(layer)]
+        return [Window(1, 1, -cb) for cb, _ in crop_cuts(layer)]
 
     def forward(self, layer: Layer, xs: list[Array], params: dict[str, Array]) -> Array:
-        cuts = zip(layer.input[:-1], self._cuts(layer))
+        cuts = zip(layer.input[:-1], crop_cuts(layer))
         index = [slice(None), *(slice(cb, n - ca) for n, (cb, ca) in cuts)]  # batch, then axes
         return xs[0][tuple(index)]
 
     def torch_module(self, layer: Layer) -> Any:
         from archcalc.ops import torch_modules as tm
 
-        return tm.Crop(self._cuts(layer))
+        return tm.Crop(crop_cuts(layer))
 
 
 @register

@@ -772,7 +772,7 @@ class _Builder:
                 given.where("inputs"),
                 "insert an 'identity: {inputs: [...]}' layer before the block",
             )
-        self.scopes[qualified] = Scope(qualified, "block", block.name, pos)
+        self.scopes[qualified] = Scope(qualified, "block", block.name, pos, dict(bound))
         self.calls.append((block.name, pos))
         try:
             layers = self.substitute(block.layers, bound, block)
