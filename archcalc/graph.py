@@ -53,6 +53,9 @@ class Graph:
     scopes: dict[str, Scope] = field(default_factory=dict)
     # arrays an imported model brings ("layer.param", channels-last): `run` uses them
     weights: Mapping[str, Any] = field(default_factory=dict)
+    # an imported model whose file takes (N, C, ...) input (ONNX from PyTorch): `run` reads
+    # and writes arrays that way by default
+    channels_first: bool = False
 
     def last_uses(self, upto: int | None = None) -> dict[str, int]:
         """For each tensor read by the nodes up to index ``upto`` (all by default), the index

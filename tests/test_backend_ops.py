@@ -94,6 +94,15 @@ ROWS: dict[str, list[str]] = {
             "parallel: {branches: [[{conv: {filters: 2, kernel: 1}}], [{maxpool: {kernel: 3, stride: 1, pad: 1}}]]}",
         )
     ],
+    "sub": [spec("6x6x4", "silu", "sub: {inputs: [input, silu1]}")],
+    "div": [
+        spec(
+            "5x7x4",
+            "global_avgpool: {keepdims: true}",
+            "sigmoid",
+            "div: {inputs: [input, sigmoid1]}",
+        )
+    ],
     "mul": [
         spec("6x6x4", "silu", "mul: {inputs: [input, silu1]}"),
         spec(
@@ -110,6 +119,11 @@ ROWS: dict[str, list[str]] = {
         spec("4x5x2", "upsample: {scale: [2, 3], mode: bilinear}"),
     ],
     "identity": [spec("4x5x2", "identity")],
+    "crop": [spec("6x7x3", "crop: [1, 2, 0, 3]"), spec("9x3", "crop: 2")],
+    "affine": [
+        spec("4x5x3", "affine: {scale: [0.5, 2, -1], shift: [0.1, 0, -0.3]}"),
+        spec("6x3", "affine: {scale: 0.25, shift: 1}"),
+    ],
     "channel_slice": [spec("4x5x6", "channel_slice: [4, 0, 2]", "conv: {filters: 2, kernel: 3}")],
 }
 

@@ -394,6 +394,7 @@ EVERY_OP = """
             - []
       - lrn: 3
       - zeropad: 1
+      - crop: [0, 1, 1, 0]
       - avgpool: {kernel: 2, stride: 2}
       - conv_transpose: {filters: 6, kernel: 3, stride: 2, padding: 1, output_padding: 1}
       - upsample: {scale: 2, mode: bilinear}
@@ -405,7 +406,10 @@ EVERY_OP = """
       - global_avgpool: {keepdims: true}
       - hardsigmoid
       - mul: {inputs: [hs, hardsigmoid1]}
+      - sub: {inputs: [mul1, hs]}
+      - div: {inputs: [sub1, hardsigmoid1]}
       - clip: {low: -1, high: 2}
+      - affine: {scale: [0.5, 2, 1, 1, 1, 1], shift: 0.1}
       - dense: 4
       - softmax
       - global_maxpool

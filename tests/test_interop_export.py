@@ -73,7 +73,23 @@ ONE_D = """
       - flatten
       - dense: 3
 """
-INLINE = {"every-op": EVERY_OP, "one-d": ONE_D}
+IMPORTED_OPS = """
+    name: imported ops
+    input: 12x10x2
+    layers:
+      - affine: {name: norm, scale: [2, 0.5], shift: -1}
+      - conv: {name: c1, filters: 4, kernel: 3, padding: 1}
+      - crop: {name: cut, cropping: [1, 2, 0, 3]}
+      - conv: {name: c2, filters: 4, kernel: 1}
+      - sub: {name: diff, inputs: [c2, cut]}
+      - global_avgpool: {name: g, keepdims: true}
+      - sigmoid: {name: s}
+      - div: {name: ratio, inputs: [diff, s]}
+      - affine: {name: half, scale: 0.5}
+      - flatten
+      - dense: 3
+"""  # the ops the importers brought: input normalisation, Keras' Cropping2D, ONNX Sub/Div
+INLINE = {"every-op": EVERY_OP, "one-d": ONE_D, "imported-ops": IMPORTED_OPS}
 BUNDLED = {
     "resnet18": "64x64x3",
     "resnet50": "32x32x3",

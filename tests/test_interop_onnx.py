@@ -380,19 +380,32 @@ def test_cli_run_and_import_give_the_models_figures(tmp_path: Path) -> None:
     path = export(model, x[:1], tmp_path / "resnet.onnx", 18)
     params, macs, _, expected = torch_facts(model, x[:1])
     np.save(tmp_path / "x.npy", np.moveaxis(x[0].numpy(), 0, -1))  # one HxWxC sample
+    np.save(tmp_path / "x_chw.npy", x[0].numpy())  # and as PyTorch holds it
 
-    result = cli(
-        "run", str(path), "--input", str(tmp_path / "x.npy"), "-o", str(tmp_path / "y.npy")
-    )
-    assert result.exit_code == 0, result.output
-    np.testing.assert_allclose(np.load(tmp_path / "y.npy"), expected[0], rtol=1e-4, atol=1e-5)
+    # an ONNX model from PyTorch takes C x H x W by default, channels last on request
+    for given, layout in (("x_chw.npy", "auto"), ("x.npy", "nhwc"), ("x_chw.npy", "nchw")):
+        result = cli(
+            "run",
+            str(path),
+            "--input",
+            str(tmp_path / given),
+            "--layout",
+            layout,
+            "-o",
+            str(tmp_path / "y.npy"),
+        )
+        assert result.exit_code == 0, result.output
+        np.testing.assert_allclose(np.load(tmp_path / "y.npy"), expected[0], rtol=1e-4, atol=1e-5)
+    refused = cli("run", str(path), "--input", str(tmp_path / "x.npy"))
+    _refused(refused, "channels last, but the model takes channels first", "--layout nhwc")
 
     spec, weights = tmp_path / "resnet.yaml", tmp_path / "resnet.npz"
     result = cli("import", str(path), "-o", str(spec), "--weights", str(weights))
     assert result.exit_code == 0, result.output
-    text = spec.read_text()
+    assert "blocks:" in spec.read_text()  # folded: tests/test_interop_structure.py
+    flat = cli("import", str(path), "--flat").stdout
     assert (
-        "name: layer1_0_conv1" in text and "inputs: [layer1_0_bn3, layer1_0_downsample_1]" in text
+        "name: layer1_0_conv1" in flat and "inputs: [layer1_0_bn3, layer1_0_downsample_1]" in flat
     )
     figures = [cli("summarize", str(p), "--format", "json").stdout for p in (path, spec)]
     import json
@@ -412,6 +425,34 @@ def test_cli_run_and_import_give_the_models_figures(tmp_path: Path) -> None:
     )
     assert result.exit_code == 0, result.output
     np.testing.assert_allclose(np.load(tmp_path / "y2.npy"), expected[0], rtol=1e-4, atol=1e-5)
+
+
+def test_run_layout_moves_feature_maps_both_ways(tmp_path: Path) -> None:
+    torch = require("torch")
+    model = torch.nn.Sequential(torch.nn.Conv2d(3, 4, 3, padding=1), torch.nn.ReLU()).eval()
+    x = torch.randn(2, 3, 5, 7)
+    path = export(model, x[:1], tmp_path / "fmap.onnx", 17)
+    np.save(tmp_path / "x.npy", x.numpy())  # a batch, N x C x H x W
+    result = cli(
+        "run", str(path), "--input", str(tmp_path / "x.npy"), "-o", str(tmp_path / "y.npy")
+    )
+    assert result.exit_code == 0, result.output
+    with torch.no_grad():
+        expected = model(x).numpy()
+    got = np.load(tmp_path / "y.npy")
+    assert got.shape == (2, 4, 5, 7)  # the output comes back channels-first too
+    np.testing.assert_allclose(got, expected, rtol=1e-4, atol=1e-5)
+    spec = tmp_path / "s.yaml"
+    spec.write_text("input: 5x7x3\nlayers:\n  - conv: {filters: 4, kernel: 3, padding: 1}\n")
+    _refused(
+        cli("run", str(spec), "--input", str(tmp_path / "x.npy"), "--random-weights"),
+        "channels first, but the net takes channels last",
+        "--layout nchw",
+    )
+    result = cli(
+        "run", str(spec), "--input", str(tmp_path / "x.npy"), "--random-weights", "--layout", "nchw"
+    )
+    assert result.exit_code == 0, result.output
 
 
 def test_every_command_reads_onnx(tmp_path: Path) -> None:
@@ -482,3 +523,125 @@ def test_dynamic_input_asks_for_input(tmp_path: Path) -> None:
 
     totals = json.loads(result.stdout)["totals"]
     assert (totals["params"], totals["macs"]) == (params, macs)
+
+
+# --- constants, layout transposes, opset-9 Upsample -------------------------------------------
+
+
+def _affine_net() -> Any:
+    torch = require("torch")
+    nn = torch.nn
+
+    class Normalised(nn.Module):
+        """Input normalisation as exported nets start, a TensorFlow-style NHWC flatten, and
+        arithmetic by scalars in the middle."""
+
+        def __init__(self) -> None:
+            super().__init__()
+            self.register_buffer("mean", torch.tensor([0.485, 0.456, 0.406]).view(1, 3, 1, 1))
+            self.register_buffer("std", torch.tensor([0.229, 0.224, 0.225]).view(1, 3, 1, 1))
+            self.conv = nn.Conv2d(3, 6, 3, 2, 1)
+            self.up = nn.Upsample(scale_factor=2, mode="nearest")
+            self.fc = nn.Linear(6 * 10 * 10, 5)
+
+        def forward(self, x: Any) -> Any:
+            x = (x - self.mean) / self.std
+            x = torch.relu(self.conv(x)) * 0.5 + 1.0
+            x = self.up(1.0 - x)
+            return self.fc(x.permute(0, 2, 3, 1).flatten(1))
+
+    torch.manual_seed(0)
+    return Normalised().eval(), torch.rand(2, 3, 10, 10)
+
+
+@pytest.mark.parametrize("opset", [9, 13, 18])
+def test_constants_transposes_and_upsample_import(opset: int, tmp_path: Path) -> None:
+    ort = require("onnxruntime")
+    model, x = _affine_net()
+    path = export(model, x[:1], tmp_path / "n.onnx", opset)
+    onnx = require("onnx")
+    ops = {n.op_type for n in onnx.load(str(path)).graph.node}
+    assert {"Sub", "Div", "Transpose"} <= ops
+    assert ("Upsample" if opset == 9 else "Resize") in ops
+    params, macs, _, expected = torch_facts(model, x)
+    report = analyze(load(str(path)).graph)
+    assert (report.totals.params, report.totals.macs) == (params, macs)
+    types = [r.type for r in report.layers]
+    assert types.count("affine") == 5  # − mean, / std, · 0.5, + 1, 1 − x
+    got = run_imported(path, x.numpy())
+    np.testing.assert_allclose(got, expected, rtol=1e-4, atol=1e-5)
+    session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    (ort_out,) = session.run(None, {"image": x[:1].numpy()})
+    np.testing.assert_allclose(got[:1], ort_out, rtol=1e-4, atol=1e-5)
+
+
+def test_a_channels_last_input_is_read_as_such(tmp_path: Path) -> None:
+    torch = require("torch")
+
+    class FromTF(torch.nn.Module):  # takes NHWC, as a tf2onnx model does
+        def __init__(self) -> None:
+            super().__init__()
+            self.conv = torch.nn.Conv2d(3, 4, 3)
+            self.fc = torch.nn.Linear(4 * 5 * 7, 2)
+
+        def forward(self, x: Any) -> Any:
+            y = torch.relu(self.conv(x.permute(0, 3, 1, 2)))
+            return self.fc(y.permute(0, 2, 3, 1).reshape(1, -1))
+
+    torch.manual_seed(1)
+    model, x = FromTF().eval(), torch.randn(1, 7, 9, 3)
+    path = export(model, x, tmp_path / "tf.onnx", 13)
+    graph = load(str(path)).graph
+    assert graph.input_shape == (7, 9, 3)
+    layers = infer_shapes(graph, Diagnostics(), False)
+    params = ex.init_params(graph, layers, given=graph.weights, random_missing=False)
+    got = ex.execute(graph, layers, params, x.numpy()).output
+    with torch.no_grad():
+        np.testing.assert_allclose(got, model(x).numpy(), rtol=1e-4, atol=1e-5)
+
+
+def test_sub_and_div_of_two_tensors(tmp_path: Path) -> None:
+    torch = require("torch")
+
+    class Ratio(torch.nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.a = torch.nn.Conv2d(3, 4, 1)
+            self.b = torch.nn.Conv2d(3, 4, 1)
+            self.c = torch.nn.Conv2d(3, 4, 1)
+
+        def forward(self, x: Any) -> Any:
+            d = self.a(x) - self.b(x)
+            return d / torch.sigmoid(self.c(x.mean((2, 3), keepdim=True)))
+
+    torch.manual_seed(2)
+    model, x = Ratio().eval(), torch.randn(2, 3, 5, 6)
+    path = export(model, x[:1], tmp_path / "ratio.onnx", 13)
+    graph = load(str(path)).graph
+    assert {"sub", "div"} <= {n.op.name for n in graph.nodes}
+    with torch.no_grad():
+        expected = model(x).numpy()
+    np.testing.assert_allclose(
+        np.moveaxis(run_imported(path, x.numpy()), -1, 1), expected, rtol=1e-4, atol=1e-5
+    )
+
+
+def test_unsupported_arithmetic_and_transposes_are_named(tmp_path: Path) -> None:
+    torch = require("torch")
+
+    class Swap(torch.nn.Module):
+        def forward(self, x: Any) -> Any:
+            return torch.relu(x.transpose(2, 3))
+
+    class Ramp(torch.nn.Module):  # a constant that varies along width, not per channel
+        def forward(self, x: Any) -> Any:
+            return x + torch.arange(6.0)
+
+    x = torch.randn(1, 3, 6, 6)
+    for model, words in (
+        (Swap(), ["ONNX op 'Transpose'", "perm [0, 1, 3, 2]"]),
+        (Ramp(), ["ONNX op 'Add'", "varies along other axes than channels"]),
+    ):
+        path = export(model.eval(), x, tmp_path / f"{type(model).__name__}.onnx", 13)
+        _refused(cli("summarize", str(path)), *words)
+        _refused(cli("import", str(path)), *words)

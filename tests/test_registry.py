@@ -120,6 +120,10 @@ ROWS = [
     # one comparison per bound per element
     ("clip", "clip: {low: -1, high: 1}", "10", (10,), 0, 0, 0, 20),
     ("clip", "clip: {min: 0}", "10", (10,), 0, 0, 0, 10),
+    ("affine", "affine: {scale: [2, 3, 4], shift: -1}", "2x2x3", (2, 2, 3), 0, 0, 0, 24),
+    ("affine", "affine: {scale: 0.5}", "2x2x3", (2, 2, 3), 0, 0, 0, 12),
+    ("crop", "crop: [1, 2, 0, 3]", "10x10x2", (7, 7, 2), 0, 0, 0, 0),
+    ("crop", "crop: 2", "9x4", (5, 4), 0, 0, 0, 0),
     # exp per element, 9 adds and 10 divisions for one vector of 10
     ("softmax", "softmax", "10", (10,), 0, 0, 0, 29),
     ("zeropad", "zeropad: [1, 2, 0, 3]", "4x4x1", (7, 7, 1), 0, 0, 0, 0),
@@ -135,6 +139,8 @@ MERGE_ROWS = [
     ("add", "4x4x3", (4, 4, 3), 48),
     ("concat", "4x4x3", (4, 4, 6), 0),
     ("mul", "4x4x3", (4, 4, 3), 48),
+    ("sub", "4x4x3", (4, 4, 3), 48),
+    ("div", "4x4x3", (4, 4, 3), 48),
 ]
 
 

@@ -34,14 +34,22 @@ from archcalc.cli.common import EXIT_OK, guarded
     default=None,
     help="The input shape (H x W x C) for a model whose input sizes are dynamic.",
 )
+@click.option(
+    "--flat",
+    is_flag=True,
+    help="One line per layer: do not fold repeated groups into blocks and repeats.",
+)
 @guarded
 def import_model(
-    model: str, output: str | None, weights: str | None, input_shape: str | None
+    model: str, output: str | None, weights: str | None, input_shape: str | None, flat: bool
 ) -> None:
     """Turn MODEL (an .onnx file, a Keras .keras archive or model JSON) into a spec.
 
-    The spec keeps the model's layer names; `archcalc summarize` of it gives the model's own
-    figures. Every command also reads MODEL directly wherever it takes a SPEC.
+    The spec keeps the model's layer names (its module paths: layer1.0.conv1), nests them as
+    the model does, and writes groups that repeat with different sizes as one block under
+    `blocks:` called with arguments and `repeat:`. The folded spec is checked against the
+    model layer by layer before it is written; `archcalc summarize` of it gives the model's
+    own figures. Every command also reads MODEL directly wherever it takes a SPEC.
 
     \b
     Examples:
@@ -73,7 +81,7 @@ def import_model(
     for out in (output, weights):  # before any work: a refused output costs nothing
         if out is not None:
             check_output(out, [model])
-    text, arrays = convert(path, model, shape)
+    text, arrays, _ = convert(path, model, shape, fold=not flat)
     if weights is not None:
         import io
 

@@ -67,6 +67,15 @@ MAX_PRINTED = 400  # larger outputs are summarised; save them with -o
     help="Arithmetic precision.",
 )
 @click.option(
+    "--layout",
+    default="auto",
+    show_default=True,
+    type=click.Choice(["auto", "nhwc", "nchw"]),
+    help="How --input and the result lay out a feature map: channels last (H x W x C) or "
+    "first (C x H x W). auto: the model's own, NCHW for an ONNX model from PyTorch, channels "
+    "last for specs and Keras models.",
+)
+@click.option(
     "--output",
     "-o",
     default=None,
@@ -84,6 +93,7 @@ def run(
     random_weights: bool,
     seed: int,
     dtype: str,
+    layout: str,
     output: str | None,
     max_memory: str | None,
 ) -> None:
@@ -91,13 +101,16 @@ def run(
 
     Weights come from --weights FILE.npz, or inline in the spec (a conv's 'weights:' matrix,
     with 'scale:' and 'flip:'), or --random-weights. Convolution is cross-correlation, as
-    frameworks compute it; 'flip: true' on a conv gives true convolution.
+    frameworks compute it; 'flip: true' on a conv gives true convolution. Arrays are channels
+    last (H x W x C), except for an ONNX model exported from PyTorch, which takes and gives
+    C x H x W as PyTorch does (--layout).
 
     \b
     Examples:
       archcalc run box.yaml --input image.csv
       archcalc run pool.yaml --input '[[1,1,2,4],[5,6,7,8],[3,2,1,0],[1,2,3,4]]'
       archcalc run alexnet --layer conv1 --input x.npy --weights alexnet.npz -o y.npy
+      archcalc run mobilenet.onnx --input image.npy -o y.npy
     """
     import numpy as np
 
@@ -120,11 +133,13 @@ def run(
     graph = loaded.graph
     sources = {graph.file: loaded.text}
     inputs.append(graph.file)
+    first = layout == "nchw" or (layout == "auto" and graph.channels_first)
     if layer is not None:
         graph = _single_layer(graph, layer, Graph, INPUT)
     np_dtype = ex.DTYPES[dtype]
     itemsize = np.dtype(np_dtype).itemsize
     numbers = _read_numbers(input_data, itemsize, (limit, source))
+    numbers = _to_channels_last(numbers, graph.input_shape, first, layout, input_data)
     x, squeeze = _as_batch(numbers, graph.input_shape, np_dtype)
     graph.input_shape = tuple(int(v) for v in x.shape[1:])
 
@@ -156,6 +171,8 @@ def run(
     params = ex.init_params(graph, layers, seed, np_dtype, given, random_missing=random_weights)
     y = ex.execute(graph, layers, params, x).output
 
+    if first and y.ndim > 2:  # back to the layout the input came in
+        y = np.moveaxis(y, -1, 1)
     result = y[0] if squeeze else y
     if squeeze == "matrix" and result.ndim == 3 and result.shape[-1] == 1:
         result = result[..., 0]
@@ -253,6 +270,40 @@ def _read_numbers(text: str, itemsize: int, memory: tuple[int, str]) -> Any:
             f"'{text[:40]}' is neither a readable file nor a list of numbers",
             "give a .npy/.csv/.txt file, or a matrix such as '[[1, 2], [3, 4]]'",
         )
+    return array
+
+
+def _to_channels_last(
+    array: Any, spec_shape: tuple[int, ...], first: bool, layout: str, shown: str
+) -> Any:
+    """A channels-first sample (C, H, W) or batch (N, C, H, W) moved to channels-last; an
+    array whose shape fits only the other layout is refused with what to give instead."""
+    from archcalc.diagnostics import UsageError
+
+    rank = len(spec_shape)
+    if rank < 2 or array.ndim not in (rank, rank + 1):
+        return array  # a vector, or a course matrix: no channel axis to move
+    last = tuple(spec_shape)
+    chw = (spec_shape[-1], *spec_shape[:-1])
+    sample = tuple(array.shape[-rank:])
+    fits_first, fits_last = sample == chw, sample == last
+    if first and fits_last and not fits_first:
+        advice = "--layout nhwc" if layout == "auto" else "--layout nhwc, or transpose it"
+        raise UsageError(
+            f"'{shown[:40]}' is {'x'.join(map(str, array.shape))}: channels last, but the "
+            f"model takes channels first ({'x'.join(map(str, chw))}, as PyTorch does)",
+            f"to give channels-last numbers, add {advice}",
+        )
+    if not first and fits_first and not fits_last:
+        raise UsageError(
+            f"'{shown[:40]}' is {'x'.join(map(str, array.shape))}: channels first, but the "
+            f"net takes channels last ({'x'.join(map(str, last))})",
+            "to give channels-first numbers (PyTorch's layout), add --layout nchw",
+        )
+    if first and fits_first:
+        import numpy as np
+
+        return np.moveaxis(array, -rank, -1)
     return array
 
 

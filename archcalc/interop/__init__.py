@@ -10,11 +10,11 @@ from typing import Any
 
 from archcalc.shapes import Shape
 
-MODEL_SUFFIXES = (".onnx", ".keras")
+MODEL_SUFFIXES = (".onnx", ".keras", ".h5", ".hdf5")
 
 
 def is_model_file(path: Path) -> bool:
-    """An ONNX or Keras model, by suffix; a ``.json`` file when it is a Keras model's JSON."""
+    """An ONNX or Keras model (.keras, a Keras 2 .h5), by suffix; a ``.json`` file when it is a Keras model's JSON."""
     suffix = path.suffix.lower()
     if suffix in MODEL_SUFFIXES:
         return True
@@ -26,10 +26,13 @@ def is_model_file(path: Path) -> bool:
 
 
 def import_model(
-    path: Path, shown: str, input_shape: Shape | None = None
-) -> tuple[str, Mapping[str, Any]]:
-    """The spec text for a model file, and its weights keyed ``layer.param`` (channels-last)."""
-    from archcalc.interop.model import to_yaml
+    path: Path, shown: str, input_shape: Shape | None = None, fold: bool = False
+) -> tuple[str, Mapping[str, Any], bool]:
+    """The spec text for a model file, its weights keyed ``layer.param`` (channels-last), and
+    whether the file's input is channels-first (N, C, ...).
+    ``fold`` writes the model's structure back as blocks and repeats where its names show it
+    (`archcalc import`); otherwise one line per layer, as every command reads a model file."""
+    from archcalc.interop.model import LazyArrays, to_yaml
 
     if path.suffix.lower() == ".onnx":
         from archcalc.interop.onnx_import import read_onnx
@@ -41,5 +44,16 @@ def import_model(
 
         model = read_keras(path, shown, input_shape)
         kind = "Keras"
-    text = to_yaml(model, path.stem, f"imported from {kind} model {path.name}")
-    return text, model.weights
+    source = f"imported from {kind} model {path.name}"
+    if fold:
+        from archcalc.interop.structure import fold as fold_blocks
+
+        folded = fold_blocks(model, path.stem, source)
+        if folded is not None:
+            text, names = folded
+            renamed = LazyArrays()
+            for key in model.weights:
+                layer, param = key.rsplit(".", 1)
+                renamed.makers[f"{names[layer]}.{param}"] = lambda key=key: model.weights[key]
+            return text, renamed, model.channels_first
+    return to_yaml(model, path.stem, source), model.weights, model.channels_first

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import re
 import zipfile
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +22,10 @@ from archcalc.shapes import Shape
 SUPPORTED = (
     "InputLayer, Conv1D/2D/3D, DepthwiseConv2D, Dense, MaxPooling, AveragePooling, "
     "GlobalAveragePooling, GlobalMaxPooling, Flatten, Dropout, Activation, ReLU, LeakyReLU, "
-    "Softmax, BatchNormalization, ZeroPadding2D, UpSampling2D, Add, Multiply, Concatenate"
+    "Softmax, BatchNormalization, ZeroPadding1D/2D/3D, Cropping1D/2D/3D, UpSampling2D, Add, "
+    "Multiply, Concatenate, "
+    "SeparableConv1D/2D, Conv1D/2D/3DTranspose, Rescaling, Normalization, Reshape (to a vector, "
+    "or a pooled vector to 1x1xC)"
 )
 MAX_CONFIG_BYTES = 64 * 1024 * 1024
 
@@ -32,6 +36,8 @@ def _fail(message: str, hint: str = "", layer: str = "", code: str = "not-keras"
 
 def read_keras(path: Path, shown: str, input_shape: Shape | None = None) -> ImportedModel:
     """Read a Keras model file; raise SpecError (exit 2) when it cannot be imported."""
+    if path.suffix.lower() in (".h5", ".hdf5"):
+        return _read_h5(path, shown, input_shape)
     weights_file = None
     try:
         if path.suffix.lower() == ".keras":
@@ -52,10 +58,40 @@ def read_keras(path: Path, shown: str, input_shape: Shape | None = None) -> Impo
             "model.to_json()",
         ) from None
     importer = _importer(config, shown, input_shape)
-    model = importer.run()
     if weights_file is not None:
-        model.weights = _read_weights(weights_file, importer.weight_plan, shown)
+        importer.stored = _Keras3Weights(weights_file, shown)
+    model = importer.run()
+    if importer.stored is not None:
+        model.weights = importer.stored.read(importer.weight_plan)
     return model
+
+
+def _read_h5(path: Path, shown: str, input_shape: Shape | None) -> ImportedModel:
+    """A Keras 2 (legacy HDF5) model file: its config in the ``model_config`` attribute, its
+    weights under ``model_weights/<layer>``."""
+    h5py = _h5py(shown)
+    try:
+        with h5py.File(path, "r") as f:
+            raw = f.attrs.get("model_config")
+            if raw is None:
+                raise _fail(
+                    f"'{shown}' is an HDF5 file without a model_config: weights only, or not "
+                    "a Keras model",
+                    "save the whole model (model.save('x.h5') or 'x.keras')",
+                )
+            config = json.loads(raw.decode() if isinstance(raw, bytes) else raw)
+            importer = _importer(config, shown, input_shape)
+            if "model_weights" in f:
+                importer.stored = _LegacyWeights(f["model_weights"], shown)
+            model = importer.run()
+            if importer.stored is not None:
+                model.weights = importer.stored.read(importer.weight_plan)
+            return model
+    except (OSError, ValueError, KeyError) as err:
+        raise _fail(
+            f"'{shown}' is not a readable Keras HDF5 model ({type(err).__name__}: {err})",
+            "the file may be truncated; save it again",
+        ) from None
 
 
 def from_config(config: Any, shown: str, input_shape: Shape | None = None) -> ImportedModel:
@@ -87,9 +123,10 @@ class _Importer:
         self.layers: list[LayerSpec] = []
         self.output_of: dict[str, str] = {}  # keras layer → the archcalc layer giving its output
         self.used: set[str] = {"input"}
-        # per layer with weights: its archcalc name, where Keras 3 stores its variables, and
-        # the keys its variables fill, in Keras' order
-        self.weight_plan: list[tuple[str, str, list[str]]] = []
+        # per Keras layer with weights: its name, where Keras 3 stores its variables, and the
+        # (archcalc layer, key) each variable fills, in Keras' order
+        self.weight_plan: list[_Planned] = []
+        self.stored: _Keras3Weights | _LegacyWeights | None = None  # the file's weights
         self.input_shape: Shape = ()
 
     def run(self) -> ImportedModel:
@@ -128,6 +165,7 @@ class _Importer:
                     )
                 self._input({"batch_shape": shape}, "input")
             sources = self._sources(item, previous)
+            self.keras_name = name
             out = self._layer(cls, cfg, name, sources, h5_path)
             self.output_of[name] = out
             previous = out
@@ -198,6 +236,9 @@ class _Importer:
         self.layers.append(LayerSpec(op, unique, attrs, sources))
         return unique
 
+    def _plan(self, h5_path: str, targets: list[tuple[str, str]]) -> None:
+        self.weight_plan.append(_Planned(self.keras_name, h5_path, targets))
+
     def _unsupported(self, name: str, why: str) -> SpecError:
         return _fail(
             f"Keras layer '{name}' cannot be imported: {why}",
@@ -248,6 +289,10 @@ class _Importer:
         self, cls: str, cfg: dict[str, Any], name: str, sources: list[str], h5_path: str
     ) -> str:
         source = sources[0] if sources else "input"
+        if cls in ("SeparableConv1D", "SeparableConv2D"):
+            return self._separable(cfg, name, sources, h5_path)
+        if re.fullmatch(r"Conv[123]DTranspose", cls):
+            return self._transposed(cfg, name, sources, h5_path)
         if re.fullmatch(r"Conv[123]D", cls) or cls == "DepthwiseConv2D":
             padding = self._padding(cfg, name)
             kernel = _one(cfg["kernel_size"])
@@ -273,7 +318,7 @@ class _Importer:
             conv = self._emit("conv", name, attrs, sources)
             kernel_key = "depthwise_kernel" if cls == "DepthwiseConv2D" else "kernel"
             keys = [kernel_key, "bias"] if use_bias else [kernel_key]
-            self.weight_plan.append((conv, h5_path, keys))
+            self._plan(h5_path, [(conv, k) for k in keys])
             return self._activation(cfg.get("activation"), f"{name}_activation", conv, name)
         if cls == "Dense":
             use_bias = bool(cfg.get("use_bias", True))
@@ -282,7 +327,7 @@ class _Importer:
                 attrs["bias"] = False
             dense = self._emit("dense", name, attrs, sources)
             keys = ["kernel", "bias"] if use_bias else ["kernel"]
-            self.weight_plan.append((dense, h5_path, keys))
+            self._plan(h5_path, [(dense, k) for k in keys])
             return self._activation(cfg.get("activation"), f"{name}_activation", dense, name)
         if re.fullmatch(r"(Max|Average)Pooling[123]D", cls):
             padding = self._padding(cfg, name)
@@ -340,14 +385,16 @@ class _Importer:
                 attrs["affine"] = False
             bn = self._emit("batchnorm", name, attrs, sources)
             keys = ["gamma", "beta"] if center else []
-            self.weight_plan.append((bn, h5_path, [*keys, "running_mean", "running_var"]))
+            self._plan(h5_path, [(bn, k) for k in [*keys, "running_mean", "running_var"]])
             return bn
-        if cls == "ZeroPadding2D":
-            pad = cfg.get("padding", 1)
+        if re.fullmatch(r"(ZeroPadding|Cropping)[123]D", cls):
+            key = "padding" if cls.startswith("Zero") else "cropping"
+            pad = cfg.get(key, 1)
             if not isinstance(pad, int):  # ((top, bottom), (left, right)) → four sides
                 pairs = [[p, p] if isinstance(p, int) else list(p) for p in pad]
                 pad = [v for pair in pairs for v in pair]
-            return self._emit("zeropad", name, {"padding": pad}, sources)
+            op = "zeropad" if key == "padding" else "crop"
+            return self._emit(op, name, {key: pad}, sources)
         if cls == "UpSampling2D":
             interpolation = cfg.get("interpolation", "nearest")
             if interpolation not in ("nearest", "bilinear"):
@@ -360,22 +407,200 @@ class _Importer:
             if cfg.get("axis", -1) not in (-1, len(self.input_shape)):
                 raise self._unsupported(name, "only concatenation along channels is supported")
             return self._emit("concat", name, {}, sources)
+        if cls == "Rescaling":
+            attrs = {
+                "scale": _numbers(cfg.get("scale", 1.0)),
+                "shift": _numbers(cfg.get("offset", 0.0)),
+            }
+            return self._emit("affine", name, _drop_neutral(attrs), sources)
+        if cls == "Normalization":
+            return self._normalization(cfg, name, sources, h5_path)
+        if cls == "Reshape":
+            return self._reshape(cfg, name, sources)
         raise self._unsupported(name, f"layer type '{cls}' has no archcalc op")
 
+    def _window_attrs(self, cfg: dict[str, Any]) -> dict[str, Any]:
+        attrs: dict[str, Any] = {}
+        for key, keras_key in (("stride", "strides"), ("dilation", "dilation_rate")):
+            value = _one(cfg.get(keras_key, 1))
+            if value != 1:
+                attrs[key] = value
+        return attrs
+
+    def _separable(self, cfg: dict[str, Any], name: str, sources: list[str], h5_path: str) -> str:
+        """SeparableConv2D: a depthwise convolution, then a 1x1 convolution (with the bias)."""
+        padding = self._padding(cfg, name)
+        channels = self._channels(sources[0] if sources else "input")
+        depth = channels * int(cfg.get("depth_multiplier", 1))
+        attrs: dict[str, Any] = {"filters": depth, "kernel": _one(cfg["kernel_size"])}
+        attrs.update(self._window_attrs(cfg))
+        if padding == "same":
+            attrs["padding"] = "same"
+        attrs.update({"groups": channels, "bias": False})
+        depthwise = self._emit("conv", f"{name}_depthwise", attrs, sources)
+        use_bias = bool(cfg.get("use_bias", True))
+        point: dict[str, Any] = {"filters": int(cfg["filters"]), "kernel": 1}
+        if not use_bias:
+            point["bias"] = False
+        pointwise = self._emit("conv", name, point, [depthwise])
+        targets = [(depthwise, "depthwise_kernel"), (pointwise, "kernel")]
+        self._plan(h5_path, targets + ([(pointwise, "bias")] if use_bias else []))
+        return self._activation(cfg.get("activation"), f"{name}_activation", pointwise, name)
+
+    def _transposed(self, cfg: dict[str, Any], name: str, sources: list[str], h5_path: str) -> str:
+        """Conv2DTranspose, with Keras' output sizes: ``valid`` gives N·S + max(K − S, 0),
+        ``same`` N·S (TensorFlow crops the odd row and column at the end), and an explicit
+        output_padding (N − 1)·S + K − 2·pad + output_padding, pad = K // 2 for ``same``."""
+        padding = self._padding(cfg, name)
+        rank = len(self.input_shape) - 1
+        per_axis = [
+            [int(v)] * rank if not isinstance(v, (list, tuple)) else [int(x) for x in v]
+            for v in (cfg["kernel_size"], cfg.get("strides", 1), cfg.get("dilation_rate", 1))
+        ]
+        given = cfg.get("output_padding")
+        extra = (
+            None
+            if given is None
+            else (
+                [int(given)] * rank
+                if not isinstance(given, (list, tuple))
+                else [int(v) for v in given]
+            )
+        )
+        pads: list[int] = []
+        outs: list[int] = []
+        for axis, (k, s, d) in enumerate(zip(*per_axis)):
+            span = d * (k - 1) + 1
+            # Keras pads the stride-dilated input by (left, right), as in its JAX backend;
+            # the full transposed conv, (N − 1)·S + K, is then cut by K − 1 − pad per side
+            op = None if extra is None else extra[axis]
+            if padding == "valid":
+                left, right = span - 1, span - 1 + (max(span, s) - span if op is None else op)
+            else:
+                total = s + span - 2 if op is None else span + span % 2 - 2 + op
+                left = min(total // 2 + total % 2, span - 1)
+                right = total - left
+            cut_left, cut_right = span - 1 - left, span - 1 - right
+            if cut_left < 0 or -cut_right >= max(s, d):
+                raise self._unsupported(name, "its padding has no transposed-conv equivalent")
+            pads += [cut_left, max(cut_right, 0)]
+            outs.append(max(-cut_right, 0))
+        attrs: dict[str, Any] = {"filters": int(cfg["filters"]), "kernel": _one(per_axis[0])}
+        attrs.update(self._window_attrs(cfg))
+        if any(pads):
+            attrs["padding"] = pads
+        if any(outs):
+            attrs["output_padding"] = _one(outs)
+        use_bias = bool(cfg.get("use_bias", True))
+        if not use_bias:
+            attrs["bias"] = False
+        conv = self._emit("conv_transpose", name, attrs, sources)
+        keys = ["transposed_kernel", "bias"] if use_bias else ["transposed_kernel"]
+        self._plan(h5_path, [(conv, k) for k in keys])
+        return self._activation(cfg.get("activation"), f"{name}_activation", conv, name)
+
+    def _normalization(
+        self, cfg: dict[str, Any], name: str, sources: list[str], h5_path: str
+    ) -> str:
+        """Normalization: (x − mean) / sqrt(variance), mean and variance given to the layer or
+        adapted (then read from the archive's weights)."""
+        import math
+
+        if cfg.get("invert"):
+            raise self._unsupported(name, "an inverted Normalization is not supported")
+        axis = cfg.get("axis", -1)
+        if axis not in (-1, [-1], (-1,), len(self.input_shape), [len(self.input_shape)]):
+            raise self._unsupported(name, f"normalisation over axis {axis}")
+        mean, variance = cfg.get("mean"), cfg.get("variance")
+        if mean is None or variance is None:
+            if self.stored is None:
+                raise self._unsupported(
+                    name,
+                    "its mean and variance were adapted and are not in this file",
+                )
+            mean, variance = self.stored.arrays(self.keras_name, h5_path)[:2]
+        means, variances = _flat(mean), _flat(variance)
+        if len(means) == 1:
+            means *= len(variances)
+        if len(variances) == 1:
+            variances *= len(means)
+        # Keras divides by max(sqrt(variance), epsilon), epsilon 1e-7
+        scale = [1 / max(math.sqrt(v), 1e-7) for v in variances]
+        shift = [-m * f for m, f in zip(means, scale)]
+        attrs = {"scale": _numbers(scale), "shift": _numbers(shift)}
+        return self._emit("affine", name, _drop_neutral(attrs), sources)
+
+    def _reshape(self, cfg: dict[str, Any], name: str, sources: list[str]) -> str:
+        """Reshape to a vector (a flatten), or a vector to (1, 1, C): global pooling that keeps
+        its axes, as squeeze-and-excitation writes it."""
+        target = [int(v) for v in cfg.get("target_shape", [])]
+        source = sources[0] if sources else "input"
+        shape = self._shape_of(source)
+        if tuple(target) == tuple(shape):
+            return source
+        size = 1
+        for v in shape:
+            size *= v
+        if len(target) == 1 and target[0] in (size, -1):
+            return self._emit("flatten", name, {}, sources)
+        maker = next((layer for layer in self.layers if layer.name == source), None)
+        if (
+            len(shape) == 1
+            and target[-1] in (shape[0], -1)
+            and all(v == 1 for v in target[:-1])
+            and len(target) == len(self.input_shape)
+            and maker is not None
+            and maker.op in ("global_avgpool", "global_maxpool")
+        ):
+            maker.attrs["keepdims"] = True  # the pool's own 1x1 axes, instead of a reshape
+            return source
+        raise self._unsupported(
+            name,
+            f"only a reshape to a vector, or of a pooled vector to (1, 1, C), maps; "
+            f"{tuple(shape)} → {tuple(target)} is something else",
+        )
+
     def _channels(self, source: str) -> int:
-        """The channels of a layer's output, from the spec so far (for depthwise filters)."""
+        """The channels of a layer's output (for depthwise filters)."""
+        return int(self._shape_of(source)[-1])
+
+    def _shape_of(self, source: str) -> tuple[int, ...]:
+        """A layer's output shape, from the spec so far."""
         from archcalc.analysis.shapes import infer_shapes
         from archcalc.diagnostics import Diagnostics
         from archcalc.interop.model import to_yaml
         from archcalc.spec import load
 
         if source == "input":
-            return int(self.input_shape[-1])
+            return tuple(self.input_shape)
         model = ImportedModel(self.input_shape, self.layers, {})
         graph = load("partial.yaml", to_yaml(model, "partial", "")).graph
         layer = infer_shapes(graph, Diagnostics(), False)[source]
         assert layer is not None
-        return int(layer.output[-1])
+        return tuple(layer.output)
+
+
+def _numbers(value: Any) -> Any:
+    """A Keras scalar or per-channel list as an affine attribute value."""
+    if isinstance(value, (list, tuple)):
+        values = [float(v) for v in value]
+        return values[0] if len(set(values)) == 1 else values
+    if hasattr(value, "tolist"):
+        return _numbers(value.tolist())
+    return float(value)
+
+
+def _flat(value: Any) -> list[float]:
+    if hasattr(value, "tolist"):
+        value = value.tolist()
+    if isinstance(value, (list, tuple)):
+        return [x for v in value for x in _flat(v)]
+    return [float(value)]
+
+
+def _drop_neutral(attrs: dict[str, Any]) -> dict[str, Any]:
+    neutral = {"scale": 1.0, "shift": 0.0}
+    return {k: v for k, v in attrs.items() if v != neutral[k]}
 
 
 def _one(value: Any) -> Any:
@@ -385,12 +610,14 @@ def _one(value: Any) -> Any:
     return int(value)
 
 
-def _read_weights(
-    data: bytes, plan: list[tuple[str, str, list[str]]], shown: str
-) -> dict[str, Any]:
-    """The archive's weights, keyed ``layer.param``, from Keras 3's model.weights.h5."""
-    import io
+@dataclass
+class _Planned:
+    keras_name: str  # the layer's name (a legacy .h5 file keys its weights by it)
+    h5_path: str  # where a Keras 3 archive keeps its variables
+    targets: list[tuple[str, str]]  # the archcalc (layer, key) each variable fills, in order
 
+
+def _h5py(shown: str) -> Any:
     try:
         import h5py
     except ImportError:
@@ -399,26 +626,78 @@ def _read_weights(
             "pip install 'archcalc[keras]'",
             code="missing-extra",
         ) from None
-    import numpy as np
+    return h5py
 
-    weights: dict[str, Any] = {}
-    try:
-        with h5py.File(io.BytesIO(data), "r") as f:
-            for layer, h5_path, keys in plan:
+
+def _convert(key: str, array: Any) -> tuple[str, Any]:
+    """A Keras variable in the layout archcalc keeps."""
+    if key == "depthwise_kernel":
+        # (kh, kw, C, multiplier) → a grouped conv's (kh, kw, 1, C·multiplier): group c makes
+        # outputs c·m ... c·m + m − 1, as Keras orders them
+        return "kernel", array.reshape(*array.shape[:-2], 1, -1)
+    if key == "transposed_kernel":  # (kh, kw, out, in) → (kh, kw, in, out)
+        return "kernel", array.swapaxes(-1, -2)
+    return key, array
+
+
+class _Keras3Weights:
+    """The variables of a Keras 3 archive's model.weights.h5: ``layers/<snake>/vars/<i>``."""
+
+    def __init__(self, data: bytes, shown: str) -> None:
+        self.data, self.shown = data, shown
+
+    def arrays(self, keras_name: str, h5_path: str) -> list[Any]:
+        import io
+
+        import numpy as np
+
+        try:
+            with _h5py(self.shown).File(io.BytesIO(self.data), "r") as f:
                 group = f.get(f"{h5_path}/vars")
-                if group is None or len(group) != len(keys):
+                if group is None:
                     raise _fail(
-                        f"'{shown}': the weights of layer '{layer}' are not where Keras 3 keeps "
-                        f"them ({h5_path}/vars)",
+                        f"'{self.shown}': the weights of layer '{keras_name}' are not where "
+                        f"Keras 3 keeps them ({h5_path}/vars)",
                         "save the model with Keras 3 (model.save('x.keras'))",
                     )
-                for i, key in enumerate(keys):
-                    array = np.asarray(group[str(i)], dtype=np.float32)
-                    if key == "depthwise_kernel":
-                        # (kh, kw, C, multiplier) → a grouped conv's (kh, kw, 1, C·multiplier):
-                        # group c makes outputs c·m ... c·m + m − 1, as Keras orders them
-                        key, array = "kernel", array.reshape(*array.shape[:-2], 1, -1)
-                    weights[f"{layer}.{key}"] = array
-    except OSError as err:
-        raise _fail(f"'{shown}': cannot read its weights ({err})") from None
+                return [np.asarray(group[str(i)], dtype=np.float32) for i in range(len(group))]
+        except OSError as err:
+            raise _fail(f"'{self.shown}': cannot read its weights ({err})") from None
+
+    def read(self, plan: list[_Planned]) -> dict[str, Any]:
+        return _fill(plan, self.arrays, self.shown)
+
+
+class _LegacyWeights:
+    """A Keras 2 HDF5 file's ``model_weights/<layer>``, in its ``weight_names`` order."""
+
+    def __init__(self, group: Any, shown: str) -> None:
+        self.group, self.shown = group, shown
+
+    def arrays(self, keras_name: str, h5_path: str) -> list[Any]:
+        import numpy as np
+
+        layer = self.group.get(keras_name)
+        if layer is None:
+            raise _fail(f"'{self.shown}' has no weights for layer '{keras_name}'")
+        names = [n.decode() if isinstance(n, bytes) else n for n in layer.attrs["weight_names"]]
+        return [np.asarray(layer[n], dtype=np.float32) for n in names]
+
+    def read(self, plan: list[_Planned]) -> dict[str, Any]:
+        return _fill(plan, self.arrays, self.shown)
+
+
+def _fill(plan: list[_Planned], arrays: Any, shown: str) -> dict[str, Any]:
+    weights: dict[str, Any] = {}
+    for item in plan:
+        found = arrays(item.keras_name, item.h5_path)
+        if len(found) != len(item.targets):
+            raise _fail(
+                f"'{shown}': layer '{item.keras_name}' has {len(found)} weight arrays, "
+                f"expected {len(item.targets)}",
+                "save the model again with the Keras that made it",
+            )
+        for (layer, key), array in zip(item.targets, found):
+            key, array = _convert(key, array)
+            weights[f"{layer}.{key}"] = array
     return weights

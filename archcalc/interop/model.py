@@ -39,6 +39,7 @@ class LayerSpec:
     name: str
     attrs: dict[str, Any]  # canonical attribute names; defaults left out
     inputs: list[str]  # layer names, or "input"
+    path: tuple[str, ...] = ()  # the framework's module path (layer1, 0, conv1), when known
 
 
 @dataclass
@@ -46,16 +47,17 @@ class ImportedModel:
     input_shape: Shape  # channels-last, no batch
     layers: list[LayerSpec]
     weights: Mapping[str, Any] = field(default_factory=dict)  # "layer.param" → channels-last
+    channels_first: bool = False  # the file's input is (N, C, ...)
 
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9_\-]+")
 _WEIGHT_SUFFIXES = (".weight", ".kernel", ".gamma", ".scale")
 
 
-def layer_name(weight: str | None, node_name: str, op_type: str) -> str:
-    """A spec-legal name that keeps the framework's: the module path of a layer's weight
-    (``layer1.0.conv1.weight`` → ``layer1_0_conv1``), else the node's scope path
-    (``/layer1/layer1.0/relu/Relu`` → ``layer1_0_relu``), else the op type."""
+def layer_path(weight: str | None, node_name: str, op_type: str) -> str:
+    """The framework's dotted module path of a layer: the path of its weight
+    (``layer1.0.conv1.weight`` → ``layer1.0.conv1``), else the node's scope path
+    (``/layer1/layer1.0/relu/Relu`` → ``layer1.0.relu``), else the node's name or op type."""
     path = ""
     if weight and weight.endswith(_WEIGHT_SUFFIXES):
         path = weight.rsplit(".", 1)[0]
@@ -70,8 +72,18 @@ def layer_name(weight: str | None, node_name: str, op_type: str) -> str:
                 path = f"{path}.{segment}" if path else segment
     if not path:
         path = node_name if node_name and "/" not in node_name else op_type.lower()
+    return path
+
+
+def plain_name(path: str, op_type: str) -> str:
+    """A spec-legal word for a dotted path: ``layer1.0.conv1`` → ``layer1_0_conv1``."""
     name = _UNSAFE.sub("_", path).strip("_") or op_type.lower()
     return name if name[0].isalpha() or name[0] == "_" else f"{op_type.lower()}_{name}"
+
+
+def layer_name(weight: str | None, node_name: str, op_type: str) -> str:
+    """A spec-legal name that keeps the framework's (see layer_path)."""
+    return plain_name(layer_path(weight, node_name, op_type), op_type)
 
 
 def _value(v: Any) -> str:

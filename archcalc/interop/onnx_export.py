@@ -314,6 +314,34 @@ def _bounds(w: _Writer, name: str, xs: list[str], low: float | None, high: float
     w.node("Clip", [xs[0], *given], name, name)
 
 
+def _affine(w: _Writer, name: str, xs: list[str], layer: Layer, arrays: Mapping[str, Any]) -> None:
+    # x · scale + shift; one value per channel broadcasts along axis 1 of (N, C, *spatial)
+    along = (-1,) + (1,) * (len(layer.input) - 1)
+    parts = [
+        (kind, key, w.np.asarray(layer.attrs[key], dtype=w.np.float32))
+        for kind, key, neutral in (("Mul", "scale", 1.0), ("Add", "shift", 0.0))
+        if w.np.any(w.np.asarray(layer.attrs[key]) != neutral)
+    ]
+    if not parts:
+        w.node("Identity", xs, name, name)
+    x = xs[0]
+    for i, (kind, key, value) in enumerate(parts):
+        out = name if i == len(parts) - 1 else f"{name}/{key}"
+        constant = w.const(f"{name}.{key}", value.reshape(along) if value.ndim else value)
+        x = w.node(kind, [x, constant], out, out)
+
+
+def _crop(w: _Writer, name: str, xs: list[str], layer: Layer, arrays: Mapping[str, Any]) -> None:
+    from archcalc.ops.reshape import crop_cuts
+
+    cuts = crop_cuts(layer)
+    sizes = layer.input[:-1]
+    starts = w.ints(f"{name}.starts", [b for b, _ in cuts])
+    ends = w.ints(f"{name}.ends", [n - a for n, (_, a) in zip(sizes, cuts)])
+    axes = w.ints(f"{name}.axes", list(range(2, 2 + len(sizes))))
+    w.node("Slice", [xs[0], starts, ends, axes], name, name)
+
+
 EMITTERS: dict[str, Emit] = {
     "conv": _conv,
     "conv_transpose": _conv_transpose,
@@ -340,6 +368,10 @@ EMITTERS: dict[str, Emit] = {
     "hardswish": _single("HardSwish"),
     "add": _chain("Add"),
     "mul": _chain("Mul"),
+    "sub": _chain("Sub"),
+    "div": _chain("Div"),
+    "affine": _affine,
+    "crop": _crop,
     "concat": _single("Concat", axis=1),
     "zeropad": _zeropad,
     "upsample": _upsample,

@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 
 from archcalc.diagnostics import Diagnostic, SpecError
-from archcalc.interop.model import ImportedModel, LayerSpec, LazyArrays, layer_name
+from archcalc.interop.model import ImportedModel, LayerSpec, LazyArrays, layer_path, plain_name
 from archcalc.shapes import Shape
 
 # What a tensor is while walking the graph: a constant (folded here), or a layer's output.
@@ -48,8 +48,11 @@ class _Consts(dict[str, Const]):
 SUPPORTED = (
     "Conv, ConvTranspose, Gemm, MatMul, MaxPool, AveragePool, GlobalAveragePool, GlobalMaxPool, "
     "Relu, LeakyRelu, Clip, Sigmoid, Tanh, HardSigmoid, HardSwish, Mul, Add, Concat, Flatten, "
-    "Reshape, BatchNormalization, LRN, Dropout, Softmax, Pad, ReduceMean, ReduceMax, Resize, Identity, "
-    "Gather (channels), Constant, and shape arithmetic (Shape, Gather, Unsqueeze, Squeeze, Concat, Slice, Cast, Transpose)"
+    "Sub, Div, and Add/Sub/Mul/Div by constants (one value or one per channel), "
+    "Reshape, BatchNormalization, LRN, Dropout, Softmax, Pad, ReduceMean, ReduceMax, Resize, "
+    "Upsample, Identity, Transpose (NCHW↔NHWC around a flatten or a channels-last input), "
+    "Gather (channels), Constant, and shape arithmetic (Shape, Gather, Unsqueeze, Squeeze, "
+    "Concat, Slice, Cast, Transpose)"
 )
 
 
@@ -114,6 +117,13 @@ class _Importer:
                 f"'{shown}' has {len(inputs)} inputs; archcalc imports models with one input",
             )
         self.input = inputs[0]
+        # Tensors laid out (N, *spatial, C) in the file: a TensorFlow export's input, which it
+        # transposes to NCHW first, and a transpose to NHWC that a flatten reads.
+        self.channels_last: set[str] = set()
+        rank = len(self.input.type.tensor_type.shape.dim)
+        users = [n for n in self.graph.node if self.input.name in n.input]
+        if rank > 2 and users and all(_perm(self, n) == _to_first(rank) for n in users):
+            self.channels_last.add(self.input.name)
         self.input_shape = self._fix_input(self.input, input_shape)
         # Each followed tensor's shape, channels-last without the batch, from the registry's
         # own rules as layers are emitted (ONNX's shape inference gives up on some pad chains).
@@ -123,6 +133,7 @@ class _Importer:
     def _fix_input(self, value: Any, given: Shape | None) -> Shape:
         """The input's channels-last shape (no batch): the model's, or ``given`` (--input)."""
         dims = value.type.tensor_type.shape.dim
+        last = value.name in self.channels_last
         if len(dims) < 2:
             raise _fail(
                 self.shown,
@@ -138,10 +149,12 @@ class _Importer:
                     f"{len(dims) - 1} besides the batch",
                     "write H x W x C for images (224x224x3)",
                 )
-            sizes = [given[-1], *given[:-1]]
+            sizes = list(given) if last else [given[-1], *given[:-1]]
         else:
             sizes = []
-            axes = ["channels", "height", "width"] if len(dims) == 4 else []
+            axes = []
+            if len(dims) == 4:
+                axes = ["height", "width", "channels"] if last else ["channels", "height", "width"]
             for i, d in enumerate(dims[1:], start=1):
                 if d.dim_value <= 0:
                     what = axes[i - 1] if axes else f"axis {i}"
@@ -153,13 +166,15 @@ class _Importer:
                         "give the input shape with --input, e.g. --input 224x224x3",
                     )
                 sizes.append(d.dim_value)
-        return (*sizes[1:], sizes[0])
+        return tuple(sizes) if last else (*sizes[1:], sizes[0])
 
     def shape(self, tensor: str, node: Any) -> tuple[int, ...]:
         """The tensor's ONNX shape, (1, C, *spatial) or (1, features), batch 1."""
         if tensor in self.shapes:
             cl = self.shapes[tensor]
-            return (1, *cl) if len(cl) == 1 else (1, cl[-1], *cl[:-1])
+            if len(cl) == 1 or tensor in self.channels_last:
+                return (1, *cl)
+            return (1, cl[-1], *cl[:-1])
         raise _fail(
             self.shown,
             "dynamic-shape",
@@ -200,7 +215,8 @@ class _Importer:
                 f"'{self.shown}' has {len(outputs)} outputs, or its output is not its last layer",
                 "archcalc imports models with one output",
             )
-        return ImportedModel(self.input_shape, self.layers, self.weights)
+        first = self.input.name not in self.channels_last
+        return ImportedModel(self.input_shape, self.layers, self.weights, first)
 
     def _constant(self, node: Any) -> Const:
         from onnx import numpy_helper
@@ -234,6 +250,12 @@ class _Importer:
         tensor = node.input[index]
         if tensor not in self.tensor_layer:
             raise self.unsupported(node, f"input '{tensor}' is not a tensor archcalc follows")
+        if tensor in self.channels_last and node.op_type not in ("Flatten", "Reshape"):
+            raise self.unsupported(
+                node,
+                f"it reads '{tensor}', transposed to channels-last; archcalc follows such a "
+                "transpose only into a flatten",
+            )
         return self.tensor_layer[tensor]
 
     def unsupported(self, node: Any, why: str) -> SpecError:
@@ -245,16 +267,21 @@ class _Importer:
             node.name,
         )
 
-    def name_for(self, node: Any, weight: str | None = None) -> str:
+    def name_for(self, node: Any, weight: str | None = None) -> tuple[str, tuple[str, ...]]:
         """The layer's name: its weight's module path (layer1.0.conv1.weight → layer1_0_conv1),
-        else the node's scope (/layer1/layer1.0/relu/Relu → layer1_0_relu), unique."""
-        base = layer_name(weight, node.name, node.op_type)
+        else the node's scope (/layer1/layer1.0/relu/Relu → layer1_0_relu), unique; and that
+        path's segments, which `archcalc import` folds back into blocks."""
+        path = layer_path(weight, node.name, node.op_type)
+        base = plain_name(path, node.op_type)
         name, n = base, 1
         while name in self.used_names or name == "input":
             n += 1
             name = f"{base}_{n}"
         self.used_names.add(name)
-        return name
+        segments = tuple(path.split("."))
+        if n > 1:
+            segments = (*segments[:-1], f"{segments[-1]}_{n}")
+        return name, segments
 
     def emit(
         self,
@@ -265,10 +292,10 @@ class _Importer:
         weight: str | None = None,
         arrays: Mapping[str, np.ndarray | Callable[[], np.ndarray]] | None = None,
     ) -> str:
-        name = self.name_for(node, weight)
+        name, path = self.name_for(node, weight)
         sources = inputs if inputs is not None else [self.source(node)]
         self.shapes[node.output[0]] = self._output_shape(node, op, attrs, sources)
-        self.layers.append(LayerSpec(op, name, attrs, sources))
+        self.layers.append(LayerSpec(op, name, attrs, sources, path))
         for key, value in (arrays or {}).items():
             self.weights.makers[f"{name}.{key}"] = value
         self.tensor_layer[node.output[0]] = name
@@ -584,7 +611,8 @@ def _flatten_like(imp: _Importer, node: Any, target: tuple[int, ...]) -> None:
         return
     imp.emit(node, "flatten", {})
     channels_last = (*shape[2:], shape[1])
-    if int(np.prod(shape[2:])) > 1:
+    # a tensor transposed to NHWC first flattens in archcalc's own H·W·C order
+    if int(np.prod(shape[2:])) > 1 and node.input[0] not in imp.channels_last:
         imp.flat_from[node.output[0]] = channels_last
 
 
@@ -626,10 +654,55 @@ def _gated(imp: _Importer, node: Any) -> str | None:
     return None
 
 
+def _affine(imp: _Importer, node: Any) -> None:
+    """Add, Sub, Mul or Div of a tensor and a constant that is one value, or one per channel
+    (an exported net's input normalisation, (x − mean) / std): an ``affine`` layer."""
+    x_at = 0 if node.input[1] in imp.consts else 1
+    shape = imp.shape(node.input[x_at], node)
+    c = np.asarray(imp.consts[node.input[1 - x_at]], dtype=np.float64)
+    try:
+        full = np.broadcast_to(c, shape)
+    except ValueError:
+        raise imp.unsupported(
+            node, f"its constant {c.shape} does not fit the tensor {shape}"
+        ) from None
+    per_channel = full.reshape(shape[0], shape[1], -1)[0, :, 0]
+    spread = per_channel.reshape((1, -1) + (1,) * (len(shape) - 2))
+    if not np.array_equal(full, np.broadcast_to(spread, shape)):
+        raise imp.unsupported(
+            node,
+            "its constant varies along other axes than channels; only one value per "
+            "channel maps onto affine",
+        )
+    values = per_channel.tolist()
+    if node.input[x_at] in imp.flat_from and len(set(values)) > 1:
+        raise imp.unsupported(node, "a per-feature constant after a flatten is not supported")
+    kind = node.op_type
+    if kind == "Div" and (x_at == 1 or not all(values)):
+        raise imp.unsupported(node, "only division of a tensor by non-zero constants maps")
+    if kind == "Add":
+        scale, shift = [1.0], values
+    elif kind == "Sub":
+        scale, shift = ([1.0], [-v for v in values]) if x_at == 0 else ([-1.0], values)
+    elif kind == "Mul":
+        scale, shift = values, [0.0]
+    else:
+        scale, shift = [1 / v for v in values], [0.0]
+    attrs: dict[str, Any] = {}
+    for key, vals, neutral in (("scale", scale, 1.0), ("shift", shift, 0.0)):
+        vals = [_float(v) if kind != "Div" else float(v) for v in vals]
+        if any(v != neutral for v in vals):
+            attrs[key] = vals[0] if len(set(vals)) == 1 else vals
+    imp.emit(node, "affine", attrs, inputs=[imp.source(node, x_at)])
+    if node.input[x_at] in imp.flat_from:  # one value for every feature keeps their order
+        imp.flat_from[node.output[0]] = imp.flat_from[node.input[x_at]]
+
+
 def _elementwise(imp: _Importer, node: Any) -> None:
-    op = {"Add": "add", "Mul": "mul"}[node.op_type]
     if any(i in imp.consts for i in node.input):
-        raise imp.unsupported(node, f"{node.op_type} with a constant operand is not a layer")
+        _affine(imp, node)
+        return
+    op = {"Add": "add", "Mul": "mul", "Sub": "sub", "Div": "div"}[node.op_type]
     fused = _gated(imp, node)
     if fused is not None:
         gate = imp.layers.pop()
@@ -791,6 +864,59 @@ def _passthrough(imp: _Importer, node: Any) -> None:
     imp.alias(node)
 
 
+def _to_first(rank: int) -> list[int]:
+    return [0, rank - 1, *range(1, rank - 1)]  # NHWC → NCHW
+
+
+def _to_last(rank: int) -> list[int]:
+    return [0, *range(2, rank), 1]  # NCHW → NHWC
+
+
+def _perm(imp: _Importer, node: Any) -> list[int] | None:
+    if node.op_type != "Transpose":
+        return None
+    perm = imp.attrs(node).get("perm")
+    return list(perm) if perm is not None else None
+
+
+def _transpose(imp: _Importer, node: Any) -> None:
+    """Only the layout changes exports make: NHWC → NCHW after a TensorFlow model's input, and
+    NCHW → NHWC before a flatten (which then reads the H·W·C order archcalc keeps anyway)."""
+    tensor = node.input[0]
+    rank = len(imp.shape(tensor, node))
+    perm = _perm(imp, node)
+    last = tensor in imp.channels_last
+    if perm == list(range(rank)):
+        imp.alias(node)
+        if last:
+            imp.channels_last.add(node.output[0])
+    elif last and perm == _to_first(rank):
+        imp.tensor_layer[node.output[0]] = imp.tensor_layer[tensor]
+        imp.shapes[node.output[0]] = imp.shapes[tensor]
+    elif not last and perm == _to_last(rank):
+        imp.alias(node)
+        imp.channels_last.add(node.output[0])
+    else:
+        raise imp.unsupported(
+            node,
+            f"perm {perm} is not one of the layout changes archcalc follows "
+            f"({_to_last(rank)} before a flatten, {_to_first(rank)} after a channels-last input)",
+        )
+
+
+def _upsample(imp: _Importer, node: Any) -> None:
+    """Opset 7-9 Upsample: nearest by whole factors (its linear mode is not PyTorch's)."""
+    a = imp.attrs(node)
+    given = imp.const(node, 1, "scales")
+    scales = given.tolist() if given is not None else list(a.get("scales", []))
+    factors = [float(f) for f in scales[2:]]
+    if a.get("mode", "nearest") != "nearest":
+        raise imp.unsupported(node, "only nearest upsampling maps (its linear mode is asymmetric)")
+    if not factors or any(f != int(f) or f < 1 for f in factors):
+        raise imp.unsupported(node, f"only whole upsampling factors map, not {factors}")
+    imp.emit(node, "upsample", {"scale": _one([int(f) for f in factors])})
+
+
 _LAYERS: dict[str, Callable[[_Importer, Any], None]] = {
     "Conv": _conv,
     "ConvTranspose": _conv,
@@ -811,6 +937,8 @@ _LAYERS: dict[str, Callable[[_Importer, Any], None]] = {
     "Clip": _clip,
     "Add": _elementwise,
     "Mul": _elementwise,
+    "Sub": _elementwise,
+    "Div": _elementwise,
     "Concat": _concat,
     "Flatten": _flatten,
     "Reshape": _reshape,
@@ -822,5 +950,7 @@ _LAYERS: dict[str, Callable[[_Importer, Any], None]] = {
     "Resize": _resize,
     "Identity": _passthrough,
     "Cast": _passthrough,
+    "Transpose": _transpose,
+    "Upsample": _upsample,
     "Gather": _gather,
 }

@@ -174,6 +174,23 @@ def _translate(op: str, layer: Layer, explicit: bool = False) -> _Layer:
         return _Layer(None, "{xs_plus}")
     if op == "mul":
         return _Layer(None, "{xs_times}")
+    if op in ("sub", "div"):
+        return _Layer(None, "{xs_minus}" if op == "sub" else "{xs_over}")
+    if op == "affine":
+        terms = ["{x}"]
+        for sign, key, neutral in ((" * ", "scale", 1.0), (" + ", "shift", 0.0)):
+            value = a[key]
+            if isinstance(value, tuple):  # one per channel, along dim 1
+                terms.append(f"{sign}torch.tensor({list(value)!r}).view(1, -1{', 1' * r})")
+            elif value != neutral:
+                terms.append(f"{sign}{value!r}")
+        return _Layer(None, "".join(terms))  # assigned to a variable: no parentheses needed
+    if op == "crop":
+        from archcalc.ops.reshape import crop_cuts
+
+        spans = crop_cuts(layer)
+        index = ", ".join(f"{b}:{n - e}" for n, (b, e) in zip(layer.input[:-1], spans))
+        return _Layer(None, f"{{x}}[:, :, {index}]")
     if op == "concat":
         return _Layer(None, "torch.cat([{xs}], 1)")
     if op == "zeropad":
@@ -375,6 +392,8 @@ class _Generator:
                     xs=", ".join(xs),
                     xs_plus=" + ".join(xs),
                     xs_times=" * ".join(xs),
+                    xs_minus=" - ".join(xs),
+                    xs_over=" / ".join(xs),
                 )
                 if t.module is not None:
                     out.init.append(f"self.{attr}{name} = {t.module}")

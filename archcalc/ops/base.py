@@ -45,7 +45,8 @@ class Attr:
     allowed), ``padding``
     (an int, one per axis, four sides, ``same`` or ``valid``), ``choice``, ``matrix`` (nested
     lists of numbers, for fixed kernels), ``indices`` (one or more integers >= 0, as a tuple),
-    ``number`` (a float, or a fraction written "1/9").
+    ``number`` (a float, or a fraction written "1/9"), ``numbers`` (a float, or one per
+    channel as a tuple of floats).
     """
 
     kind: str
@@ -108,6 +109,13 @@ class Attr:
             return value.lower()
         if kind == "matrix":
             return _matrix(value)
+        if kind == "numbers":
+            values = value if isinstance(value, list) else [value]
+            if not values or any(
+                isinstance(v, bool) or not isinstance(v, (int, float)) for v in values
+            ):
+                raise OpError(f"expected a number or a list of numbers, got {_describe(value)}")
+            return float(values[0]) if not isinstance(value, list) else tuple(map(float, values))
         if kind == "indices":
             items = _ints(value, 0, "an index or a list of indices, such as [0, 1, 2]")
             return items if isinstance(items, tuple) else (items,)
@@ -125,6 +133,7 @@ _KIND_HINTS = {
     "window": "give a positive whole number such as 3, or one per spatial axis such as [3, 5]",
     "extra": "give a whole number, 0 or more, or one per spatial axis such as [0, 1]",
     "padding": "give a number such as 1, one per axis [1, 2], four sides [top, bottom, left, right], same or valid",
+    "numbers": "give a number such as 0.5, or one per channel such as [0.485, 0.456, 0.406]",
 }
 
 

@@ -1,8 +1,9 @@
-"""Ops that join branches: element-wise ``add`` (residual) and channel ``concat`` (Inception)."""
+"""Ops that join branches: element-wise ``add`` (residual), ``mul`` (gates), ``sub`` and
+``div``, and channel ``concat`` (Inception)."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar
 
 from archcalc.ops.base import (
     Array,
@@ -71,21 +72,19 @@ class Add(Op):
         return tm.Add()
 
 
-@register
-class Mul(Op):
-    name = "mul"
-    aliases = ("multiply", "scale_channels", "elementwise_mul")
+class _Broadcasting(Op):
+    """An element-wise join whose inputs may have size 1 on some axes (a 1x1xC gate)."""
+
     family = "merge"
-    summary = "element-wise product, broadcasting axes of size 1 (squeeze-and-excitation gate)"
     flops_rule = "(inputs − 1) × output elements"
-    torch_equivalent = "`x * gate` (squeeze-and-excitation)"
-    min_inputs, max_inputs = 2, None
+    min_inputs = 2
+    max_inputs: ClassVar[int | None] = None
 
     def output_shape(self, layer: Layer) -> Shape:
         rank = len(layer.inputs[0])
         if any(len(s) != rank for s in layer.inputs):
             raise OpError(
-                f"mul needs inputs of one rank, got {_shapes_listed(layer)}",
+                f"{self.name} needs inputs of one rank, got {_shapes_listed(layer)}",
                 "keep the gate's spatial axes (global pooling with keepdims: true)",
                 code="shape-mismatch",
             )
@@ -94,7 +93,8 @@ class Mul(Op):
             big = max(sizes)
             if any(n not in (1, big) for n in sizes):
                 raise OpError(
-                    f"mul needs equal sizes or 1 on every axis, got {_shapes_listed(layer)}",
+                    f"{self.name} needs equal sizes or 1 on every axis, got "
+                    f"{_shapes_listed(layer)}",
                     "a gate is 1x1xC (global pooling with keepdims: true) or the full shape",
                     code="shape-mismatch",
                 )
@@ -104,23 +104,72 @@ class Mul(Op):
     def flops(self, layer: Layer) -> int:
         return (len(layer.inputs) - 1) * out_elements(layer)
 
-    def forward(self, layer: Layer, xs: list[Array], params: dict[str, Array]) -> Array:
-        from archcalc.backend import kernels
-
-        return kernels.multiply(*xs)
-
     def support(self, layer: Layer, masks: list[Array], params: dict[str, Array]) -> Array:
-        # An output depends on every factor, so the marks add up (a product would AND them).
+        # An output depends on every operand, so the marks add up (a product would AND them,
+        # a difference cancel them).
         import numpy as np
 
         return sum(
             np.broadcast_to(m, np.broadcast_shapes(*(x.shape for x in masks))) for m in masks
         )
 
+
+@register
+class Mul(_Broadcasting):
+    name = "mul"
+    aliases = ("multiply", "scale_channels", "elementwise_mul")
+    summary = "element-wise product, broadcasting axes of size 1 (squeeze-and-excitation gate)"
+    torch_equivalent = "`x * gate` (squeeze-and-excitation)"
+
+    def forward(self, layer: Layer, xs: list[Array], params: dict[str, Array]) -> Array:
+        from archcalc.backend import kernels
+
+        return kernels.multiply(*xs)
+
     def torch_module(self, layer: Layer) -> Any:
         from archcalc.ops import torch_modules as tm
 
         return tm.Mul()
+
+
+@register
+class Sub(_Broadcasting):
+    """``a − b``: what an ONNX Sub of two computed tensors imports as."""
+
+    name = "sub"
+    aliases = ("subtract", "elementwise_sub")
+    summary = "element-wise difference of two layers (first − second), broadcasting axes of size 1"
+    torch_equivalent = "`a - b`"
+    max_inputs = 2
+
+    def forward(self, layer: Layer, xs: list[Array], params: dict[str, Array]) -> Array:
+        result: Array = xs[0] - xs[1]
+        return result
+
+    def torch_module(self, layer: Layer) -> Any:
+        from archcalc.ops import torch_modules as tm
+
+        return tm.Sub()
+
+
+@register
+class Div(_Broadcasting):
+    """``a / b``: what an ONNX Div of two computed tensors imports as."""
+
+    name = "div"
+    aliases = ("divide", "elementwise_div")
+    summary = "element-wise quotient of two layers (first / second), broadcasting axes of size 1"
+    torch_equivalent = "`a / b`"
+    max_inputs = 2
+
+    def forward(self, layer: Layer, xs: list[Array], params: dict[str, Array]) -> Array:
+        result: Array = xs[0] / xs[1]
+        return result
+
+    def torch_module(self, layer: Layer) -> Any:
+        from archcalc.ops import torch_modules as tm
+
+        return tm.Div()
 
 
 @register

@@ -15,7 +15,16 @@ from archcalc.counting import (
     also_as_function,
     in_elements,
 )
-from archcalc.ops.base import Array, Attr, Layer, Op, on_one_channel, out_elements, register
+from archcalc.ops.base import (
+    Array,
+    Attr,
+    Layer,
+    Op,
+    OpError,
+    on_one_channel,
+    out_elements,
+    register,
+)
 from archcalc.shapes import Shape, numel
 
 
@@ -191,3 +200,74 @@ class Dropout(Op):
 
     def forward(self, layer: Layer, xs: list[Array], params: dict[str, Array]) -> Array:
         return xs[0]  # inference: dropout passes everything through (inverted dropout)
+
+
+def _is(value: float | tuple[float, ...], constant: float) -> bool:
+    values = value if isinstance(value, tuple) else (value,)
+    return all(v == constant for v in values)
+
+
+def _short(value: float | tuple[float, ...]) -> str:
+    if isinstance(value, tuple):  # one per channel: the values are in the spec
+        return f"[{len(value)} values]"
+    return f"{value:.4g}"
+
+
+@register
+class Affine(_Normalisation):
+    """x · scale + shift with the values in the spec: a model's input normalisation
+    ((x − mean) / std, exported as Sub and Div by constants), Keras' Rescaling and
+    Normalization layers."""
+
+    name = "affine"
+    aliases = ("scale_shift", "rescaling", "rescale", "normalization")
+    channelwise = True
+    summary = "x · scale + shift, one value or one per channel (input normalisation, Rescaling)"
+    flops_rule = "1 per element for a scale other than 1, 1 for a shift other than 0"
+    torch_equivalent = "`x * scale + shift` (tensor arithmetic)"
+    attrs = {
+        "scale": Attr("numbers", 1.0, doc="the factor"),
+        "shift": Attr("numbers", 0.0, aliases=("offset",), doc="added after scaling"),
+    }
+
+    def output_shape(self, layer: Layer) -> Shape:
+        channels = layer.input[-1]
+        for key in ("scale", "shift"):
+            value = layer.attrs[key]
+            if isinstance(value, tuple) and len(value) not in (1, channels):
+                raise OpError(
+                    f"{key} has {len(value)} values but the input has {channels} channels",
+                    f"give one {key} for all channels, or one per channel",
+                    attr=key,
+                )
+        return layer.input
+
+    def flops(self, layer: Layer) -> int:
+        parts = (not _is(layer.attrs["scale"], 1.0)) + (not _is(layer.attrs["shift"], 0.0))
+        return parts * out_elements(layer)
+
+    def forward(self, layer: Layer, xs: list[Array], params: dict[str, Array]) -> Array:
+        import numpy as np
+
+        x = xs[0]
+        scale = np.asarray(layer.attrs["scale"], dtype=x.dtype)
+        shift = np.asarray(layer.attrs["shift"], dtype=x.dtype)
+        return x * scale + shift
+
+    def support(self, layer: Layer, masks: list[Array], params: dict[str, Array]) -> Array:
+        return masks[0]  # element-wise; the shift would make unmarked outputs non-zero
+
+    def torch_module(self, layer: Layer) -> Any:
+        from archcalc.ops import torch_modules as tm
+
+        return tm.Affine(layer.attrs["scale"], layer.attrs["shift"])
+
+    def describe(self, layer: Layer) -> str:
+        parts = []
+        if not _is(layer.attrs["scale"], 1.0):
+            parts.append(f"×{_short(layer.attrs['scale'])}")
+        shift = layer.attrs["shift"]
+        if not _is(shift, 0.0):
+            negative = not isinstance(shift, tuple) and shift < 0
+            parts.append(f"−{_short(-shift)}" if negative else f"+{_short(shift)}")
+        return " ".join(parts)

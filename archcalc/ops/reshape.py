@@ -18,7 +18,7 @@ from archcalc.ops.base import (
     register,
 )
 from archcalc.ops.conv import _needs_spatial
-from archcalc.shapes import Shape, format_shape
+from archcalc.shapes import Shape, format_shape, pad_pairs
 
 # thop's extra operations per output element: linear, bilinear; it has no count for trilinear.
 _THOP_UPSAMPLE = {1: 5, 2: 11}
@@ -57,6 +57,59 @@ class ZeroPad(Op):
         from archcalc.ops import torch_modules as tm
 
         return tm.zero_pad(self._pads(layer))
+
+
+def crop_cuts(layer: Layer) -> tuple[tuple[int, int], ...]:
+    """A crop layer's (before, after) cut per spatial axis."""
+    if isinstance(layer.attrs["cropping"], str):
+        raise OpError("crop takes numbers, not same or valid", attr="cropping")
+    try:
+        return pad_pairs(layer.attrs["cropping"], layer.rank)
+    except ValueError as err:
+        raise OpError(str(err), "give one per axis, or [top, bottom, left, right]") from None
+
+
+@register
+class Crop(Op):
+    name = "crop"
+    aliases = ("cropping", "cropping1d", "cropping2d", "cropping3d")
+    family = "reshape"
+    channelwise = True
+    summary = "cuts rows and columns off the borders (Keras' Cropping2D)"
+    torch_equivalent = "x[..., top : H - bottom, left : W - right] (slicing)"
+    shorthand = "cropping"
+    attrs = {
+        "cropping": Attr(
+            "padding",
+            1,
+            aliases=("crop",),
+            doc="int, per axis, or four sides [top, bottom, left, right]",
+        )
+    }
+
+    def output_shape(self, layer: Layer) -> Shape:
+        _needs_spatial(layer, self.name)
+        sizes = [n - cb - ca for n, (cb, ca) in zip(layer.input[:-1], crop_cuts(layer))]
+        if any(size <= 0 for size in sizes):
+            raise OpError(
+                f"cropping {layer.attrs['cropping']} leaves nothing of {layer.input[:-1]}",
+                attr="cropping",
+            )
+        return (*sizes, layer.input[-1])
+
+    def windows(self, layer: Layer) -> list[Window]:
+        # output i reads input i + cut: a one-wide window starting after the cut
+        return [Window(1, 1, -cb) for cb, _ in crop_cuts(layer)]
+
+    def forward(self, layer: Layer, xs: list[Array], params: dict[str, Array]) -> Array:
+        cuts = zip(layer.input[:-1], crop_cuts(layer))
+        index = [slice(None), *(slice(cb, n - ca) for n, (cb, ca) in cuts)]  # batch, then axes
+        return xs[0][tuple(index)]
+
+    def torch_module(self, layer: Layer) -> Any:
+        from archcalc.ops import torch_modules as tm
+
+        return tm.Crop(crop_cuts(layer))
 
 
 @register

@@ -46,6 +46,20 @@ class Add(nn.Module):
         return out
 
 
+class Sub(nn.Module):
+    """``a - b`` as an operator."""
+
+    def forward(self, a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+        return a - b
+
+
+class Div(nn.Module):
+    """``a / b`` as an operator."""
+
+    def forward(self, a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+        return a / b
+
+
 class Mul(nn.Module):
     """``a * b * ...`` as an operator, as torchvision's squeeze-and-excitation ``scale * x``."""
 
@@ -76,6 +90,34 @@ class Clamp(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return x.clamp(self.low, self.high)
+
+
+class Affine(nn.Module):
+    """``x * scale + shift``, one value or one per channel: constants of the spec, not state."""
+
+    def __init__(self, scale: float | Sequence[float], shift: float | Sequence[float]) -> None:
+        super().__init__()
+        self.scale = [float(v) for v in (scale if isinstance(scale, Sequence) else [scale])]
+        self.shift = [float(v) for v in (shift if isinstance(shift, Sequence) else [shift])]
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        per_channel = (-1,) + (1,) * (x.dim() - 2)  # along dim 1, whatever the rank
+        scale = torch.tensor(self.scale, dtype=x.dtype, device=x.device).reshape(per_channel)
+        shift = torch.tensor(self.shift, dtype=x.dtype, device=x.device).reshape(per_channel)
+        return x * scale + shift
+
+
+class Crop(nn.Module):
+    """Cuts (before, after) off each spatial axis of an N, C, ... tensor."""
+
+    def __init__(self, cuts: Sequence[tuple[int, int]]) -> None:
+        super().__init__()
+        self.cuts = list(cuts)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        for axis, (before, after) in enumerate(self.cuts, start=2):
+            x = x.narrow(axis, before, x.shape[axis] - before - after)
+        return x
 
 
 class Concat(nn.Module):

@@ -158,6 +158,7 @@ def load(spec: str, text: str | None = None, input_shape: Shape | None = None) -
     Keras; ``input_shape`` fixes a model's dynamic sizes). Raises SpecError when the spec
     cannot be turned into a graph; otherwise returns the graph and any diagnostics found."""
     weights: Mapping[str, Any] = {}
+    channels_first = False
     if text is not None:
         shown = spec
     elif spec == STDIN:
@@ -171,7 +172,7 @@ def load(spec: str, text: str | None = None, input_shape: Shape | None = None) -
         if is_model_file(path):
             from archcalc.interop import import_model
 
-            text, weights = import_model(path, shown, input_shape)
+            text, weights, channels_first = import_model(path, shown, input_shape)
             shown = f"{shown} (imported)"
         else:
             text = read_text(path, shown)
@@ -187,4 +188,5 @@ def load(spec: str, text: str | None = None, input_shape: Shape | None = None) -
         err.sources = {shown: text}  # type: ignore[attr-defined]
         raise
     graph.weights = weights
+    graph.channels_first = channels_first
     return LoadedSpec(graph, diags, text)
