@@ -221,9 +221,9 @@ def main() -> None:
     print(
         f"numpy {np.__version__}, {args.threads} thread(s), float32, each net at its spec's "
         f"input; {args.clock} time = best of up to {args.repeats} interleaved forwards after a "
-        "warm-up" + (f"; {blas}" if blas else "")
+        "warm-up" + (f"; {blas}" if blas else "") + f"; load average {_load()}"
     )
-    before = "  before/torch" if args.before else ""
+    before = "  before/torch  before RSS" if args.before else ""
     print(
         f"{'net':<20} {'batch':>5} {'numpy s':>8} {'torch s':>8} {'time ratio':>10}{before}"
         f"   {'peak RSS numpy / torch':>24} {'ratio':>6}   {'above imports':>13}"
@@ -234,7 +234,10 @@ def main() -> None:
             n, t = r["numpy"], r["torch"]
             extra_n = n["maxrss"] - n["baseline"]
             extra_t = t["maxrss"] - t["baseline"]
-            old = f"  {r['before']['best_s'] / t['best_s']:>11.2f}x" if args.before else ""
+            old = ""
+            if args.before:
+                b = r["before"]
+                old = f"  {b['best_s'] / t['best_s']:>11.2f}x  {b['maxrss'] / MIB:>6.0f} MiB"
             print(
                 f"{net:<20} {batch:>5} {n['best_s']:>8.3f} {t['best_s']:>8.3f} "
                 f"{n['best_s'] / t['best_s']:>9.2f}x{old}   "
@@ -243,6 +246,11 @@ def main() -> None:
                 + ("" if n["estimate"] >= extra_n else "  (memory guard's estimate too low)"),
                 flush=True,
             )
+    print(f"load average at the end {_load()}")
+
+
+def _load() -> str:
+    return " ".join(f"{v:.2f}" for v in os.getloadavg())
 
 
 if __name__ == "__main__":

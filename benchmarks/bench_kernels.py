@@ -246,7 +246,7 @@ def main() -> None:
         f"numpy {np.__version__}, torch {torch.__version__}, "
         f"torch threads {torch.get_num_threads()}, "
         f"OPENBLAS_NUM_THREADS={os.environ.get('OPENBLAS_NUM_THREADS', 'unset')}, "
-        f"cpus {os.cpu_count()}"
+        f"cpus {os.cpu_count()}, load average {' '.join(f'{v:.2f}' for v in os.getloadavg())}"
     )
     rng = np.random.default_rng(0)
     n = args.batch

@@ -58,6 +58,7 @@ def main() -> None:
     print(
         f"{'net':22} {'wall':>8} {'CPU':>8}"
         + (f" {'wall':>8} {'CPU':>8} {'wall':>6} {'CPU':>6}" if args.baseline else "")
+        + "  load (1 min)"
     )
     for name in names:
         # best of the repeats, wall and CPU separately
@@ -69,7 +70,7 @@ def main() -> None:
         if args.baseline:
             line += f" {best[1][0]:7.2f}s {best[1][1]:7.2f}s"
             line += f" {best[0][0] / best[1][0]:5.2f}x {best[0][1] / best[1][1]:5.2f}x"
-        print(line, flush=True)
+        print(f"{line}  {os.getloadavg()[0]:.2f}", flush=True)
 
 
 if __name__ == "__main__":

@@ -247,7 +247,10 @@ def execute(
                     buffers[start_name] = np.empty((*xs[0].shape[:-1], width), xs[0].dtype)
                 y = kernels.concat(xs, out=buffers[start_name][..., : layer.output[-1]])
             else:
-                y = node.op.forward(layer, xs, tracked)
+                fixed = [x, *kept.values(), *buffers.values()]  # never overwritten
+                over = _owned(node.inputs, i, schedule, env, fixed)
+                done = node.op.forward_inplace(layer, xs, tracked) if over else None
+                y = node.op.forward(layer, xs, tracked) if done is None else done
         del xs
         seconds = time.perf_counter() - start
         used = {k: tuple(v.shape) for k, v in params[node.name].items() if k in tracked.read}
@@ -262,6 +265,24 @@ def execute(
         if progress is not None:
             progress(f"running {node.name}", i + 1, len(graph.nodes))
     return Execution(output, runs, peak, kept)
+
+
+def _owned(
+    inputs: list[str],
+    i: int,
+    schedule: list[list[str]],
+    env: Mapping[str, np.ndarray],
+    fixed: list[np.ndarray],
+) -> bool:
+    """Whether node ``i`` may overwrite its first input: no later node reads it (it is freed
+    after this one), this node reads it once, and no other live activation or ``fixed``
+    array (the caller's input, kept arrays, grown concat buffers) shares its memory."""
+    name = inputs[0]
+    if name == INPUT or name not in schedule[i] or inputs.count(name) > 1:
+        return False
+    x = env[name]
+    others = [a for n, a in env.items() if n != name] + fixed
+    return not any(np.may_share_memory(x, a) for a in others)
 
 
 def layer_of(layers: Mapping[str, Layer | None], name: str) -> Layer:

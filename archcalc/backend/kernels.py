@@ -12,9 +12,9 @@ All kernels keep the floating dtype of their input (float32 in practice): weight
 constants are cast to ``x.dtype`` so nothing is silently promoted to float64.
 
 Every multiply-accumulate performed by :func:`conv`, :func:`conv_transpose` and
-:func:`dense` goes through :func:`_matmul` or :func:`_mul_acc`, which record the operand
-sizes they were actually given in all active :class:`MacCounter` objects
-(see :func:`count_macs`).
+:func:`dense` goes through :func:`_matmul` or :func:`_einsum`, which record the multiply-
+accumulates the operand shapes they were actually given imply in all active
+:class:`MacCounter` objects (see :func:`count_macs`).
 """
 
 from __future__ import annotations
@@ -128,17 +128,14 @@ def _matmul(a: Array, b: Array, out: Array | None = None) -> Array:
     return result
 
 
-def _mul_acc(acc: Array, a: Array, b: Array, first: bool, tmp: Array | None) -> None:
-    """``acc += a * b`` element-wise (broadcasting); records one MAC per product."""
-    shape = np.broadcast_shapes(a.shape, b.shape)
-    _record("mul_acc", (a.shape, b.shape), math.prod(shape))
-    if first:
-        np.multiply(a, b, out=acc)
-    elif tmp is not None:
-        np.multiply(a, b, out=tmp)
-        acc += tmp
-    else:
-        acc += a * b
+def _einsum(
+    a: Array, a_axes: list[int], b: Array, b_axes: list[int], out: Array, out_axes: list[int]
+) -> None:
+    """``np.einsum`` of two operands into ``out``, axes numbered as in its sublist form;
+    records one MAC per point of the index space, whose sizes it takes from the operands."""
+    sizes = dict(zip(a_axes, a.shape, strict=True)) | dict(zip(b_axes, b.shape, strict=True))
+    _record("einsum", (a.shape, b.shape), math.prod(sizes.values()))
+    np.einsum(a, a_axes, b, b_axes, out_axes, out=out)
 
 
 # ---------------------------------------------------------------------------------------
@@ -169,15 +166,21 @@ def _spatial_ndim(x: Array) -> int:
 def _pad_spatial(x: Array, pads: Sequence[tuple[int, int]], value: float = 0.0) -> Array:
     """Pad the spatial axes; returns ``x`` itself (no copy) when there is nothing to pad.
 
-    A filled array with ``x`` copied into its middle: ``np.pad`` does the same but costs tens
-    of microseconds more per call, which adds up over a net's small late layers.
+    ``x`` copied into the middle of a new array and only the borders filled, so every
+    element is written once: ``np.pad`` costs tens of microseconds more per call (which adds
+    up over a net's small late layers), and filling the whole array first writes it twice.
     """
     if all(p == (0, 0) for p in pads):
         return x
     shape = (x.shape[0], *(n + pb + pa for n, (pb, pa) in zip(x.shape[1:-1], pads)), x.shape[-1])
-    y = np.full(shape, value, dtype=x.dtype)
+    y = np.empty(shape, dtype=x.dtype)
     inner = (slice(None), *(slice(pb, pb + n) for n, (pb, _) in zip(x.shape[1:-1], pads)))
     y[inner] = x
+    for axis, (pb, pa) in enumerate(pads, start=1):
+        for part in (slice(0, pb), slice(y.shape[axis] - pa, y.shape[axis])):
+            edge = [slice(None)] * y.ndim
+            edge[axis] = part
+            y[tuple(edge)] = value
     return y
 
 
@@ -263,7 +266,7 @@ def conv(
         y = _conv_depthwise(_pad_spatial(x, pads), w, kernel, s, d, out)
     elif all(k == 1 for k in kernel):
         y = _conv_pointwise(_pad_spatial(x, pads), w, s, out, groups)
-    elif _shifted_pays(grid, cin, cout, s, out, groups):
+    elif shifted_pays(grid, cin, cout, s, out, groups, n * grid * cin * x.itemsize):
         y = _conv_shifted(_pad_spatial(x, pads), w, kernel, d, out)
     else:
         y = _conv_im2col(x, pads, w, kernel, s, d, out, groups)
@@ -292,16 +295,31 @@ def _conv_pointwise(
     return np.ascontiguousarray(y.transpose(1, 0, 2)).reshape(-1, groups * cout_g)
 
 
-def _shifted_pays(
-    grid: int, cin: int, cout: int, s: tuple[int, ...], out: tuple[int, ...], groups: int
+def shifted_pays(
+    grid: int,
+    cin: int,
+    cout: int,
+    s: tuple[int, ...],
+    out: tuple[int, ...],
+    groups: int,
+    padded_bytes: int,
 ) -> bool:
     """Whether :func:`_conv_shifted` beats im2col: it needs unit stride and one group, and
     pays off where the patch matrix (K * C_in per output) is the larger cost, against the
     per-tap accumulation (about 2 * K * C_out per output) and the cropped padding it computes
-    (``grid`` is the number of positions of the padded input).
+    (``grid`` is the number of positions of the padded input). It holds the whole padded
+    input and two output-sized sums at once, so only inputs up to the im2col slab size take
+    it: on U-Net's 512x512x128 decoder layer it held some 330 MiB where im2col's slabs hold
+    32, and set the process's peak.
     """
     unit = all(st == 1 for st in s)
-    return unit and groups == 1 and 2 * cout <= cin and 4 * grid <= 5 * math.prod(out)
+    return (
+        unit
+        and groups == 1
+        and 2 * cout <= cin
+        and 4 * grid <= 5 * math.prod(out)
+        and padded_bytes <= IM2COL_LIMIT_BYTES
+    )
 
 
 def _conv_shifted(
@@ -440,39 +458,92 @@ def _conv_depthwise(
     d: tuple[int, ...],
     out: tuple[int, ...],
 ) -> Array:
-    """One input channel per group: one broadcast multiply-add per kernel tap.
+    """One input channel per group: ``np.einsum`` over a strided view of the taps.
 
-    Per-group matmuls would be ``groups`` tiny GEMMs; this is ``prod(kernel)`` element-wise
-    passes instead. The last spatial axis is fused with the channels, so a tap reads long
-    contiguous runs (``out[-1] * C`` values) against a tiled weight row rather than C-wide
-    inner loops; a stride on that axis is first split into its phases (even and odd columns
-    for stride 2), each made contiguous once, so strided layers read contiguous runs too.
-    (Blocking the rows to stay in cache, or sharing them between threads, measured no faster
-    on the development VM: the passes are few and long.)
+    Per-group matmuls would be ``groups`` tiny GEMMs, and one element-wise multiply and add
+    per tap is two passes over the whole output per tap (NumPy has no fused multiply-add
+    ufunc). ``einsum`` multiplies and accumulates in one pass per tap, one output row at a
+    time, so the row stays in cache. Its inner loop should be long: with unit stride on the
+    last spatial axis it is fused with the channels (a tap's input for a whole output row is
+    one contiguous run of ``out[-1] * C`` values, against a weight row tiled to match); a
+    stride on that axis is split into its phases (even and odd columns for stride 2), each
+    made contiguous once, unless the channels alone make a long enough inner loop.
     """
     n, cin = xp.shape[0], xp.shape[-1]
     cout = w.shape[-1]
     mult = cout // cin  # depth multiplier; output channel = c * mult + j
     if mult > 1:
         xp = np.repeat(xp, mult, axis=-1)  # every output channel reads its own lane
+    nd = len(kernel)
+    w = w.reshape(*kernel, cout)
+    if s[-1] > 1 and cout >= _DEPTHWISE_LONG_CHANNELS:
+        # einsum axes: batch, output axes, channel (the inner loop), then the taps
+        y = np.empty((n, *out, cout), dtype=xp.dtype)
+        axes, taps = list(range(nd + 2)), list(range(nd + 2, 2 * nd + 2))
+        _einsum(_windows(xp, kernel, s, d, out), axes + taps, w, [*taps, nd + 1], y, axes)
+        return y.reshape(-1, cout)
+    # The last output axis fused with the channels: einsum axes batch, leading output axes,
+    # taps, then the fused run.
     step, dil = s[-1], d[-1]
-    phases = [
-        np.ascontiguousarray(xp[..., p::step, :]).reshape(*xp.shape[:-2], -1) for p in range(step)
-    ]
     run = out[-1] * cout
-    taps = list(itertools.product(*(range(k) for k in kernel)))
-    rows_w = np.broadcast_to(w.reshape(len(taps), 1, cout), (len(taps), out[-1], cout))
-    rows_w = rows_w.reshape(len(taps), run)  # one tiled weight row per tap
+    lead, taps, fused = list(range(nd)), list(range(nd, 2 * nd)), [2 * nd]
     acc = np.empty((n, *out[:-1], run), dtype=xp.dtype)
-    tmp = np.empty_like(acc)
-    for t, tap in enumerate(taps):
-        col = tap[-1] * dil
-        lead = _tap_slices(tap[:-1], s[:-1], d[:-1], out[:-1])[:-1]
-        lo = (col // step) * cout
-        index = (*lead, slice(lo, lo + run))
-        xt = phases[col % step][index]
-        _mul_acc(acc, xt, rows_w[t], t == 0, tmp)
+    spare = np.empty_like(acc) if step > 1 else acc  # later phases' sums, added to acc
+    first = True
+    for phase in range(step):
+        cols = [j for j in range(kernel[-1]) if (j * dil) % step == phase]
+        if not cols:
+            continue
+        xs = xp if step == 1 else np.ascontiguousarray(xp[..., phase::step, :])
+        rows = xs.reshape(*xs.shape[:-2], -1)
+        offset = (cols[0] * dil // step) * cout
+        spacing = ((cols[1] - cols[0]) * dil // step) * cout if len(cols) > 1 else 0
+        view = _tap_view(
+            rows[..., offset:],
+            (*out[:-1], run),
+            s[:-1],
+            d[:-1],
+            (*kernel[:-1], len(cols)),
+            spacing * rows.itemsize,
+        )
+        rw = np.broadcast_to(w[..., cols, None, :], (*kernel[:-1], len(cols), out[-1], cout))
+        rw = np.ascontiguousarray(rw).reshape(*kernel[:-1], len(cols), run)
+        dest = acc if first else spare
+        _einsum(view, lead + taps + fused, rw, taps + fused, dest, lead + fused)
+        if not first:
+            acc += spare
+        first = False
     return acc.reshape(-1, cout)
+
+
+# Above this many channels a strided depthwise conv runs with the channels as einsum's inner
+# loop, rather than splitting the input into its phases (measured on MobileNetV2's layers).
+_DEPTHWISE_LONG_CHANNELS = 64
+
+
+def _tap_view(
+    x: Array,
+    out: tuple[int, ...],
+    s: tuple[int, ...],
+    d: tuple[int, ...],
+    kernel: tuple[int, ...],
+    last_tap_bytes: int,
+) -> Array:
+    """A strided view ``(N, *out[:-1], *kernel, out[-1])`` of ``x`` ``(N, *spatial, L)``: the
+    input under each tap of each output, the last output axis running along ``x``'s last axis
+    (``L``) with unit stride, and the last tap axis stepping ``last_tap_bytes``."""
+    st = x.strides
+    nd = len(kernel)
+    lead_axes = len(out) - 1
+    shape = (x.shape[0], *out[:-1], *kernel, out[-1])
+    strides = (
+        st[0],
+        *(si * st[1 + i] for i, si in enumerate(s[:lead_axes])),
+        *(di * st[1 + i] for i, di in enumerate(d[: nd - 1])),
+        last_tap_bytes,
+        st[-1],
+    )
+    return np.lib.stride_tricks.as_strided(x, shape, strides, writeable=False)
 
 
 def conv_transpose(
@@ -711,14 +782,18 @@ def zeropad(x: Array, padding: PadArg) -> Array:
     return _pad_spatial(x, _pairs(padding, _spatial_ndim(x)))
 
 
-def add(*xs: Array) -> Array:
-    """Element-wise sum of any number of same-shaped tensors (residual joins)."""
+def add(*xs: Array, out: Array | None = None) -> Array:
+    """Element-wise sum of any number of same-shaped tensors (residual joins), into ``out``
+    when given (which may be the first input)."""
     if not xs:
         raise ValueError("add needs at least one input")
-    y: Array = xs[0].copy()
+    if out is None:
+        out = xs[0].copy()
+    elif out is not xs[0]:
+        np.copyto(out, xs[0])
     for other in xs[1:]:
-        y += other
-    return y
+        out += other
+    return out
 
 
 def concat(xs: Sequence[Array], out: Array | None = None) -> Array:
@@ -791,12 +866,19 @@ def upsample(x: Array, scale: float | Sequence[float], mode: str = "nearest") ->
 
 
 def batchnorm(
-    x: Array, gamma: Array, beta: Array, mean: Array, var: Array, eps: float = 1e-5
+    x: Array,
+    gamma: Array,
+    beta: Array,
+    mean: Array,
+    var: Array,
+    eps: float = 1e-5,
+    out: Array | None = None,
 ) -> Array:
-    """Inference batch norm over the channel axis, folded into one scale and shift."""
+    """Inference batch norm over the channel axis, folded into one scale and shift (into
+    ``out`` when given, which may be ``x``)."""
     scale = (gamma / np.sqrt(var + eps)).astype(x.dtype)
     shift = (beta - mean * scale).astype(x.dtype)
-    y: Array = x * scale
+    y: Array = np.multiply(x, scale, out=out)
     y += shift
     return y
 
@@ -853,13 +935,16 @@ def gelu(x: Array) -> Array:
     return (0.5 * x * one_plus_erf).astype(x.dtype)
 
 
-def relu(x: Array) -> Array:
-    result: Array = np.maximum(x, x.dtype.type(0))
+def relu(x: Array, out: Array | None = None) -> Array:
+    # clip to [0, inf] rather than maximum(x, 0): the same values (NaN stays NaN), but NumPy's
+    # clip loop is vectorised for float32 and measured three times faster.
+    result: Array = np.clip(x, x.dtype.type(0), x.dtype.type(np.inf), out=out)
     return result
 
 
-def relu6(x: Array) -> Array:
-    return np.clip(x, x.dtype.type(0), x.dtype.type(6))
+def relu6(x: Array, out: Array | None = None) -> Array:
+    result: Array = np.clip(x, x.dtype.type(0), x.dtype.type(6), out=out)
+    return result
 
 
 def leaky_relu(x: Array, slope: float = 0.01) -> Array:

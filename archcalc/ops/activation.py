@@ -31,6 +31,7 @@ class _Activation(Op):
     cost: ClassVar[int]
     kernel: ClassVar[str]  # the function of archcalc/backend/kernels.py that computes it
     scratch: ClassVar[int] = 6  # output-sized temporaries the kernel holds (float64 on the way)
+    inplace: ClassVar[bool] = False  # the kernel takes out= (and may write over its input)
 
     def flops(self, layer: Layer) -> int:
         return self.cost * out_elements(layer)
@@ -40,6 +41,16 @@ class _Activation(Op):
 
         # Extra attributes go to the kernel as keywords.
         result: Array = getattr(kernels, self.kernel)(xs[0], **layer.attrs)
+        return result
+
+    def forward_inplace(
+        self, layer: Layer, xs: list[Array], params: dict[str, Array]
+    ) -> Array | None:
+        if not self.inplace:
+            return None
+        from archcalc.backend import kernels
+
+        result: Array = getattr(kernels, self.kernel)(xs[0], out=xs[0], **layer.attrs)
         return result
 
     def workspace(self, layer: Layer, batch: int, itemsize: int) -> int:
@@ -60,6 +71,7 @@ class ReLU(_Activation):
     }
     kernel = "relu"
     scratch = 0  # allocates only its output
+    inplace = True
 
 
 @register
@@ -79,6 +91,7 @@ class ReLU6(_Activation):
     }
     kernel = "relu6"
     scratch = 0  # allocates only its output
+    inplace = True
 
 
 @register

@@ -525,6 +525,15 @@ class Op:
         method so that analysis never imports numpy."""
         raise NotImplementedError(f"{self.name} has no NumPy forward yet")
 
+    def forward_inplace(
+        self, layer: Layer, xs: list[Array], params: dict[str, Array]
+    ) -> Array | None:
+        """:meth:`forward` writing its output over ``xs[0]``, or None where the op cannot.
+        The executor offers it only when nothing else reads ``xs[0]`` (not a later layer,
+        not another input of this one, no array sharing its memory), saving the output's
+        allocation and its page faults."""
+        return None
+
     def workspace(self, layer: Layer, batch: int, itemsize: int) -> int:
         """Temporary bytes the forward allocates beyond its inputs and output, at most, for the
         backend's memory guard."""

@@ -206,17 +206,19 @@ class Conv(SlidingWindow):
         # if larger), or, for unit-stride convs with few filters, one tap's product and the
         # output on the padded grid (at most 5/4 of the output, else im2col is used). 1x1 and
         # depthwise convolutions build no patches.
-        from archcalc.backend.kernels import IM2COL_LIMIT_BYTES
+        from archcalc.backend import kernels
 
         out = batch * out_elements(layer) * itemsize
         padded = padded_input_bytes(layer, batch, itemsize)
         taps, channels = numel(self.geometry(layer).kernel), layer.input[-1]
-        if taps == 1 or layer.attrs["groups"] == channels:
-            return padded + batch * numel(layer.input) * itemsize + out
-        if layer.attrs["groups"] == 1 and 2 * layer.attrs["filters"] <= channels:
-            return padded + 2 * out * 5 // 4
+        filters, groups = layer.attrs["filters"], layer.attrs["groups"]
+        if taps == 1 or groups == channels:  # depthwise: a strided copy and a second sum
+            return padded + batch * numel(layer.input) * itemsize + 2 * out
+        if groups == 1 and 2 * filters <= channels and padded <= kernels.IM2COL_LIMIT_BYTES:
+            return padded + 2 * out * 5 // 4  # shifted_pays's cases (and some im2col ones)
         patch = numel(layer.output[:-1]) * taps * channels * itemsize
-        slab = min(batch * patch, max(IM2COL_LIMIT_BYTES, patch // max(1, layer.output[0])))
+        limit = kernels.IM2COL_LIMIT_BYTES
+        slab = min(batch * patch, max(limit, patch // max(1, layer.output[0])))
         return min(padded, slab) + slab  # only the rows a slab reads are padded
 
     def fixed_params(self, layer: Layer) -> dict[str, Array]:

@@ -55,6 +55,11 @@ class Add(Op):
 
         return kernels.add(*xs)
 
+    def forward_inplace(self, layer: Layer, xs: list[Array], params: dict[str, Array]) -> Array:
+        from archcalc.backend import kernels
+
+        return kernels.add(*xs, out=xs[0])
+
     def support(self, layer: Layer, masks: list[Array], params: dict[str, Array]) -> Array:
         one = on_one_channel(masks)
         if one is None:

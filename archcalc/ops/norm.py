@@ -79,16 +79,20 @@ class BatchNorm(_Normalisation):
         return 2 * out_elements(layer)
 
     def forward(self, layer: Layer, xs: list[Array], params: dict[str, Array]) -> Array:
+        return self._run(layer, xs[0], params, None)
+
+    def forward_inplace(self, layer: Layer, xs: list[Array], params: dict[str, Array]) -> Array:
+        return self._run(layer, xs[0], params, xs[0])
+
+    def _run(self, layer: Layer, x: Array, params: dict[str, Array], out: Array | None) -> Array:
         from archcalc.backend import kernels
 
-        x = xs[0]
         if layer.attrs["affine"]:
             gamma, beta = params["gamma"], params["beta"]
         else:
             gamma, beta = x.dtype.type(1), x.dtype.type(0)
-        return kernels.batchnorm(
-            x, gamma, beta, params["running_mean"], params["running_var"], layer.attrs["eps"]
-        )
+        mean, var = params["running_mean"], params["running_var"]
+        return kernels.batchnorm(x, gamma, beta, mean, var, layer.attrs["eps"], out=out)
 
     def support(self, layer: Layer, masks: list[Array], params: dict[str, Array]) -> Array:
         # Inference batch norm is a scale and a shift per element: each output depends on its

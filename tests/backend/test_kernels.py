@@ -319,7 +319,13 @@ def _random_grouped_case(seed: int) -> tuple[Any, ...]:
 
 
 @pytest.mark.parametrize("seed", range(40))
-def test_depthwise_and_grouped_conv_vs_torch(seed: int) -> None:
+@pytest.mark.parametrize("long_channels", [1, 10**9])
+def test_depthwise_and_grouped_conv_vs_torch(
+    seed: int, long_channels: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Both depthwise schedules on every case: channels as einsum's inner loop (1), and the
+    # last axis fused with the channels, split into phases when strided (10**9).
+    monkeypatch.setattr(K, "_DEPTHWISE_LONG_CHANNELS", long_channels)
     batch, spatial, cin, cout, kernel, stride, dil, pad, groups = _random_grouped_case(seed)
     rng = np.random.default_rng(seed + 100)
     x = rng.standard_normal((batch, *spatial, cin)).astype(np.float32)
@@ -373,10 +379,14 @@ def test_conv_picks_the_shifted_path_for_densenet_shapes() -> None:
     w = (rng.standard_normal((3, 3, 64, 16)) / 24).astype(np.float32)  # He-like: outputs ~1
     b = rng.standard_normal(16).astype(np.float32)
     grid = 30 * 30  # the padded input's positions
-    assert K._shifted_pays(grid, 64, 16, (1, 1), (28, 28), 1)
-    assert not K._shifted_pays(grid, 64, 64, (1, 1), (28, 28), 1)  # as many filters as channels
-    assert not K._shifted_pays(grid, 64, 16, (2, 2), (14, 14), 1)
-    assert not K._shifted_pays(9 * 9, 64, 16, (1, 1), (7, 7), 1)  # padding: 65% more positions
+    small = 2 * grid * 64 * 4  # its bytes
+    assert K.shifted_pays(grid, 64, 16, (1, 1), (28, 28), 1, small)
+    assert not K.shifted_pays(grid, 64, 64, (1, 1), (28, 28), 1, small)  # as many filters
+    assert not K.shifted_pays(grid, 64, 16, (2, 2), (14, 14), 1, small)
+    assert not K.shifted_pays(9 * 9, 64, 16, (1, 1), (7, 7), 1, small)  # 65% more positions
+    # U-Net's 512x512x128 -> 64 decoder layer: the padded input alone is 129 MiB
+    big = 514 * 514
+    assert not K.shifted_pays(big, 128, 64, (1, 1), (512, 512), 1, big * 128 * 4)
     close(K.conv(x, w, b, 1, 1, 1, 1), _torch_conv(x, w, b, 1, 1, ((1, 1), (1, 1)), 1))
 
 
