@@ -214,6 +214,42 @@ def concat_chains(graph: Graph, layers: Mapping[str, Layer | None]) -> dict[str,
     return chains
 
 
+def affine_folds(
+    graph: Graph, layers: Mapping[str, Layer | None], keep: set[str], batch: int
+) -> dict[str, str]:
+    """Layers that compute a following per-channel affine map in their weights: producer ->
+    the affine layer (an inference batch norm after a convolution).
+
+    Folding saves two passes over the producer's output (a multiply and an add) for one pass
+    over its kernel, so it is done only where the kernel is the smaller, and only where the
+    affine layer alone reads the producer's output and nobody asked to keep that output (it
+    never exists unscaled).
+    """
+    readers: dict[str, int] = {}
+    for node in graph.nodes:
+        for src in node.inputs:
+            readers[src] = readers.get(src, 0) + 1
+    producers = {node.name: node for node in graph.nodes}
+    folds: dict[str, str] = {}
+    for node in graph.nodes:
+        src = node.inputs[0]
+        producer = producers.get(src)
+        if (
+            producer is None
+            or len(node.inputs) != 1
+            or readers[src] != 1
+            or src in keep
+            or not node.op.is_channel_affine
+            or not producer.op.absorbs_affine
+        ):
+            continue
+        layer = layer_of(layers, src)
+        kernel = producer.op.weights(layer).get("kernel", ())
+        if math.prod(kernel) < 2 * batch * math.prod(layer.output):
+            folds[src] = node.name
+    return folds
+
+
 def execute(
     graph: Graph,
     layers: Mapping[str, Layer | None],
@@ -228,6 +264,9 @@ def execute(
     keep = keep or set()
     schedule = graph.free_after()
     chains = concat_chains(graph, layers)
+    folds = affine_folds(graph, layers, keep, x.shape[0])
+    folded: dict[str, _Tracking] = {}  # affine layers already computed, with what they read
+    ops = {node.name: node.op for node in graph.nodes}
     buffers: dict[str, np.ndarray] = {}  # by chain's first concat
     env: dict[str, np.ndarray] = {INPUT: x}
     peak = x.nbytes
@@ -246,6 +285,16 @@ def execute(
                 if start_name == node.name:
                     buffers[start_name] = np.empty((*xs[0].shape[:-1], width), xs[0].dtype)
                 y = kernels.concat(xs, out=buffers[start_name][..., : layer.output[-1]])
+            elif node.name in folds:
+                affine = folds[node.name]
+                folded[affine] = _Tracking(params[affine])
+                scale, shift = ops[affine].channel_affine(
+                    layer_of(layers, affine), folded[affine], x.dtype
+                )
+                y = node.op.forward_affine(layer, xs, tracked, scale, shift)
+            elif node.name in folded:
+                tracked = folded.pop(node.name)
+                y = xs[0]  # its producer's output is already this layer's
             else:
                 fixed = [x, *kept.values(), *buffers.values()]  # never overwritten
                 over = _owned(node.inputs, i, schedule, env, fixed)

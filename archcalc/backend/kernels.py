@@ -876,11 +876,18 @@ def batchnorm(
 ) -> Array:
     """Inference batch norm over the channel axis, folded into one scale and shift (into
     ``out`` when given, which may be ``x``)."""
-    scale = (gamma / np.sqrt(var + eps)).astype(x.dtype)
-    shift = (beta - mean * scale).astype(x.dtype)
+    scale, shift = batchnorm_affine(gamma, beta, mean, var, eps, x.dtype)
     y: Array = np.multiply(x, scale, out=out)
     y += shift
     return y
+
+
+def batchnorm_affine(
+    gamma: Array, beta: Array, mean: Array, var: Array, eps: float, dtype: Any
+) -> tuple[Array, Array]:
+    """Inference batch norm as ``x * scale + shift`` per channel."""
+    scale = gamma / np.sqrt(var + eps)
+    return scale.astype(dtype), (beta - mean * scale).astype(dtype)
 
 
 def lrn(x: Array, size: int, alpha: float = 1e-4, beta: float = 0.75, k: float = 1.0) -> Array:

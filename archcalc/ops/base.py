@@ -534,6 +534,25 @@ class Op:
         allocation and its page faults."""
         return None
 
+    # An inference batch norm after a convolution is computed in the convolution's weights
+    # (backend.executor.affine_folds): ops that are a per-channel affine map say so, and ops
+    # linear in their weights can absorb one.
+    is_channel_affine = False
+    absorbs_affine = False
+
+    def channel_affine(self, layer: Layer, params: dict[str, Array], dtype: Any) -> Any:
+        """For an op with ``is_channel_affine``: ``(scale, shift)`` per channel, in ``dtype``,
+        such that at inference its output is ``x * scale + shift``."""
+        raise NotImplementedError(f"{self.name} is not a per-channel affine map")
+
+    def forward_affine(
+        self, layer: Layer, xs: list[Array], params: dict[str, Array], scale: Array, shift: Array
+    ) -> Array:
+        """For an op with ``absorbs_affine``: :meth:`forward` followed by ``y * scale + shift``
+        per output channel, computed by scaling the weights instead of the output (one pass
+        over the kernel instead of two over the output)."""
+        raise NotImplementedError(f"{self.name} cannot absorb an affine map")
+
     def workspace(self, layer: Layer, batch: int, itemsize: int) -> int:
         """Temporary bytes the forward allocates beyond its inputs and output, at most, for the
         backend's memory guard."""

@@ -123,6 +123,7 @@ class Conv(SlidingWindow):
     name = "conv"
     aliases = ("conv1d", "conv2d", "conv3d", "convolution", "convolve")
     family = "conv"
+    absorbs_affine = True
     summary = "convolution (cross-correlation, as frameworks compute it)"
     macs_rule = "output elements × (C_in / groups) × kernel size"
     flops_rule = "2 × MACs + output elements if bias"
@@ -196,6 +197,22 @@ class Conv(SlidingWindow):
             xs[0],
             params["kernel"],
             params["bias"] if layer.attrs["bias"] else None,
+            flip=layer.attrs["flip"],
+            **self._kernel_args(layer),
+        )
+
+    def forward_affine(
+        self, layer: Layer, xs: list[Array], params: dict[str, Array], scale: Array, shift: Array
+    ) -> Array:
+        # (x ⋆ k + b) · s + t = x ⋆ (k · s) + (b · s + t): output channels are the kernel's
+        # last axis, so scaling it scales each output channel.
+        from archcalc.backend import kernels
+
+        bias = params["bias"] * scale + shift if layer.attrs["bias"] else shift
+        return kernels.conv(
+            xs[0],
+            params["kernel"] * scale,
+            bias,
             flip=layer.attrs["flip"],
             **self._kernel_args(layer),
         )

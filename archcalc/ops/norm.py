@@ -40,6 +40,7 @@ class BatchNorm(_Normalisation):
     name = "batchnorm"
     aliases = ("bn", "batch_norm", "batchnorm1d", "batchnorm2d", "batchnormalization")
     channelwise = True
+    is_channel_affine = True
     summary = "batch normalisation (inference form)"
     flops_rule = "2 × elements (statistics folded into one scale and one shift)"
     torch_equivalent = "nn.BatchNorm1d/2d/3d in eval mode"
@@ -87,12 +88,21 @@ class BatchNorm(_Normalisation):
     def _run(self, layer: Layer, x: Array, params: dict[str, Array], out: Array | None) -> Array:
         from archcalc.backend import kernels
 
+        gamma, beta, mean, var = self._statistics(layer, params, x.dtype)
+        return kernels.batchnorm(x, gamma, beta, mean, var, layer.attrs["eps"], out=out)
+
+    def channel_affine(self, layer: Layer, params: dict[str, Array], dtype: Any) -> Any:
+        from archcalc.backend import kernels
+
+        gamma, beta, mean, var = self._statistics(layer, params, dtype)
+        return kernels.batchnorm_affine(gamma, beta, mean, var, layer.attrs["eps"], dtype)
+
+    def _statistics(self, layer: Layer, params: dict[str, Array], dtype: Any) -> tuple[Any, ...]:
         if layer.attrs["affine"]:
             gamma, beta = params["gamma"], params["beta"]
         else:
-            gamma, beta = x.dtype.type(1), x.dtype.type(0)
-        mean, var = params["running_mean"], params["running_var"]
-        return kernels.batchnorm(x, gamma, beta, mean, var, layer.attrs["eps"], out=out)
+            gamma, beta = dtype.type(1), dtype.type(0)
+        return gamma, beta, params["running_mean"], params["running_var"]
 
     def support(self, layer: Layer, masks: list[Array], params: dict[str, Array]) -> Array:
         # Inference batch norm is a scale and a shift per element: each output depends on its
