@@ -112,6 +112,13 @@ ROWS: dict[str, list[str]] = {
             "hardsigmoid",
             "mul: {inputs: [input, hardsigmoid1]}",
         ),
+        # two gates first: the product widens only at the third input
+        spec(
+            "5x7x4",
+            "global_avgpool: {keepdims: true}",
+            "sigmoid",
+            "mul: {inputs: [sigmoid1, global_avgpool1, input]}",
+        ),
     ],
     "zeropad": [spec("4x5x2", "zeropad: [1, 2, 0, 3]")],
     "upsample": [

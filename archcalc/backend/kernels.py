@@ -991,14 +991,6 @@ def clip(x: Array, low: float | None = None, high: float | None = None) -> Array
     )
 
 
-def multiply(*xs: Array) -> Array:
-    """Element-wise product, broadcasting axes of size 1 (a squeeze-and-excitation gate)."""
-    y: Array = xs[0] * xs[1]
-    for other in xs[2:]:
-        y *= other
-    return y
-
-
 def softmax(x: Array, axis: int = -1) -> Array:
     e = np.exp(x - x.max(axis=axis, keepdims=True))
     result: Array = e / e.sum(axis=axis, keepdims=True)

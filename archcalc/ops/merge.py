@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import operator
 from typing import Any, ClassVar
 
 from archcalc.ops.base import (
@@ -104,6 +105,22 @@ class _Broadcasting(Op):
     def flops(self, layer: Layer) -> int:
         return (len(layer.inputs) - 1) * out_elements(layer)
 
+    # the Python operator (an ``operator`` module name) joining the inputs left to right, in
+    # NumPy as in the torch translation
+    operator: ClassVar[str]
+
+    def forward(self, layer: Layer, xs: list[Array], params: dict[str, Array]) -> Array:
+        join = getattr(operator, self.operator)
+        y: Array = xs[0]
+        for other in xs[1:]:  # not in place: a later input may broadcast the result wider
+            y = join(y, other)
+        return y
+
+    def torch_module(self, layer: Layer) -> Any:
+        from archcalc.ops import torch_modules as tm
+
+        return tm.Join(self.operator)
+
     def support(self, layer: Layer, masks: list[Array], params: dict[str, Array]) -> Array:
         # An output depends on every operand, so the marks add up (a product would AND them,
         # a difference cancel them).
@@ -120,16 +137,7 @@ class Mul(_Broadcasting):
     aliases = ("multiply", "scale_channels", "elementwise_mul")
     summary = "element-wise product, broadcasting axes of size 1 (squeeze-and-excitation gate)"
     torch_equivalent = "`x * gate` (squeeze-and-excitation)"
-
-    def forward(self, layer: Layer, xs: list[Array], params: dict[str, Array]) -> Array:
-        from archcalc.backend import kernels
-
-        return kernels.multiply(*xs)
-
-    def torch_module(self, layer: Layer) -> Any:
-        from archcalc.ops import torch_modules as tm
-
-        return tm.Mul()
+    operator = "mul"
 
 
 @register
@@ -141,15 +149,7 @@ class Sub(_Broadcasting):
     summary = "element-wise difference of two layers (first − second), broadcasting axes of size 1"
     torch_equivalent = "`a - b`"
     max_inputs = 2
-
-    def forward(self, layer: Layer, xs: list[Array], params: dict[str, Array]) -> Array:
-        result: Array = xs[0] - xs[1]
-        return result
-
-    def torch_module(self, layer: Layer) -> Any:
-        from archcalc.ops import torch_modules as tm
-
-        return tm.Sub()
+    operator = "sub"
 
 
 @register
@@ -161,15 +161,7 @@ class Div(_Broadcasting):
     summary = "element-wise quotient of two layers (first / second), broadcasting axes of size 1"
     torch_equivalent = "`a / b`"
     max_inputs = 2
-
-    def forward(self, layer: Layer, xs: list[Array], params: dict[str, Array]) -> Array:
-        result: Array = xs[0] / xs[1]
-        return result
-
-    def torch_module(self, layer: Layer) -> Any:
-        from archcalc.ops import torch_modules as tm
-
-        return tm.Div()
+    operator = "truediv"
 
 
 @register

@@ -6,6 +6,7 @@ Imported only by those rules (never by the analysis): it imports torch at module
 
 from __future__ import annotations
 
+import operator
 from collections.abc import Sequence
 from typing import Any
 
@@ -46,27 +47,18 @@ class Add(nn.Module):
         return out
 
 
-class Sub(nn.Module):
-    """``a - b`` as an operator."""
+class Join(nn.Module):
+    """``a ∘ b ∘ ...`` for a Python operator (``operator.mul``, ``sub``, ``truediv``), written
+    as an operator in code, as torchvision's squeeze-and-excitation ``scale * x``."""
 
-    def forward(self, a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
-        return a - b
-
-
-class Div(nn.Module):
-    """``a / b`` as an operator."""
-
-    def forward(self, a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
-        return a / b
-
-
-class Mul(nn.Module):
-    """``a * b * ...`` as an operator, as torchvision's squeeze-and-excitation ``scale * x``."""
+    def __init__(self, name: str) -> None:
+        super().__init__()
+        self.join = getattr(operator, name)
 
     def forward(self, *xs: torch.Tensor) -> torch.Tensor:
         out = xs[0]
         for other in xs[1:]:
-            out = out * other
+            out = self.join(out, other)
         return out
 
 
