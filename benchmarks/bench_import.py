@@ -16,69 +16,18 @@ import subprocess
 import sys
 import tempfile
 from pathlib import Path
-from typing import Any
 
-from bench_summarize import run_process  # same directory: one way to time a child process
+from bench_summarize import console_script, run_process  # same directory
 
-
-def resnet50() -> Any:
-    import torch
-    from torch import nn
-
-    class Bottleneck(nn.Module):
-        def __init__(self, cin: int, width: int, stride: int) -> None:
-            super().__init__()
-            out = width * 4
-            self.conv1 = nn.Conv2d(cin, width, 1, bias=False)
-            self.bn1 = nn.BatchNorm2d(width)
-            self.conv2 = nn.Conv2d(width, width, 3, stride, 1, bias=False)
-            self.bn2 = nn.BatchNorm2d(width)
-            self.conv3 = nn.Conv2d(width, out, 1, bias=False)
-            self.bn3 = nn.BatchNorm2d(out)
-            self.relu = nn.ReLU(inplace=True)
-            self.downsample = (
-                nn.Sequential(nn.Conv2d(cin, out, 1, stride, bias=False), nn.BatchNorm2d(out))
-                if stride != 1 or cin != out
-                else None
-            )
-
-        def forward(self, x: Any) -> Any:
-            identity = x if self.downsample is None else self.downsample(x)
-            y = self.relu(self.bn1(self.conv1(x)))
-            y = self.relu(self.bn2(self.conv2(y)))
-            return self.relu(self.bn3(self.conv3(y)) + identity)
-
-    class ResNet50(nn.Module):
-        def __init__(self) -> None:
-            super().__init__()
-            self.conv1 = nn.Conv2d(3, 64, 7, 2, 3, bias=False)
-            self.bn1 = nn.BatchNorm2d(64)
-            self.relu = nn.ReLU(inplace=True)
-            self.maxpool = nn.MaxPool2d(3, 2, 1)
-            stages, cin = [], 64
-            for width, blocks, stride in ((64, 3, 1), (128, 4, 2), (256, 6, 2), (512, 3, 2)):
-                layers = []
-                for i in range(blocks):
-                    layers.append(Bottleneck(cin, width, stride if i == 0 else 1))
-                    cin = width * 4
-                stages.append(nn.Sequential(*layers))
-            self.layer1, self.layer2, self.layer3, self.layer4 = stages
-            self.avgpool = nn.AdaptiveAvgPool2d(1)
-            self.fc = nn.Linear(2048, 1000)
-
-        def forward(self, x: Any) -> Any:
-            x = self.maxpool(self.relu(self.bn1(self.conv1(x))))
-            x = self.layer4(self.layer3(self.layer2(self.layer1(x))))
-            return self.fc(torch.flatten(self.avgpool(x), 1))
-
-    return ResNet50().eval()
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from tests.torchvision_nets import resnet  # the checkout's tests, as bench_backend uses
 
 
 def export(path: Path) -> None:
     import torch
 
     torch.onnx.export(
-        resnet50(),
+        resnet([3, 4, 6, 3], True, (64, 128, 256, 512), 64, 1000),
         (torch.zeros(1, 3, 224, 224),),
         str(path),
         opset_version=18,
@@ -101,7 +50,7 @@ def main() -> None:
         # never loads torch
         subprocess.run([sys.executable, __file__, "--export", str(path)], check=True)
         size = path.stat().st_size
-        cmd = [sys.executable, "-m", "archcalc", "summarize"]
+        cmd = [console_script(), "summarize"]  # as users launch it
         runs: dict[str, list[tuple[float, int]]] = {"yaml": [], "onnx": []}
         for _ in range(args.repeats):  # interleaved, so load drifts hit both alike
             runs["yaml"].append(run_process([*cmd, "resnet50"]))

@@ -38,16 +38,21 @@ def run_process(argv: list[str]) -> tuple[float, int]:
     return elapsed, usage.ru_maxrss
 
 
+def console_script() -> str:
+    """archcalc as users launch it: the installed console script beside this interpreter (not
+    ``python -m archcalc``, which skips the entry point's own start-up)."""
+    script = Path(sys.executable).with_name("archcalc")
+    if not script.exists():
+        raise SystemExit(f"no console script at {script}: pip install . into this environment")
+    return str(script)
+
+
 def startup(repeats: int) -> None:
     # An installed package has bytecode (pip compiles it); a checkout run with
     # PYTHONDONTWRITEBYTECODE set would recompile every module on every start instead.
     compileall.compile_dir(str(Path(archcalc.__file__).parent), quiet=1)
     baseline = [sys.executable, "-c", "import click, rich.console, yaml"]
-    # measured as users launch it: the installed console script beside this interpreter
-    script = Path(sys.executable).with_name("archcalc")
-    if not script.exists():
-        raise SystemExit(f"no console script at {script}: pip install . into this environment")
-    ours = [str(script), "summarize", "resnet50"]
+    ours = [console_script(), "summarize", "resnet50"]
     base_times, ours_times, base_rss, ours_rss = [], [], [], []
     for _ in range(repeats):  # interleaved, so drift in machine load hits both alike
         t, rss = run_process(baseline)

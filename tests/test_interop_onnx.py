@@ -23,6 +23,7 @@ from archcalc.diagnostics import Diagnostics
 from archcalc.spec import load
 from tests.helpers import cli
 from tests.oracles import require
+from tests.torchvision_nets import resnet
 
 OPSETS = (13, 18)
 
@@ -32,47 +33,6 @@ def _nets() -> dict[str, Any]:
     torch = require("torch")
     nn = torch.nn
     F = nn.functional
-
-    class Bottleneck(nn.Module):
-        def __init__(self, cin: int, width: int, stride: int) -> None:
-            super().__init__()
-            out = width * 4
-            self.conv1 = nn.Conv2d(cin, width, 1, bias=False)
-            self.bn1 = nn.BatchNorm2d(width)
-            self.conv2 = nn.Conv2d(width, width, 3, stride, 1, bias=False)
-            self.bn2 = nn.BatchNorm2d(width)
-            self.conv3 = nn.Conv2d(width, out, 1, bias=False)
-            self.bn3 = nn.BatchNorm2d(out)
-            self.relu = nn.ReLU(inplace=True)
-            self.downsample = (
-                nn.Sequential(nn.Conv2d(cin, out, 1, stride, bias=False), nn.BatchNorm2d(out))
-                if stride != 1 or cin != out
-                else None
-            )
-
-        def forward(self, x: Any) -> Any:
-            identity = x if self.downsample is None else self.downsample(x)
-            y = self.relu(self.bn1(self.conv1(x)))
-            y = self.relu(self.bn2(self.conv2(y)))
-            y = self.bn3(self.conv3(y))
-            return self.relu(y + identity)
-
-    class ResNet(nn.Module):
-        def __init__(self) -> None:
-            super().__init__()
-            self.conv1 = nn.Conv2d(3, 16, 7, 2, 3, bias=False)
-            self.bn1 = nn.BatchNorm2d(16)
-            self.relu = nn.ReLU(inplace=True)
-            self.maxpool = nn.MaxPool2d(3, 2, 1)
-            self.layer1 = nn.Sequential(Bottleneck(16, 8, 1), Bottleneck(32, 8, 1))
-            self.layer2 = nn.Sequential(Bottleneck(32, 16, 2), Bottleneck(64, 16, 1))
-            self.avgpool = nn.AdaptiveAvgPool2d(1)
-            self.fc = nn.Linear(64, 10)
-
-        def forward(self, x: Any) -> Any:
-            x = self.maxpool(self.relu(self.bn1(self.conv1(x))))
-            x = self.avgpool(self.layer2(self.layer1(x)))
-            return self.fc(torch.flatten(x, 1))
 
     class SqueezeExcitation(nn.Module):  # torchvision.ops.SqueezeExcitation
         def __init__(self, c: int, squeeze: int, gate: Any) -> None:
@@ -241,7 +201,7 @@ def _nets() -> dict[str, Any]:
             return self.classifier(x.view(x.size(0), -1))
 
     return {
-        "resnet": (ResNet, (3, 64, 64)),
+        "resnet": (lambda: resnet([2, 2], True, (8, 16), stem=16), (3, 64, 64)),
         "mobilenet_v2": (lambda: MobileNet(False), (3, 48, 48)),
         "mobilenet_v3": (lambda: MobileNet(True), (3, 48, 48)),
         "efficientnet": (EfficientNet, (3, 33, 33)),

@@ -20,69 +20,12 @@ import pytest
 from tests.helpers import cli
 from tests.oracles import require
 from tests.test_interop_onnx import NETS, build, export, torch_facts
+from tests.torchvision_nets import resnet
 
 
 def _torchvision_nets() -> dict[str, Any]:
     torch = require("torch")
     nn = torch.nn
-
-    class Block(nn.Module):
-        """torchvision.models.resnet's BasicBlock (3x3, 3x3) or Bottleneck (1x1, 3x3 with the
-        stride (v1.5), 1x1 to 4 × width): conv1/bn1, conv2/bn2, ..., one relu module called
-        after each but the last, downsample after the body, as torchvision runs them."""
-
-        def __init__(self, cin: int, width: int, stride: int, bottleneck: bool) -> None:
-            super().__init__()
-            kernels, widths = (
-                ([1, 3, 1], [width, width, width * 4])
-                if bottleneck
-                else (
-                    [3, 3],
-                    [width, width],
-                )
-            )
-            self.depth, out, c = len(kernels), widths[-1], cin
-            for i, (k, w) in enumerate(zip(kernels, widths), start=1):
-                s = stride if k == 3 and (bottleneck or i == 1) else 1
-                setattr(self, f"conv{i}", nn.Conv2d(c, w, k, s, k // 2, bias=False))
-                setattr(self, f"bn{i}", nn.BatchNorm2d(w))
-                c = w
-            self.relu = nn.ReLU(inplace=True)
-            self.downsample = (
-                nn.Sequential(nn.Conv2d(cin, out, 1, stride, bias=False), nn.BatchNorm2d(out))
-                if stride != 1 or cin != out
-                else None
-            )
-
-        def forward(self, x: Any) -> Any:
-            out = x
-            for i in range(1, self.depth + 1):
-                out = getattr(self, f"bn{i}")(getattr(self, f"conv{i}")(out))
-                out = self.relu(out) if i < self.depth else out
-            identity = x if self.downsample is None else self.downsample(x)
-            return self.relu(out + identity)
-
-    class ResNet(nn.Module):  # torchvision.models.resnet.ResNet, widths divided by 8
-        def __init__(self, depths: list[int], bottleneck: bool) -> None:
-            super().__init__()
-            self.conv1 = nn.Conv2d(3, 8, 7, 2, 3, bias=False)
-            self.bn1 = nn.BatchNorm2d(8)
-            self.relu = nn.ReLU(inplace=True)
-            self.maxpool = nn.MaxPool2d(3, 2, 1)
-            cin = 8
-            for i, (depth, width) in enumerate(zip(depths, (8, 16, 32, 64)), start=1):
-                blocks = []
-                for j in range(depth):
-                    blocks.append(Block(cin, width, 2 if j == 0 and i > 1 else 1, bottleneck))
-                    cin = width * (4 if bottleneck else 1)
-                setattr(self, f"layer{i}", nn.Sequential(*blocks))
-            self.avgpool = nn.AdaptiveAvgPool2d(1)
-            self.fc = nn.Linear(cin, 10)
-
-        def forward(self, x: Any) -> Any:
-            x = self.maxpool(self.relu(self.bn1(self.conv1(x))))
-            x = self.layer4(self.layer3(self.layer2(self.layer1(x))))
-            return self.fc(torch.flatten(self.avgpool(x), 1))
 
     def conv_bn_act(cin: int, out: int, k: int, stride: int, groups: int = 1) -> Any:
         return nn.Sequential(  # torchvision.ops.Conv2dNormActivation
@@ -156,8 +99,8 @@ def _torchvision_nets() -> dict[str, Any]:
 
     return {
         "densenet": (DenseNet, (3, 32, 32)),
-        "resnet18": (lambda: ResNet([2, 2, 2, 2], False), (3, 64, 64)),
-        "resnet50": (lambda: ResNet([3, 4, 6, 3], True), (3, 64, 64)),
+        "resnet18": (lambda: resnet([2, 2, 2, 2], False), (3, 64, 64)),
+        "resnet50": (lambda: resnet([3, 4, 6, 3], True), (3, 64, 64)),
         "mobilenet_v2": (MobileNetV2, (3, 64, 64)),
     }
 
