@@ -29,6 +29,7 @@ import numpy as np
 import numpy.typing as npt
 from numpy.lib.stride_tricks import sliding_window_view
 
+from archcalc.backend import blas
 from archcalc.shapes import out_length, pad_pairs, per_axis
 
 Array = npt.NDArray[Any]
@@ -163,8 +164,11 @@ def _spatial_ndim(x: Array) -> int:
     return x.ndim - 2
 
 
-def _pad_spatial(x: Array, pads: Sequence[tuple[int, int]], value: float = 0.0) -> Array:
+def _pad_spatial(
+    x: Array, pads: Sequence[tuple[int, int]], value: float = 0.0, role: int | None = None
+) -> Array:
     """Pad the spatial axes; returns ``x`` itself (no copy) when there is nothing to pad.
+    With a workspace ``role`` the copy is a temporary there (see :func:`_scratch`).
 
     ``x`` copied into the middle of a new array and only the borders filled, so every
     element is written once: ``np.pad`` costs tens of microseconds more per call (which adds
@@ -173,7 +177,7 @@ def _pad_spatial(x: Array, pads: Sequence[tuple[int, int]], value: float = 0.0) 
     if all(p == (0, 0) for p in pads):
         return x
     shape = (x.shape[0], *(n + pb + pa for n, (pb, pa) in zip(x.shape[1:-1], pads)), x.shape[-1])
-    y = np.empty(shape, dtype=x.dtype)
+    y = np.empty(shape, dtype=x.dtype) if role is None else _scratch(shape, x.dtype, role)
     inner = (slice(None), *(slice(pb, pb + n) for n, (pb, _) in zip(x.shape[1:-1], pads)))
     y[inner] = x
     for axis, (pb, pa) in enumerate(pads, start=1):
@@ -202,21 +206,29 @@ def _tap_slices(
 # Convolutions
 # ---------------------------------------------------------------------------------------
 
-# The im2col patch matrix is built in slabs of output rows, each at most this size, in one
-# workspace kept between calls: its pages are touched once per process instead of once per
-# layer (a fresh 100 MiB patch matrix costs more in page faults than its copy), and a slab is
-# still in cache when the matmul reads it.
+# The im2col patch matrix is built in slabs of output rows, each at most this size.
 IM2COL_LIMIT_BYTES = 16 * 1024 * 1024
-_workspace = np.empty(0, np.uint8)
+
+# Temporaries (patch matrices and sums, padded copies of inputs, pooling's half-reduced maps)
+# live in workspaces kept between calls, one per role, so their pages are touched once per
+# process instead of once per layer: a fresh page costs a fault, and on the development VM
+# faults made ResNet-18's max pooling ten times slower than its arithmetic. Temporaries
+# larger than this are allocated and freed as usual, so a large net's peak is not raised by
+# buffers kept from its early layers.
+SCRATCH_LIMIT_BYTES = 32 * 1024 * 1024
+PATCHES, PADDED, HALF_REDUCED = range(3)  # workspace roles
+_workspaces = [np.empty(0, np.uint8) for _ in range(3)]
 
 
-def _scratch(shape: tuple[int, ...], dtype: np.dtype[Any]) -> Array:
-    """An uninitialised array of ``shape`` in the shared workspace (valid until the next call)."""
-    global _workspace
+def _scratch(shape: tuple[int, ...], dtype: np.dtype[Any], role: int = PATCHES) -> Array:
+    """An uninitialised array of ``shape`` in the workspace of ``role``, valid until the next
+    call for that role (or a fresh array, if larger than ``SCRATCH_LIMIT_BYTES``)."""
     nbytes = math.prod(shape) * dtype.itemsize
-    if _workspace.nbytes < nbytes:
-        _workspace = np.empty(nbytes, np.uint8)
-    return _workspace[:nbytes].view(dtype).reshape(shape)
+    if nbytes > SCRATCH_LIMIT_BYTES:
+        return np.empty(shape, dtype)
+    if _workspaces[role].nbytes < nbytes:
+        _workspaces[role] = np.empty(nbytes, np.uint8)
+    return _workspaces[role][:nbytes].view(dtype).reshape(shape)
 
 
 def conv(
@@ -261,18 +273,98 @@ def conv(
         raise ValueError(f"convolution output would be empty: {out}")
 
     n = x.shape[0]
-    grid = math.prod(length + pb + pa for length, (pb, pa) in zip(x.shape[1:-1], pads))
-    if cin_g == 1 and groups > 1:
-        y = _conv_depthwise(_pad_spatial(x, pads), w, kernel, s, d, out)
-    elif all(k == 1 for k in kernel):
-        y = _conv_pointwise(_pad_spatial(x, pads), w, s, out, groups)
-    elif shifted_pays(grid, cin, cout, s, out, groups, n * grid * cin * x.itemsize):
-        y = _conv_shifted(_pad_spatial(x, pads), w, kernel, d, out)
+    path = conv_path(n, x.shape[1:-1], cin, cout, kernel, s, d, pads, groups, x.itemsize)
+    if path == "depthwise":
+        y = _conv_depthwise(_pad_spatial(x, pads, role=PADDED), w, kernel, s, d, out)
+    elif path == "pointwise":
+        y = _conv_pointwise(_pad_spatial(x, pads, role=PADDED), w, s, out, groups)
+    elif path == "shifted":
+        y = _conv_shifted(x, pads, w, kernel, d, out)
     else:
         y = _conv_im2col(x, pads, w, kernel, s, d, out, groups)
     if b is not None:
         y += b.astype(x.dtype, copy=False)
     return y.reshape(n, *out, cout)
+
+
+def conv_path(
+    batch: int,
+    spatial: Sequence[int],
+    cin: int,
+    cout: int,
+    kernel: tuple[int, ...],
+    s: tuple[int, ...],
+    d: tuple[int, ...],
+    pads: tuple[tuple[int, int], ...],
+    groups: int,
+    itemsize: int,
+) -> str:
+    """Which algorithm :func:`conv` runs: ``depthwise`` (one input channel per group),
+    ``pointwise`` (1x1 kernels), ``shifted`` (one accumulated product per kernel tap, see
+    :func:`_conv_shifted`) or ``im2col``.
+
+    The shifted path reads the input as it lies, where im2col copies it once per tap into the
+    patch matrix. It pays with unit stride, on large maps or for few filters (where the patch
+    matrix is a large copy for the products it feeds; on small maps with many filters nine
+    small products lose to one large one), with products deep enough to run near the BLAS's
+    speed, and where the grid it computes on, cropped afterwards, is not much larger than the
+    output (small maps with a wide kernel are not). Measured on VGG, ResNet, DenseNet and
+    U-Net layer shapes.
+    """
+    if cin == groups and groups > 1:
+        return "depthwise"
+    if all(k == 1 for k in kernel):
+        return "pointwise"
+    out = [
+        out_length(length, di * (k - 1) + 1, st, pb, pa)
+        for length, k, st, di, (pb, pa) in zip(spatial, kernel, s, d, pads, strict=True)
+    ]
+    grid = _shifted_grid(kernel, d, out)
+    if (
+        groups == 1
+        and all(st == 1 for st in s)
+        and cin >= SHIFTED_MIN_CHANNELS
+        and (2 * cout <= cin or batch * math.prod(out) >= SHIFTED_MIN_POSITIONS)
+        and 4 * math.prod(grid) <= 5 * math.prod(out)
+        and blas.available(np.dtype(f"f{itemsize}"))
+    ):
+        return "shifted"
+    return "im2col"
+
+
+def conv_workspace(
+    batch: int,
+    spatial: Sequence[int],
+    cin: int,
+    cout: int,
+    kernel: tuple[int, ...],
+    s: tuple[int, ...],
+    d: tuple[int, ...],
+    pads: tuple[tuple[int, int], ...],
+    groups: int,
+    itemsize: int,
+) -> int:
+    """Bytes :func:`conv` allocates besides its output, at most (for the memory guard)."""
+    path = conv_path(batch, spatial, cin, cout, kernel, s, d, pads, groups, itemsize)
+    out = [
+        out_length(length, di * (k - 1) + 1, st, pb, pa)
+        for length, k, st, di, (pb, pa) in zip(spatial, kernel, s, d, pads, strict=True)
+    ]
+    padded = batch * cin * itemsize * math.prod(n + pb + pa for n, (pb, pa) in zip(spatial, pads))
+    if path in ("depthwise", "pointwise"):  # a padded (or strided) copy, and a second sum
+        return (
+            padded
+            + batch * math.prod(spatial) * cin * itemsize
+            + 2 * batch * math.prod(out) * cout * itemsize
+        )
+    if path == "shifted":
+        grid = _shifted_grid(kernel, d, out)
+        rows = _shifted_slab_rows(grid, batch)
+        return rows * math.prod(grid[1:]) * (cin + cout) * itemsize  # per slab: input, sums
+    kk = math.prod(kernel)
+    patch = math.prod(out[1:]) * kk * cin * itemsize  # one output row's patches
+    slab = min(batch * out[0] * patch, max(IM2COL_LIMIT_BYTES, patch))
+    return min(padded, slab) + slab  # only the rows a slab reads are padded
 
 
 def _conv_pointwise(
@@ -295,65 +387,95 @@ def _conv_pointwise(
     return np.ascontiguousarray(y.transpose(1, 0, 2)).reshape(-1, groups * cout_g)
 
 
-def shifted_pays(
-    grid: int,
-    cin: int,
-    cout: int,
-    s: tuple[int, ...],
-    out: tuple[int, ...],
-    groups: int,
-    padded_bytes: int,
-) -> bool:
-    """Whether :func:`_conv_shifted` beats im2col: it needs unit stride and one group, and
-    pays off where the patch matrix (K * C_in per output) is the larger cost, against the
-    per-tap accumulation (about 2 * K * C_out per output) and the cropped padding it computes
-    (``grid`` is the number of positions of the padded input). It holds the whole padded
-    input and two output-sized sums at once, so only inputs up to the im2col slab size take
-    it: on U-Net's 512x512x128 decoder layer it held some 330 MiB where im2col's slabs hold
-    32, and set the process's peak.
-    """
-    unit = all(st == 1 for st in s)
+# A convolution computed as one product per kernel tap needs deep products to run near the
+# BLAS's speed, and (unless it has few filters) enough output positions that the patch
+# matrix it saves is a large copy: below these, im2col's one deep product wins (measured on
+# VGG, ResNet, DenseNet and U-Net layer shapes; 28x28x128 -> 128 loses at batch 1 and wins
+# at batch 8).
+SHIFTED_MIN_CHANNELS = 32
+SHIFTED_MIN_POSITIONS = 2048
+# Grid positions (output rows of the products) per slab: enough for each product to run at
+# the BLAS's full speed, few enough that the slab's sums stay in cache between taps.
+SHIFTED_SLAB_POSITIONS = 4096
+
+
+def _shifted_reach(kernel: tuple[int, ...], d: tuple[int, ...]) -> list[int]:
+    """Per axis, the furthest a tap reads past its output's own position."""
+    return [(k - 1) * di for k, di in zip(kernel, d, strict=True)]
+
+
+def _shifted_grid(
+    kernel: tuple[int, ...], d: tuple[int, ...], out: Sequence[int]
+) -> tuple[int, ...]:
+    """The grid :func:`_conv_shifted` computes on: the output plus the taps' reach (the
+    padded input's extent)."""
+    return tuple(o + r for o, r in zip(out, _shifted_reach(kernel, d), strict=True))
+
+
+def _shifted_slab_rows(grid: tuple[int, ...], batch: int) -> int:
+    """Grid rows (along the first spatial axis, all samples' rows counted) per slab."""
+    per_sample = grid[0]
+    rows = max(1, SHIFTED_SLAB_POSITIONS // math.prod(grid[1:]))
     return (
-        unit
-        and groups == 1
-        and 2 * cout <= cin
-        and 4 * grid <= 5 * math.prod(out)
-        and padded_bytes <= IM2COL_LIMIT_BYTES
+        min(rows, per_sample) if rows < per_sample else min(batch, rows // per_sample) * per_sample
     )
 
 
 def _conv_shifted(
-    xp: Array, w: Array, kernel: tuple[int, ...], d: tuple[int, ...], out: tuple[int, ...]
+    x: Array,
+    pads: tuple[tuple[int, int], ...],
+    w: Array,
+    kernel: tuple[int, ...],
+    d: tuple[int, ...],
+    out: tuple[int, ...],
 ) -> Array:
-    """Unit stride, one group: one matmul per kernel tap, no patch matrix.
+    """Unit stride, one group: one product per kernel tap on a shifted range of rows,
+    accumulated by the BLAS in place; no patch matrix.
 
     On the padded input flattened to rows of channels, the input under tap ``t`` for output
-    position ``p`` lies a fixed number of rows after ``p``'s own grid position, the same for
-    every ``p``; so each tap is one GEMM of a shifted contiguous row range against that tap's
-    ``(C_in, C_out)`` weights, accumulated. Outputs are computed on the padded grid (rows of
-    the padded width, for all samples at once) and the positions past the output's edge are
-    cropped: they are computed, thrown away, and not counted as MACs.
+    position ``p`` lies a fixed number of rows after ``p``'s own position in the padded grid,
+    the same for every ``p``: so the whole convolution is ``sum over t of
+    rows[shift_t : shift_t + m] @ w[t]``, each term a GEMM on a slice of the input as it lies,
+    added into the sums by the GEMM itself (:func:`blas.shifted_products`). Outputs are computed on the
+    padded grid and the positions past the output's edge are cropped: computed, thrown away,
+    and not counted as MACs. The work goes in slabs of grid rows (whole samples where they
+    fit), each padding only the input rows it reads, so the sums stay in cache across the
+    taps and no padded copy of a whole large input exists.
     """
-    n, cin = xp.shape[0], xp.shape[-1]
+    nd = len(kernel)
+    n, cin = x.shape[0], x.shape[-1]
     cout = w.shape[-1]
-    grid = xp.shape[1:-1]
-    pitch = [math.prod(grid[i + 1 :]) for i in range(len(grid))]
-    rows = np.ascontiguousarray(xp).reshape(-1, cin)
+    reach = _shifted_reach(kernel, d)
+    grid = _shifted_grid(kernel, d, out)
+    pitch = [math.prod(grid[i + 1 :]) for i in range(nd)]
     taps = list(itertools.product(*(range(k) for k in kernel)))
     shifts = [sum(t * di * p for t, di, p in zip(tap, d, pitch)) for tap in taps]
-    m = rows.shape[0] - max(shifts)
-    full = np.empty((rows.shape[0], cout), dtype=xp.dtype)
-    acc = full[:m]
-    tmp = np.empty_like(acc)
-    useful = n * math.prod(out) * cin * cout
-    for i, (tap, shift) in enumerate(zip(taps, shifts)):
-        _record("matmul", ((m, cin), (cin, cout)), useful)
-        np.matmul(rows[shift : shift + m], w[tap], out=acc if i == 0 else tmp)
-        if i:
-            acc += tmp
-    crop = (slice(None), *(slice(0, o) for o in out))
-    y = full.reshape(n, *grid, cout)[crop]
-    return np.ascontiguousarray(y).reshape(-1, cout)
+    stack = np.ascontiguousarray(w).reshape(len(taps), cin, cout)  # taps in the same order
+    y = np.empty((n, *out, cout), dtype=x.dtype)
+    rows = _shifted_slab_rows(grid, n)
+    if rows >= grid[0]:
+        step = rows // grid[0]
+        slabs = [(i, min(i + step, n), 0, out[0]) for i in range(0, n, step)]
+    else:
+        per = max(1, rows - reach[0])
+        slabs = [
+            (i, i + 1, r, min(r + per, out[0])) for i in range(n) for r in range(0, out[0], per)
+        ]
+    length, before = x.shape[1], pads[0][0]
+    for i0, i1, r0, r1 in slabs:
+        lo, hi = r0 - before, r1 + reach[0] - before  # input rows read, some in the padding
+        piece = x[i0:i1, max(lo, 0) : min(hi, length)]
+        piece = _pad_spatial(piece, ((max(-lo, 0), max(hi - length, 0)), *pads[1:]), role=PADDED)
+        flat = np.ascontiguousarray(piece).reshape(-1, cin)
+        m = flat.shape[0] - shifts[-1]
+        sums = _scratch((flat.shape[0], cout), x.dtype)
+        useful = (i1 - i0) * (r1 - r0) * math.prod(out[1:]) * cin * cout
+        for _ in taps:
+            _record("matmul", ((m, cin), (cin, cout)), useful)
+        blas.shifted_products(flat, shifts, stack, sums[:m])
+        crop = (slice(None), *(slice(0, o) for o in (r1 - r0, *out[1:])), slice(None))
+        y[i0:i1, r0:r1] = sums.reshape(i1 - i0, hi - lo, *grid[1:], cout)[crop]
+    return y.reshape(-1, cout)
 
 
 def _conv_im2col(
@@ -399,7 +521,7 @@ def _conv_im2col(
         lo = r0 * s[0] - before
         hi = (r1 - 1) * s[0] + d[0] * (kernel[0] - 1) + 1 - before
         piece = x[i0:i1, max(lo, 0) : min(hi, length)]
-        piece = _pad_spatial(piece, ((max(-lo, 0), max(hi - length, 0)), *pads[1:]))
+        piece = _pad_spatial(piece, ((max(-lo, 0), max(hi - length, 0)), *pads[1:]), role=PADDED)
         dest = y[i0:i1, r0:r1]  # contiguous: whole samples, or rows of one sample
         m = math.prod(dest.shape[:-1])
         cols = _patches(_windows(piece, kernel, s, d, (r1 - r0, *out[1:])), groups)
@@ -588,6 +710,8 @@ def conv_transpose(
     w = w.astype(x.dtype, copy=False)
     kk = math.prod(kernel)
     m = n * math.prod(in_sp)
+    if groups == 1 and kernel == s and all(di == 1 for di in d) and full == out:
+        return _conv_transpose_tiles(x, w, b, out)
 
     # (*k, Cin, Cout_g) -> (Cin, *k, Cout_g) -> per group (Cin_g, K*Cout_g)
     wm = np.moveaxis(w, nd, 0).reshape(groups, cin_g, kk * cout_g)
@@ -611,6 +735,28 @@ def conv_transpose(
     elif any(p != (0, 0) for p in pads):
         y = np.ascontiguousarray(y)
     return y
+
+
+def _conv_transpose_tiles(x: Array, w: Array, b: Array | None, out: tuple[int, ...]) -> Array:
+    """A transposed convolution whose stride equals its kernel (U-Net's 2x2 up-convolutions):
+    every input pixel paints its own kernel-sized tile of the output, and no two tiles
+    overlap. So the output is one product, every pixel against the whole kernel, written
+    straight into an array laid out as the tiles, ``(N, *in, *kernel, C_out)``, and read
+    back in output order by one copy: no zeroed output, no scatter-add per tap.
+    """
+    nd = x.ndim - 2
+    n, in_sp, cin = x.shape[0], x.shape[1:-1], x.shape[-1]
+    kernel, cout = w.shape[:nd], w.shape[-1]
+    kk = math.prod(kernel)
+    wm = np.moveaxis(w, nd, 0).reshape(cin, kk * cout)  # (Cin, *k, Cout)
+    tiles = _matmul(x.reshape(-1, cin), wm).reshape(n, *in_sp, *kernel, cout)
+    # (N, *in, *k, C) -> (N, in_0, k_0, in_1, k_1, ..., C): each input axis beside its tap axis
+    order = (0, *(a for i in range(nd) for a in (1 + i, 1 + nd + i)), 2 * nd + 1)
+    y = np.empty((n, *(size for pair in zip(in_sp, kernel) for size in pair), cout), x.dtype)
+    np.copyto(y, tiles.transpose(order))
+    if b is not None:
+        y += b.astype(x.dtype, copy=False)
+    return y.reshape(n, *out, cout)
 
 
 def dense(x: Array, w: Array, b: Array | None) -> Array:
@@ -704,18 +850,22 @@ def _separable_reduce(
         after = max(need - length - pb, 0)
         axis_pads = [(0, 0)] * nd
         axis_pads[ax] = (pb, after)
-        yp = _pad_spatial(y, axis_pads, fill)
-        acc: Array | None = None
+        yp = _pad_spatial(y, axis_pads, fill, role=PADDED)
+        parts = []
         for t in range(k[ax]):
             idx = [slice(None)] * y.ndim
             idx[1 + ax] = slice(t * d[ax], t * d[ax] + (o - 1) * s[ax] + 1, s[ax])
-            part = yp[tuple(idx)]
-            if acc is None:
-                acc = part.copy()
-            else:
-                ufunc(acc, part, out=acc)
-        assert acc is not None
-        y = acc
+            parts.append(yp[tuple(idx)])
+        if len(parts) == 1:
+            y = parts[0].copy()
+            continue
+        # A map reduced along some axes only is a temporary, unless it is what it is read from.
+        temporary = ax < nd - 1 and not np.may_share_memory(yp, _workspaces[HALF_REDUCED])
+        shape = parts[0].shape
+        y = _scratch(shape, x.dtype, HALF_REDUCED) if temporary else np.empty(shape, x.dtype)
+        ufunc(parts[0], parts[1], out=y)  # the first two taps: no copy of the first
+        for part in parts[2:]:
+            ufunc(y, part, out=y)
     return y
 
 

@@ -26,8 +26,10 @@ class MemoryEstimate:
         return self.weights + self.activations + self.workspace
 
 
-# What the estimate adds for the allocator (freed blocks it keeps) and the interpreter's own
-# transient arrays: measured peaks of VGG-16 and ResNet-50 at batches 1-8 stay below it.
+# What the estimate adds for the allocator (freed blocks it keeps), the interpreter's own
+# transient arrays and the workspaces the kernels keep between layers (three, of at most
+# kernels.SCRATCH_LIMIT_BYTES each): measured peaks of VGG-16, ResNet-50 and U-Net at batches
+# 1-8 stay below it.
 _SLACK = 1.35
 _FIXED = 128 * 2**20
 

@@ -17,7 +17,6 @@ from archcalc.ops.base import (
     num,
     on_one_channel,
     out_elements,
-    padded_input_bytes,
     params_formula,
     per_axis_figures,
     product,
@@ -218,25 +217,21 @@ class Conv(SlidingWindow):
         )
 
     def workspace(self, layer: Layer, batch: int, itemsize: int) -> int:
-        # The input copied padded (im2col: only the rows of one slab); then im2col patches,
-        # built in slabs of output rows of at most the kernel's limit (or one row's patches,
-        # if larger), or, for unit-stride convs with few filters, one tap's product and the
-        # output on the padded grid (at most 5/4 of the output, else im2col is used). 1x1 and
-        # depthwise convolutions build no patches.
         from archcalc.backend import kernels
 
-        out = batch * out_elements(layer) * itemsize
-        padded = padded_input_bytes(layer, batch, itemsize)
-        taps, channels = numel(self.geometry(layer).kernel), layer.input[-1]
-        filters, groups = layer.attrs["filters"], layer.attrs["groups"]
-        if taps == 1 or groups == channels:  # depthwise: a strided copy and a second sum
-            return padded + batch * numel(layer.input) * itemsize + 2 * out
-        if groups == 1 and 2 * filters <= channels and padded <= kernels.IM2COL_LIMIT_BYTES:
-            return padded + 2 * out * 5 // 4  # shifted_pays's cases (and some im2col ones)
-        patch = numel(layer.output[:-1]) * taps * channels * itemsize
-        limit = kernels.IM2COL_LIMIT_BYTES
-        slab = min(batch * patch, max(limit, patch // max(1, layer.output[0])))
-        return min(padded, slab) + slab  # only the rows a slab reads are padded
+        kernel, stride, dilation, pads = self.geometry(layer)
+        return kernels.conv_workspace(
+            batch,
+            layer.input[:-1],
+            layer.input[-1],
+            layer.attrs["filters"],
+            kernel,
+            stride,
+            dilation,
+            pads,
+            layer.attrs["groups"],
+            itemsize,
+        )
 
     def fixed_params(self, layer: Layer) -> dict[str, Array]:
         import numpy as np

@@ -8,6 +8,7 @@ from typing import Any
 import numpy as np
 import pytest
 
+from archcalc.backend import blas
 from archcalc.backend import kernels as K
 from tests.course_data import F_IMAGE, G_EXPECTED
 from tests.oracles import require
@@ -348,6 +349,7 @@ def test_depthwise_mobilenet_shapes_vs_torch() -> None:
         close(got, _torch_conv(x, w, b, stride, 1, ((1, 1), (1, 1)), channels))
 
 
+SHIFTED_SLAB_WHOLE = 1 << 30  # slab positions: every sample in one slab
 SHIFTED_CASES = [
     # (batch, spatial, cin, cout, kernel, dilation, padding): unit stride, one group
     (1, (9, 8), 8, 3, (3, 3), (1, 1), ((1, 1), (1, 1))),
@@ -355,39 +357,93 @@ SHIFTED_CASES = [
     (2, (5, 6), 5, 4, (2, 3), (1, 2), ((0, 0), (0, 0))),
     (2, (17,), 4, 1, (5,), (3,), ((2, 5),)),
     (2, (4, 5, 6), 6, 3, (2, 3, 2), (1, 1, 2), ((1, 0), (1, 1), (0, 2))),
+    (2, (13, 11), 5, 4, (7, 7), (1, 1), ((3, 3), (3, 3))),
 ]
 
 
+@pytest.mark.parametrize("slab", [SHIFTED_SLAB_WHOLE, 1])
 @pytest.mark.parametrize("case", SHIFTED_CASES)
-def test_shifted_conv_vs_torch(case: tuple[Any, ...]) -> None:
-    """The per-tap matmul path, called directly (conv() picks it only for large maps)."""
+def test_shifted_conv_vs_torch(case: tuple[Any, ...], slab: int, monkeypatch: Any) -> None:
+    """The per-tap product path, called directly (conv() picks it only for deep inputs), in
+    slabs of whole samples or of one grid row each."""
     batch, spatial, cin, cout, kernel, dil, pad = case
+    monkeypatch.setattr(K, "SHIFTED_SLAB_POSITIONS", slab)
     rng = np.random.default_rng(len(spatial) + batch)
     x = rng.standard_normal((batch, *spatial, cin)).astype(np.float32)
     w = rng.standard_normal((*kernel, cin, cout)).astype(np.float32)
     out = tuple(n + sum(p) - d * (k - 1) for n, k, d, p in zip(spatial, kernel, dil, pad))
     with K.count_macs() as c:
-        got = K._conv_shifted(K._pad_spatial(x, pad), w, kernel, dil, out)
+        got = K._conv_shifted(x, pad, w, kernel, dil, out)
     got = got.reshape(batch, *out, cout)
     close(got, _torch_conv(x, w, np.zeros(cout, np.float32), 1, dil, pad, 1))
-    assert c.total == got.size * cin * math.prod(kernel)  # the cropped rows are not counted
+    assert c.total == got.size * cin * math.prod(kernel)  # the cropped positions not counted
 
 
-def test_conv_picks_the_shifted_path_for_densenet_shapes() -> None:
-    rng = np.random.default_rng(6)
-    x = rng.standard_normal((2, 28, 28, 64)).astype(np.float32)
-    w = (rng.standard_normal((3, 3, 64, 16)) / 24).astype(np.float32)  # He-like: outputs ~1
-    b = rng.standard_normal(16).astype(np.float32)
-    grid = 30 * 30  # the padded input's positions
-    small = 2 * grid * 64 * 4  # its bytes
-    assert K.shifted_pays(grid, 64, 16, (1, 1), (28, 28), 1, small)
-    assert not K.shifted_pays(grid, 64, 64, (1, 1), (28, 28), 1, small)  # as many filters
-    assert not K.shifted_pays(grid, 64, 16, (2, 2), (14, 14), 1, small)
-    assert not K.shifted_pays(9 * 9, 64, 16, (1, 1), (7, 7), 1, small)  # 65% more positions
-    # U-Net's 512x512x128 -> 64 decoder layer: the padded input alone is 129 MiB
-    big = 514 * 514
-    assert not K.shifted_pays(big, 128, 64, (1, 1), (512, 512), 1, big * 128 * 4)
-    close(K.conv(x, w, b, 1, 1, 1, 1), _torch_conv(x, w, b, 1, 1, ((1, 1), (1, 1)), 1))
+def test_shifted_conv_without_direct_blas(monkeypatch: Any) -> None:
+    """Where NumPy's BLAS cannot be called directly, the products are accumulated by NumPy:
+    the same results."""
+    rng = np.random.default_rng(7)
+    x = rng.standard_normal((2, 12, 10, 32)).astype(np.float32)
+    w = rng.standard_normal((3, 3, 32, 8)).astype(np.float32)
+    direct = K._conv_shifted(x, ((1, 1), (1, 1)), w, (3, 3), (2, 1), (8, 10))
+    monkeypatch.setenv("ARCHCALC_BLAS", "numpy")
+    blas._gemm_for.cache_clear()
+    try:
+        assert not blas.available(np.float32)
+        fallback = K._conv_shifted(x, ((1, 1), (1, 1)), w, (3, 3), (2, 1), (8, 10))
+    finally:
+        monkeypatch.delenv("ARCHCALC_BLAS")
+        blas._gemm_for.cache_clear()
+    np.testing.assert_allclose(fallback, direct, rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("direct", [True, False])
+def test_blas_shifted_products(dtype: Any, direct: bool, monkeypatch: Any) -> None:
+    """Sums of products of shifted row ranges, through the BLAS and through NumPy's fallback,
+    against NumPy's own products."""
+    if not direct:
+        monkeypatch.setenv("ARCHCALC_BLAS", "numpy")
+    blas._gemm_for.cache_clear()
+    try:
+        if direct and not blas.available(dtype):
+            pytest.skip("test_blas_shifted_products: NumPy's own OpenBLAS was not found")
+        assert blas.available(dtype) == direct
+        rng = np.random.default_rng(8)
+        a = rng.standard_normal((40, 7)).astype(dtype)
+        b = rng.standard_normal((3, 7, 5)).astype(dtype)
+        out = np.full((30, 5), np.nan, dtype)  # nothing of it is read
+        blas.shifted_products(a, [0, 4, 10], b, out)
+        expected = a[:30] @ b[0] + a[4:34] @ b[1] + a[10:40] @ b[2]
+        np.testing.assert_allclose(out, expected, rtol=1e-5, atol=1e-5)
+        with pytest.raises(ValueError):  # a range past the end of a is never read
+            blas.shifted_products(a, [0, 4, 11], b, out)
+    finally:
+        monkeypatch.delenv("ARCHCALC_BLAS", raising=False)
+        blas._gemm_for.cache_clear()
+
+
+def test_conv_paths() -> None:
+    """Which algorithm conv() runs on the bundled nets' layer shapes."""
+    one, two = (1, 1), (2, 2)
+
+    def path(size: int, cin: int, cout: int, k: int, s: tuple[int, int], batch: int = 1) -> str:
+        pads = ((k // 2, k // 2),) * 2
+        return K.conv_path(batch, (size, size), cin, cout, (k, k), s, one, pads, 1, 4)
+
+    assert path(56, 64, 64, 3, one) == "shifted"  # ResNet's first stage
+    assert path(512, 128, 64, 3, one) == "shifted"  # U-Net's last decoder layer
+    assert path(28, 128, 32, 3, one) == "shifted"  # DenseNet: few filters
+    assert path(28, 128, 128, 3, one) == "im2col"  # a small map at batch 1 ...
+    assert path(28, 128, 128, 3, one, batch=8) == "shifted"  # ... but not at batch 8
+    assert path(14, 256, 256, 3, one, batch=8) == "im2col"
+    assert path(56, 128, 128, 3, two) == "im2col"  # strided
+    assert path(224, 3, 64, 3, one) == "im2col"  # few input channels: shallow products
+    assert path(7, 512, 512, 3, one, batch=64) == "im2col"  # a 9x9 grid for a 7x7 output
+    assert path(56, 64, 64, 1, one) == "pointwise"
+    pads = ((1, 1), (1, 1))
+    assert K.conv_path(1, (112, 112), 32, 32, (3, 3), one, one, pads, 32, 4) == "depthwise"
+    assert K.conv_path(1, (56, 56), 64, 16, (3, 3), one, one, pads, 2, 4) == "im2col"
 
 
 def test_conv_non_contiguous_input_vs_torch() -> None:
@@ -420,6 +476,11 @@ CONVT_CASES = [
     ((5, 6), 4, 6, (3, 3), (2, 2), (1, 2), ((2, 0), (0, 1)), (0, 0), 1),
     ((9,), 4, 6, (5,), (3,), (1,), ((2, 2),), (2,), 2),
     ((9,), 3, 2, (2,), (2,), (2,), ((0, 1),), (0,), 1),
+    # stride equal to the kernel: non-overlapping tiles, one product and one copy
+    ((5, 6), 4, 6, (2, 2), (2, 2), (1, 1), ((0, 0), (0, 0)), (0, 0), 1),
+    ((5, 6), 4, 3, (3, 2), (3, 2), (1, 1), ((0, 0), (0, 0)), (0, 0), 1),
+    ((9,), 3, 2, (4,), (4,), (1,), ((0, 0),), (0,), 1),
+    ((5, 6), 4, 6, (2, 2), (2, 2), (1, 1), ((1, 0), (0, 1)), (1, 1), 1),  # cropped: general path
 ]
 
 
