@@ -27,7 +27,7 @@ import numpy as np
 from archcalc.backend import kernels
 from archcalc.diagnostics import UsageError
 from archcalc.graph import INPUT, Graph
-from archcalc.ops.base import Layer
+from archcalc.ops.base import Layer, Op
 from archcalc.shapes import Shape
 
 Params = dict[str, dict[str, np.ndarray]]
@@ -167,14 +167,34 @@ class Execution:
     kept: dict[str, np.ndarray] = field(default_factory=dict)
 
 
-def _held(arrays: Any) -> int:
-    """Bytes of memory behind the arrays, each buffer once (views share their base's)."""
-    bases: dict[int, int] = {}
-    for a in arrays:
-        while isinstance(a.base, np.ndarray):
-            a = a.base
-        bases[id(a)] = a.nbytes
-    return sum(bases.values())
+def _base(a: np.ndarray) -> np.ndarray:
+    """The array owning ``a``'s memory (``a`` itself, or the base its views lead to)."""
+    while isinstance(a.base, np.ndarray):
+        a = a.base
+    return a
+
+
+class _LiveBytes:
+    """Bytes of memory behind the live activations, each buffer once (views share their
+    base's), kept up to date as activations come and go rather than summed at every layer."""
+
+    def __init__(self) -> None:
+        self.total = 0
+        self._held: dict[int, list[Any]] = {}  # id of a base -> [base, how many hold it]
+
+    def add(self, a: np.ndarray) -> None:
+        base = _base(a)
+        entry = self._held.setdefault(id(base), [base, 0])
+        entry[1] += 1
+        self.total += base.nbytes if entry[1] == 1 else 0
+
+    def remove(self, a: np.ndarray) -> None:
+        base = _base(a)
+        entry = self._held[id(base)]
+        entry[1] -= 1
+        if entry[1] == 0:
+            del self._held[id(base)]
+            self.total -= base.nbytes
 
 
 def concat_chains(graph: Graph, layers: Mapping[str, Layer | None]) -> dict[str, tuple[str, int]]:
@@ -269,7 +289,10 @@ def execute(
     ops = {node.name: node.op for node in graph.nodes}
     buffers: dict[str, np.ndarray] = {}  # by chain's first concat
     env: dict[str, np.ndarray] = {INPUT: x}
-    peak = x.nbytes
+    live = _LiveBytes()
+    live.add(x)
+    peak = live.total
+    in_place = {name for name, op in ops.items() if _has_forward_inplace(op)}
     runs: list[LayerRun] = []
     kept: dict[str, np.ndarray] = {}
     output = x
@@ -296,24 +319,32 @@ def execute(
                 tracked = folded.pop(node.name)
                 y = xs[0]  # its producer's output is already this layer's
             else:
-                fixed = [x, *kept.values(), *buffers.values()]  # never overwritten
-                over = _owned(node.inputs, i, schedule, env, fixed)
-                done = node.op.forward_inplace(layer, xs, tracked) if over else None
+                done = None
+                if node.name in in_place:
+                    fixed = [x, *kept.values(), *buffers.values()]  # never overwritten
+                    if _owned(node.inputs, i, schedule, env, fixed):
+                        done = node.op.forward_inplace(layer, xs, tracked)
                 y = node.op.forward(layer, xs, tracked) if done is None else done
         del xs
         seconds = time.perf_counter() - start
         used = {k: tuple(v.shape) for k, v in params[node.name].items() if k in tracked.read}
         runs.append(LayerRun(node.name, tuple(y.shape[1:]), used, counter.total, seconds))
         env[node.name] = y
+        live.add(y)
         output = y
-        peak = max(peak, _held(env.values()))  # inputs and output alive together
+        peak = max(peak, live.total)  # inputs and output alive together
         if node.name in keep:
             kept[node.name] = y
         for name in schedule[i]:
-            del env[name]
+            live.remove(env.pop(name))
         if progress is not None:
             progress(f"running {node.name}", i + 1, len(graph.nodes))
     return Execution(output, runs, peak, kept)
+
+
+def _has_forward_inplace(op: Any) -> bool:
+    """Whether the op overrides :meth:`Op.forward_inplace` (the others always return None)."""
+    return type(op).forward_inplace is not Op.forward_inplace
 
 
 def _owned(
