@@ -175,11 +175,8 @@ def measure(net: str, batch: int, roots: dict[str, Path], args: Any) -> dict[str
 
 
 def main() -> None:
-    sys.path.insert(0, str(ROOT))
-    from archcalc.zoo import bundled_names
-
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--nets", nargs="+", default=bundled_names(), metavar="NET")
+    parser.add_argument("--nets", nargs="+", metavar="NET", help="default: every bundled net")
     parser.add_argument("--batches", nargs="+", type=int, default=[1, 8], metavar="N")
     parser.add_argument("--threads", type=int, default=os.cpu_count() or 1)
     parser.add_argument("--repeats", type=int, default=5)
@@ -204,10 +201,14 @@ def main() -> None:
     parser.add_argument("--child", nargs=4, help=argparse.SUPPRESS)
     parser.add_argument("--out", help=argparse.SUPPRESS)
     args = parser.parse_args()
-    if args.child:
+    if args.child:  # before anything of archcalc is imported: the child imports its own tree's
         backend, root, net, batch = args.child
         child(backend, root, net, int(batch), args.threads, args.out, args.clock)
         return
+    sys.path.insert(0, str(ROOT))
+    from archcalc.zoo import bundled_names
+
+    args.nets = args.nets or bundled_names()
     unknown = sorted(set(args.nets) - set(bundled_names()))
     if unknown:
         parser.error(f"not a bundled net: {', '.join(unknown)}")
