@@ -214,7 +214,7 @@ IM2COL_LIMIT_BYTES = 16 * 1024 * 1024
 # faults made ResNet-18's max pooling ten times slower than its arithmetic. Temporaries
 # larger than this are allocated and freed as usual, so a large net's peak is not raised by
 # buffers kept from its early layers.
-SCRATCH_LIMIT_BYTES = 32 * 1024 * 1024
+SCRATCH_LIMIT_BYTES = 16 * 1024 * 1024
 PATCHES, PADDED, HALF_REDUCED = range(3)  # workspace roles
 _workspaces = [np.empty(0, np.uint8) for _ in range(3)]
 
