@@ -213,7 +213,8 @@ IM2COL_LIMIT_BYTES = 16 * 1024 * 1024
 # process instead of once per layer: a fresh page costs a fault, and on the development VM
 # faults made ResNet-18's max pooling ten times slower than its arithmetic. Temporaries
 # larger than this are allocated and freed as usual, so a large net's peak is not raised by
-# buffers kept from its early layers.
+# buffers kept from its early layers. Like the MAC counters, the workspaces are shared by the
+# whole process: the kernels are not to be called from several threads at once.
 SCRATCH_LIMIT_BYTES = 16 * 1024 * 1024
 PATCHES, PADDED, HALF_REDUCED = range(3)  # workspace roles
 _workspaces = [np.empty(0, np.uint8) for _ in range(3)]
