@@ -273,7 +273,7 @@ def conv(
         raise ValueError(f"convolution output would be empty: {out}")
 
     n = x.shape[0]
-    path = conv_path(n, x.shape[1:-1], cin, cout, kernel, s, d, pads, groups, x.itemsize)
+    path = conv_path(n, out, cin, cout, kernel, s, d, groups, x.itemsize)
     if path == "depthwise":
         y = _conv_depthwise(_pad_spatial(x, pads, role=PADDED), w, kernel, s, d, out)
     elif path == "pointwise":
@@ -289,13 +289,12 @@ def conv(
 
 def conv_path(
     batch: int,
-    spatial: Sequence[int],
+    out: Sequence[int],
     cin: int,
     cout: int,
     kernel: tuple[int, ...],
     s: tuple[int, ...],
     d: tuple[int, ...],
-    pads: tuple[tuple[int, int], ...],
     groups: int,
     itemsize: int,
 ) -> str:
@@ -315,10 +314,6 @@ def conv_path(
         return "depthwise"
     if all(k == 1 for k in kernel):
         return "pointwise"
-    out = [
-        out_length(length, di * (k - 1) + 1, st, pb, pa)
-        for length, k, st, di, (pb, pa) in zip(spatial, kernel, s, d, pads, strict=True)
-    ]
     grid = _shifted_grid(kernel, d, out)
     if (
         groups == 1
@@ -335,6 +330,7 @@ def conv_path(
 def conv_workspace(
     batch: int,
     spatial: Sequence[int],
+    out: Sequence[int],
     cin: int,
     cout: int,
     kernel: tuple[int, ...],
@@ -344,12 +340,9 @@ def conv_workspace(
     groups: int,
     itemsize: int,
 ) -> int:
-    """Bytes :func:`conv` allocates besides its output, at most (for the memory guard)."""
-    path = conv_path(batch, spatial, cin, cout, kernel, s, d, pads, groups, itemsize)
-    out = [
-        out_length(length, di * (k - 1) + 1, st, pb, pa)
-        for length, k, st, di, (pb, pa) in zip(spatial, kernel, s, d, pads, strict=True)
-    ]
+    """Bytes :func:`conv` allocates besides its output (spatial size ``out``), at most (for
+    the memory guard)."""
+    path = conv_path(batch, out, cin, cout, kernel, s, d, groups, itemsize)
     padded = batch * cin * itemsize * math.prod(n + pb + pa for n, (pb, pa) in zip(spatial, pads))
     if path in ("depthwise", "pointwise"):  # a padded (or strided) copy, and a second sum
         return (

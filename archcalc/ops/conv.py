@@ -223,6 +223,7 @@ class Conv(SlidingWindow):
         return kernels.conv_workspace(
             batch,
             layer.input[:-1],
+            layer.output[:-1],
             layer.input[-1],
             layer.attrs["filters"],
             kernel,

@@ -428,8 +428,8 @@ def test_conv_paths() -> None:
     one, two = (1, 1), (2, 2)
 
     def path(size: int, cin: int, cout: int, k: int, s: tuple[int, int], batch: int = 1) -> str:
-        pads = ((k // 2, k // 2),) * 2
-        return K.conv_path(batch, (size, size), cin, cout, (k, k), s, one, pads, 1, 4)
+        out = ((size + 2 * (k // 2) - k) // s[0] + 1,) * 2  # padded to keep the size at stride 1
+        return K.conv_path(batch, out, cin, cout, (k, k), s, one, 1, 4)
 
     assert path(56, 64, 64, 3, one) == "shifted"  # ResNet's first stage
     assert path(512, 128, 64, 3, one) == "shifted"  # U-Net's last decoder layer
@@ -441,9 +441,8 @@ def test_conv_paths() -> None:
     assert path(224, 3, 64, 3, one) == "im2col"  # few input channels: shallow products
     assert path(7, 512, 512, 3, one, batch=64) == "im2col"  # a 9x9 grid for a 7x7 output
     assert path(56, 64, 64, 1, one) == "pointwise"
-    pads = ((1, 1), (1, 1))
-    assert K.conv_path(1, (112, 112), 32, 32, (3, 3), one, one, pads, 32, 4) == "depthwise"
-    assert K.conv_path(1, (56, 56), 64, 16, (3, 3), one, one, pads, 2, 4) == "im2col"
+    assert K.conv_path(1, (112, 112), 32, 32, (3, 3), one, one, 32, 4) == "depthwise"
+    assert K.conv_path(1, (56, 56), 64, 16, (3, 3), one, one, 2, 4) == "im2col"
 
 
 def test_conv_non_contiguous_input_vs_torch() -> None:
