@@ -128,6 +128,9 @@ def common_sections(see_also: list[str]) -> list[str]:
         "the terminal's (a pipe gets every column).",
         *(f".TP\n.B {limit.env}\n{roff(limit.doc)}" for limit in limits.ALL),
         "Going over a limit is an error with exit status 2 that names the setting.",
+        ".TP\n.B ARCHCALC_BLAS\nSet to \\fBnumpy\\fR, \\fBrun\\fR and \\fBverify\\fR compute "
+        "convolutions with NumPy's own matrix products only, instead of calling the GEMM of "
+        "the OpenBLAS that NumPy ships directly (same results, slower).",
         ".SH FILES",
         ".TP\n.I SPEC.yaml\nA network written in the spec language (docs/spec\\-format.md in the "
         "source tree). Any SPEC argument may instead name a bundled spec.",
