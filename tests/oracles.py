@@ -42,3 +42,19 @@ def require(name: str) -> Any:
     if oracles_required():
         pytest.fail(f"{reason} (ARCHCALC_REQUIRE_ORACLES=1)")
     pytest.skip(reason)
+
+
+def require_native() -> None:
+    """Skip (fail in CI) a test of the compiled depthwise kernel where it was not built: the
+    install found no C compiler (hatch_build.py)."""
+    from archcalc.backend import native
+
+    if native.available():
+        return
+    reason = (
+        f"the compiled depthwise kernel {native.LIBRARY.name} is not built or not usable "
+        "(reinstall archcalc with a C compiler on PATH)"
+    )
+    if oracles_required():
+        pytest.fail(f"{reason} (ARCHCALC_REQUIRE_ORACLES=1)")
+    pytest.skip(reason)

@@ -28,7 +28,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from archcalc.backend import blas
+from archcalc.backend import blas, native
 from archcalc.shapes import out_length, pad_pairs, per_axis
 
 Array = npt.NDArray[Any]
@@ -274,16 +274,19 @@ def conv(
 
     n = x.shape[0]
     path = conv_path(n, out, cin, cout, kernel, s, d, groups, x.itemsize)
-    if path == "depthwise":
-        y = _conv_depthwise(_pad_spatial(x, pads, role=PADDED), w, kernel, s, d, out)
-    elif path == "pointwise":
+    if b is not None:
+        b = b.astype(x.dtype, copy=False)
+    if path == "depthwise":  # adds the bias itself: the compiled kernel starts its sums from it
+        y = _conv_depthwise(_pad_spatial(x, pads, role=PADDED), w, b, kernel, s, d, out)
+        return y.reshape(n, *out, cout)
+    if path == "pointwise":
         y = _conv_pointwise(_pad_spatial(x, pads, role=PADDED), w, s, out, groups)
     elif path == "shifted":
         y = _conv_shifted(x, pads, w, kernel, d, out)
     else:
         y = _conv_im2col(x, pads, w, kernel, s, d, out, groups)
     if b is not None:
-        y += b.astype(x.dtype, copy=False)
+        y += b
     return y.reshape(n, *out, cout)
 
 
@@ -577,12 +580,14 @@ def _patches(v: Array, groups: int) -> Array:
 def _conv_depthwise(
     xp: Array,
     w: Array,
+    b: Array | None,
     kernel: tuple[int, ...],
     s: tuple[int, ...],
     d: tuple[int, ...],
     out: tuple[int, ...],
 ) -> Array:
-    """One input channel per group: ``np.einsum`` over a strided view of the taps.
+    """One input channel per group: the compiled kernel (:mod:`native`) where it was built,
+    else ``np.einsum`` over a strided view of the taps.
 
     Per-group matmuls would be ``groups`` tiny GEMMs, and one element-wise multiply and add
     per tap is two passes over the whole output per tap (NumPy has no fused multiply-add
@@ -600,11 +605,17 @@ def _conv_depthwise(
         xp = np.repeat(xp, mult, axis=-1)  # every output channel reads its own lane
     nd = len(kernel)
     w = w.reshape(*kernel, cout)
+    compiled = native.depthwise(xp, w, b, kernel, s, d, out)
+    if compiled is not None:
+        _record("depthwise", (xp.shape, w.shape), n * math.prod(out) * cout * math.prod(kernel))
+        return compiled.reshape(-1, cout)
     if s[-1] > 1 and cout >= _DEPTHWISE_LONG_CHANNELS:
         # einsum axes: batch, output axes, channel (the inner loop), then the taps
         y = np.empty((n, *out, cout), dtype=xp.dtype)
         axes, taps = list(range(nd + 2)), list(range(nd + 2, 2 * nd + 2))
         _einsum(_windows(xp, kernel, s, d, out), axes + taps, w, [*taps, nd + 1], y, axes)
+        if b is not None:
+            y += b
         return y.reshape(-1, cout)
     # The last output axis fused with the channels: einsum axes batch, leading output axes,
     # taps, then the fused run.
@@ -637,7 +648,10 @@ def _conv_depthwise(
         if not first:
             acc += spare
         first = False
-    return acc.reshape(-1, cout)
+    acc = acc.reshape(-1, cout)
+    if b is not None:
+        acc += b
+    return acc
 
 
 # Above this many channels a strided depthwise conv runs with the channels as einsum's inner
@@ -757,7 +771,7 @@ def _conv_transpose_tiles(x: Array, w: Array, b: Array | None, out: tuple[int, .
     y = np.empty((n, *(size for pair in zip(in_sp, kernel) for size in pair), cout), x.dtype)
     np.copyto(y, tiles.transpose(order))
     if b is not None:
-        y += b.astype(x.dtype, copy=False)
+        y += b
     return y.reshape(n, *out, cout)
 
 

@@ -8,10 +8,10 @@ from typing import Any
 import numpy as np
 import pytest
 
-from archcalc.backend import blas
+from archcalc.backend import blas, native
 from archcalc.backend import kernels as K
 from tests.course_data import F_IMAGE, G_EXPECTED
-from tests.oracles import require
+from tests.oracles import require, require_native
 
 RTOL, ATOL = 1e-4, 1e-5
 
@@ -320,13 +320,18 @@ def _random_grouped_case(seed: int) -> tuple[Any, ...]:
 
 
 @pytest.mark.parametrize("seed", range(40))
-@pytest.mark.parametrize("long_channels", [1, 10**9])
+@pytest.mark.parametrize("schedule", ["compiled", "einsum-channels", "einsum-fused"])
 def test_depthwise_and_grouped_conv_vs_torch(
-    seed: int, long_channels: int, monkeypatch: pytest.MonkeyPatch
+    seed: int, schedule: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    # Both depthwise schedules on every case: channels as einsum's inner loop (1), and the
-    # last axis fused with the channels, split into phases when strided (10**9).
-    monkeypatch.setattr(K, "_DEPTHWISE_LONG_CHANNELS", long_channels)
+    # Every depthwise schedule on every case: the compiled kernel (tests/backend/
+    # test_native.py), and NumPy's with the channels as einsum's inner loop or with the last
+    # axis fused with the channels, split into phases when strided.
+    if schedule == "compiled":
+        require_native()
+    else:
+        monkeypatch.setattr(native, "depthwise", lambda *args: None)
+        monkeypatch.setattr(K, "_DEPTHWISE_LONG_CHANNELS", 1 if "channels" in schedule else 10**9)
     batch, spatial, cin, cout, kernel, stride, dil, pad, groups = _random_grouped_case(seed)
     rng = np.random.default_rng(seed + 100)
     x = rng.standard_normal((batch, *spatial, cin)).astype(np.float32)
@@ -338,8 +343,15 @@ def test_depthwise_and_grouped_conv_vs_torch(
     assert c.total == got.size * (cin // groups) * math.prod(kernel)
 
 
-def test_depthwise_mobilenet_shapes_vs_torch() -> None:
-    """The layer shapes the depthwise kernel is tuned for, at full size and batch 2."""
+@pytest.mark.parametrize("compiled", [True, False])
+def test_depthwise_mobilenet_shapes_vs_torch(
+    compiled: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The layer shapes the depthwise kernels are tuned for, at full size and batch 2."""
+    if compiled:
+        require_native()
+    else:
+        monkeypatch.setattr(native, "depthwise", lambda *args: None)
     rng = np.random.default_rng(5)
     for size, channels, stride in ((112, 32, 1), (112, 96, 2), (14, 576, 2), (7, 960, 1)):
         x = rng.standard_normal((2, size, size, channels)).astype(np.float32)
