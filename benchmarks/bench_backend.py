@@ -215,6 +215,8 @@ def main() -> None:
 
     import numpy as np
 
+    from archcalc.backend import native
+
     roots = {"numpy": ROOT, "torch": ROOT}
     if args.before:
         roots["before"] = args.before.resolve()
@@ -222,7 +224,10 @@ def main() -> None:
     print(
         f"numpy {np.__version__}, {args.threads} thread(s), float32, each net at its spec's "
         f"input; {args.clock} time = best of up to {args.repeats} interleaved forwards after a "
-        "warm-up" + (f"; {blas}" if blas else "") + f"; load average {_load()}"
+        "warm-up"
+        + (f"; {blas}" if blas else "")
+        + f"; load average {_load()}; depthwise "
+        + ("compiled" if native.available() else "in NumPy (the C kernel is not built)")
     )
     before = "  before/torch  before RSS" if args.before else ""
     print(

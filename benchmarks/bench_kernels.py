@@ -35,6 +35,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from archcalc.backend import kernels as K
+from archcalc.backend import native
 
 try:
     import torch
@@ -246,7 +247,8 @@ def main() -> None:
         f"numpy {np.__version__}, torch {torch.__version__}, "
         f"torch threads {torch.get_num_threads()}, "
         f"OPENBLAS_NUM_THREADS={os.environ.get('OPENBLAS_NUM_THREADS', 'unset')}, "
-        f"cpus {os.cpu_count()}, load average {' '.join(f'{v:.2f}' for v in os.getloadavg())}"
+        f"cpus {os.cpu_count()}, load average {' '.join(f'{v:.2f}' for v in os.getloadavg())}, "
+        f"depthwise {'compiled' if native.available() else 'in NumPy (the C kernel is not built)'}"
     )
     rng = np.random.default_rng(0)
     n = args.batch

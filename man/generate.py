@@ -131,6 +131,10 @@ def common_sections(see_also: list[str]) -> list[str]:
         ".TP\n.B ARCHCALC_BLAS\nSet to \\fBnumpy\\fR, \\fBrun\\fR and \\fBverify\\fR compute "
         "convolutions with NumPy's own matrix products only, instead of calling the GEMM of "
         "the OpenBLAS that NumPy ships directly (same results, slower).",
+        ".TP\n.B ARCHCALC_NATIVE\nSet to \\fB0\\fR, \\fBrun\\fR and \\fBverify\\fR compute "
+        "depthwise convolutions with NumPy instead of the small C kernel compiled when archcalc "
+        "was installed (same results, slower). Without a C compiler at install time NumPy is "
+        "used anyway.",
         ".SH FILES",
         ".TP\n.I SPEC.yaml\nA network written in the spec language (docs/spec\\-format.md in the "
         "source tree). Any SPEC argument may instead name a bundled spec.",
