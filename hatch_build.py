@@ -68,13 +68,17 @@ class NativeBuildHook(BuildHookInterface):
         stamp = hashlib.sha256(source.read_bytes()).hexdigest()[:16]
         command = [*compiler, *FLAGS, f'-DARCHCALC_SOURCE_HASH="{stamp}"', str(source)]
         built = library.with_suffix(".tmp")  # renamed into place whole: a loader never sees half
-        result = subprocess.run(
-            [*command, "-o", str(built)], capture_output=True, text=True, check=False
-        )
-        if result.returncode != 0:
+        try:
+            result = subprocess.run(
+                [*command, "-o", str(built)], capture_output=True, text=True, timeout=300
+            )
+            failure = result.stderr.strip() if result.returncode else ""
+        except (OSError, subprocess.TimeoutExpired) as exc:
+            failure = str(exc)
+        if failure or not built.exists():
             self.app.display_warning(
                 f"archcalc: compiling {SOURCE} failed; depthwise convolutions will run in NumPy, "
-                f"slower:\n{result.stderr.strip()}"
+                f"slower:\n{failure}"
             )
             built.unlink(missing_ok=True)
             return False
