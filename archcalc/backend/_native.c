@@ -18,11 +18,11 @@
 #define ARCHCALC_SOURCE_HASH "unknown"
 #endif
 
-/* which source this library was built from: native.py refuses a library older than its C */
+/* which source this library was built from: native.py refuses it beside any other _native.c */
 const char archcalc_native_source[] = ARCHCALC_SOURCE_HASH;
 
-/* x86-64 with GCC: one build for CPUs with AVX2 and FMA (x86-64-v3), one for the rest, chosen
- * when the library is loaded. Elsewhere the compiler's defaults. */
+/* x86-64 Linux with GCC: one build for CPUs with AVX2 and FMA (x86-64-v3), one for the rest,
+ * chosen when the library is loaded. Elsewhere the compiler's defaults. */
 #if defined(__GNUC__) && defined(__x86_64__) && !defined(__clang__) && defined(__linux__)
 #define ARCHCALC_CLONES __attribute__((target_clones("arch=x86-64-v3", "default")))
 #else
