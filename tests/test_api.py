@@ -194,6 +194,30 @@ def test_live_module_equals_torchinfo(size: int) -> None:
     assert result.rows[-1].output_shape == tuple(out.shape[1:])
 
 
+def test_a_module_called_twice_with_weights_is_flagged() -> None:
+    """A conv called twice holds its weights once: archcalc's per-call count overstates the
+    model's parameters by exactly one conv, and says so; a reused ReLU holds none."""
+    torch = require("torch")
+    nn = torch.nn
+
+    class Tied(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.conv = nn.Conv2d(8, 8, 3, padding=1)
+            self.act = nn.ReLU()
+
+        def forward(self, x: Any) -> Any:
+            return self.act(self.conv(self.act(self.conv(x))))
+
+    model = Tied()
+    result = archcalc.analyze(model, input=(1, 8, 16, 16))
+    held = sum(p.numel() for p in model.parameters())
+    assert [r.name for r in result.rows] == ["conv", "act", "conv_1", "act_1"]
+    assert result.totals.params == 2 * held
+    (warning,) = [d for d in result.report.diagnostics if d.code == "shared-weights"]
+    assert warning.layer == "conv_1" and f"{held:,} parameters" in warning.message
+
+
 def _mobilenet_style(nn: Any) -> Any:
     """MobileNetV3's pieces: hardswish, a depthwise conv, squeeze-and-excitation (x * gate)."""
 

@@ -470,6 +470,24 @@ def test_unsupported_op_names_type_and_node(tmp_path: Path) -> None:
         _refused(cli(*args), "unsupported ONNX op 'LayerNormalization'", "/norm/LayerNormalization")
 
 
+def test_shared_weights_are_refused_by_name(tmp_path: Path) -> None:
+    """A conv called twice is one weight tensor read by two nodes: archcalc would count it
+    twice, so the import says which nodes share what (as the Keras import does)."""
+    torch = require("torch")
+
+    class Tied(torch.nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.conv = torch.nn.Conv2d(4, 4, 3, padding=1)
+
+        def forward(self, x: Any) -> Any:
+            return self.conv(torch.relu(self.conv(x)))
+
+    path = export(Tied().eval(), torch.randn(1, 4, 8, 8), tmp_path / "tied.onnx", 13)
+    for command in ("summarize", "import"):
+        _refused(cli(command, str(path)), "/conv/Conv", "/conv_1/Conv", "'conv.weight'", "shared")
+
+
 def test_dynamic_input_asks_for_input(tmp_path: Path) -> None:
     model, x = build("inception")
     path = export(

@@ -104,6 +104,7 @@ class _Importer:
         self.layer_tensor: dict[str, str] = {}  # and back: a layer → the tensor it makes
         self.flat_from: dict[str, Shape] = {}  # flattened tensors → their channels-last shape
         self.used_names: set[str] = set()
+        self.weighed_by: dict[str, str] = {}  # a weight tensor → the node whose layer holds it
         self.made_by: dict[str, Any] = {}  # tensor → the node whose layer made it
         self.consumers: dict[str, int] = {}
         for n in self.graph.node:
@@ -292,6 +293,18 @@ class _Importer:
         weight: str | None = None,
         arrays: Mapping[str, np.ndarray | Callable[[], np.ndarray]] | None = None,
     ) -> str:
+        if weight is not None and weight in self.weighed_by:
+            raise _fail(
+                self.shown,
+                "shared-weights",
+                f"nodes '{self.weighed_by[weight]}' and '{node.name}' use the same weights "
+                f"'{weight}' (shared weights)",
+                "archcalc imports models whose layers each hold their own weights: its spec "
+                "language has no shared weights",
+                node.name,
+            )
+        if weight is not None:
+            self.weighed_by[weight] = node.name
         name, path = self.name_for(node, weight)
         sources = inputs if inputs is not None else [self.source(node)]
         self.shapes[node.output[0]] = self._output_shape(node, op, attrs, sources)

@@ -221,8 +221,9 @@ def torch_input(given: Any) -> Shape:
 
 
 def from_module(module: Any, given: Any) -> tuple[Graph, Diagnostics, dict[str, str]]:
-    """The module's graph, with an empty Diagnostics for the analysis and the traced listing
-    as the source text diagnostics point into."""
+    """The module's graph, the Diagnostics the analysis goes on with (a warning for each
+    further call of a module with parameters), and the traced listing as the source text
+    diagnostics point into."""
     shape = torch_input(given)
     file = f"<{type(module).__name__}>"
     try:
@@ -238,6 +239,8 @@ def from_module(module: Any, given: Any) -> tuple[Graph, Diagnostics, dict[str, 
         )
         raise SpecError(list(failed)) from None
     diags = Diagnostics()
+    shared = Diagnostics()  # warnings that go on to the analysis
+    called: set[str] = set()
     nodes: list[Node] = []
     scopes: dict[str, Scope] = {}
     lines: list[str] = []
@@ -280,6 +283,20 @@ def from_module(module: Any, given: Any) -> tuple[Graph, Diagnostics, dict[str, 
         lines.append(shown)
         pos = Pos(file, len(lines), 1)
         names[fx_node] = name
+        if fx_node.op == "call_module":
+            held = sum(p.numel() for p in target.parameters())
+            if str(fx_node.target) in called and held:
+                shared.warning(
+                    "shared-weights",
+                    f"calls module '{fx_node.target}' again: the model holds its {held:,} "
+                    "parameters once, but archcalc counts them at each call",
+                    pos,
+                    f"the parameter totals are {held:,} more than the model's for this call "
+                    "(MACs and memory are right: each call computes); archcalc's spec language "
+                    "has no shared weights",
+                    name,
+                )
+            called.add(str(fx_node.target))
         tensor_args = [a for a in fx_node.args if isinstance(a, fx.Node) and a not in skipped]
         mapper = _TABLE.get(key)
         if mapper is None:
@@ -327,7 +344,7 @@ def from_module(module: Any, given: Any) -> tuple[Graph, Diagnostics, dict[str, 
     graph = Graph(
         type(module).__name__, shape, nodes, file, scopes=scopes, input_pos=Pos(file, 1, 1)
     )
-    return graph, Diagnostics(), {file: text}
+    return graph, shared, {file: text}
 
 
 def _has(module: Any, path: str) -> bool:
