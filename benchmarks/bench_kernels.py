@@ -10,7 +10,8 @@ Prints, per case, the best NumPy time, the best torch time and the ratio
 The cases include every depthwise layer shape of MobileNetV2 (3x3, 224x224 input).
 ``--clock cpu`` times CPU rather than wall time (with ``--threads 1``; see ``--help``).
 ``--before DIR`` also times the kernels module of another checkout (e.g. ``git worktree add
-DIR <commit>``) on the same cases, so old and new code are compared in one run. ``--threads`` sets
+DIR <commit>``) on the same cases, so old and new code are compared in one run (its
+``kernels.py`` only: the modules that imports are this checkout's). ``--threads`` sets
 torch's intra-op threads and must match the BLAS threads NumPy uses (set
 ``OPENBLAS_NUM_THREADS`` in the environment to the same number before starting).
 ``--resnet50`` also runs a full ResNet-50 forward (224x224x3, batch 1, random weights,
@@ -77,7 +78,9 @@ def best_times(fns: list[Fn], repeats: int) -> list[float]:
 
 
 def load_kernels(root: Path) -> Any:
-    """The kernels module of another checkout (it imports nothing of archcalc's)."""
+    """The kernels module of another checkout. What it imports of archcalc (``shapes``,
+    ``backend.blas``, ``backend.native``) is this checkout's, already loaded: ``--before``
+    compares ``kernels.py`` alone."""
     spec = importlib.util.spec_from_file_location(
         "kernels_before", root / "archcalc" / "backend" / "kernels.py"
     )
