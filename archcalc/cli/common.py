@@ -120,15 +120,12 @@ def spec_options(func: F) -> F:
         default=None,
         help="Every sliding window must fit exactly (non-integer output sizes are errors). Default: the spec's 'strict:' setting.",
     )(func)
-    func = click.option(
-        "--input",
-        "-i",
-        "input_shape",
-        metavar="SHAPE",
-        default=None,
-        help="Override the spec's input shape, e.g. 224x224x3 or 16000x1.",
-    )(func)
-    return func
+    return input_shape_option("Override the spec's input shape, e.g. 224x224x3 or 16000x1.")(func)
+
+
+def input_shape_option(help: str) -> Callable[[F], F]:
+    """``--input/-i SHAPE``, read into ``input_shape``: what it does is the command's to say."""
+    return click.option("--input", "-i", "input_shape", metavar="SHAPE", default=None, help=help)
 
 
 def sizing_options(func: F) -> F:

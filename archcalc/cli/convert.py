@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from archcalc.cli.common import EXIT_OK, guarded
+from archcalc.cli.common import EXIT_OK, guarded, input_shape_option
 
 
 @click.command("import")
@@ -26,14 +26,7 @@ from archcalc.cli.common import EXIT_OK, guarded
     metavar="FILE.npz",
     help="Also save the model's weights (channels-last), for `archcalc run SPEC --weights`.",
 )
-@click.option(
-    "--input",
-    "-i",
-    "input_shape",
-    metavar="SHAPE",
-    default=None,
-    help="The input shape (H x W x C) for a model whose input sizes are dynamic.",
-)
+@input_shape_option("The input shape (H x W x C) for a model whose input sizes are dynamic.")
 @click.option(
     "--flat",
     is_flag=True,

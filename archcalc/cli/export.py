@@ -7,7 +7,13 @@ from typing import Any
 
 import click
 
-from archcalc.cli.common import EXIT_ERRORS, EXIT_OK, echo_diagnostics, guarded
+from archcalc.cli.common import (
+    EXIT_ERRORS,
+    EXIT_OK,
+    echo_diagnostics,
+    guarded,
+    input_shape_option,
+)
 
 
 @click.command()
@@ -40,14 +46,7 @@ from archcalc.cli.common import EXIT_ERRORS, EXIT_OK, echo_diagnostics, guarded
     type=int,
     help="Seed of the random weights, where the spec (or imported model) gives none.",
 )
-@click.option(
-    "--input",
-    "-i",
-    "input_shape",
-    metavar="SHAPE",
-    default=None,
-    help="Override the spec's input shape, e.g. 224x224x3.",
-)
+@input_shape_option("Override the spec's input shape, e.g. 224x224x3.")
 @guarded
 def export(
     spec: str,
