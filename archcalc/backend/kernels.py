@@ -348,9 +348,13 @@ def conv_workspace(
     path = conv_path(batch, out, cin, cout, kernel, s, d, groups, itemsize)
     padded = batch * cin * itemsize * math.prod(n + pb + pa for n, (pb, pa) in zip(spatial, pads))
     if path in ("depthwise", "pointwise"):  # a padded (or strided) copy, and a second sum
+        # a depthwise conv with a depth multiplier first repeats each padded channel per filter,
+        # and its NumPy fallback makes the strided phases of that contiguous
+        lanes = padded * (cout // cin) if path == "depthwise" else 0
         return (
             padded
-            + batch * math.prod(spatial) * cin * itemsize
+            + (lanes if cout > cin else 0)
+            + max(lanes, batch * math.prod(spatial) * cin * itemsize)
             + 2 * batch * math.prod(out) * cout * itemsize
         )
     if path == "shifted":

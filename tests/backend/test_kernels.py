@@ -361,6 +361,39 @@ def test_depthwise_mobilenet_shapes_vs_torch(
         close(got, _torch_conv(x, w, b, stride, 1, ((1, 1), (1, 1)), channels))
 
 
+@pytest.mark.parametrize("mult, stride", [(1, 1), (4, 1), (4, 2), (3, 2)])
+@pytest.mark.parametrize("compiled", [True, False])
+def test_depthwise_workspace_covers_what_it_allocates(
+    mult: int, stride: int, compiled: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The memory guard's estimate of a depthwise conv's temporaries (conv_workspace) is at
+    least what NumPy allocated besides the output (tracemalloc sees NumPy's buffers), with a
+    depth multiplier and a stride, on either path."""
+    import tracemalloc
+
+    if compiled:
+        require_native()
+    else:
+        monkeypatch.setattr(native, "depthwise", lambda *args: None)
+    cin, size = 16, 20
+    rng = np.random.default_rng(mult)
+    x = rng.standard_normal((2, size, size, cin)).astype(np.float32)
+    w = rng.standard_normal((3, 3, 1, cin * mult)).astype(np.float32)
+    out = (size + 2 - 3) // stride + 1
+    pads = ((1, 1), (1, 1))
+    estimate = K.conv_workspace(
+        2, (size, size), (out, out), cin, cin * mult, (3, 3), (stride,) * 2, (1, 1), pads, cin, 4
+    )
+    tracemalloc.start()
+    try:
+        before = tracemalloc.get_traced_memory()[0]
+        y = K.conv(x, w, None, stride, 1, 1, cin)
+        allocated = tracemalloc.get_traced_memory()[1] - before - y.nbytes
+    finally:
+        tracemalloc.stop()
+    assert 0 < allocated <= estimate
+
+
 SHIFTED_SLAB_WHOLE = 1 << 30  # slab positions: every sample in one slab
 SHIFTED_CASES = [
     # (batch, spatial, cin, cout, kernel, dilation, padding): unit stride, one group
