@@ -348,15 +348,12 @@ def conv_workspace(
     path = conv_path(batch, out, cin, cout, kernel, s, d, groups, itemsize)
     padded = batch * cin * itemsize * math.prod(n + pb + pa for n, (pb, pa) in zip(spatial, pads))
     if path in ("depthwise", "pointwise"):  # a padded (or strided) copy, and a second sum
-        # a depthwise conv with a depth multiplier first repeats each padded channel per filter,
-        # and its NumPy fallback makes the strided phases of that contiguous
-        lanes = padded * (cout // cin) if path == "depthwise" else 0
-        return (
-            padded
-            + (lanes if cout > cin else 0)
-            + max(lanes, batch * math.prod(spatial) * cin * itemsize)
-            + 2 * batch * math.prod(out) * cout * itemsize
-        )
+        copies = padded + batch * math.prod(spatial) * cin * itemsize
+        if path == "depthwise" and cout > cin:
+            # the padded channels repeated per depth multiplier, then the strided phases of that
+            # made contiguous (the NumPy fallback)
+            copies = padded + 2 * padded * (cout // cin)
+        return copies + 2 * batch * math.prod(out) * cout * itemsize
     if path == "shifted":
         grid = _shifted_grid(kernel, d, out)
         rows = _shifted_slab_rows(grid, batch)
@@ -590,8 +587,35 @@ def _conv_depthwise(
     d: tuple[int, ...],
     out: tuple[int, ...],
 ) -> Array:
-    """One input channel per group: the compiled kernel (:mod:`native`) where it was built,
-    else ``np.einsum`` over a strided view of the taps.
+    """One input channel per group: the compiled kernel (:mod:`native`), which starts its
+    sums from the bias, where it was built; else :func:`_depthwise_einsum` and the bias
+    added after. ``(N * prod(out), C_out)``."""
+    n, cin = xp.shape[0], xp.shape[-1]
+    cout = w.shape[-1]
+    mult = cout // cin  # depth multiplier; output channel = c * mult + j
+    if mult > 1:
+        xp = np.repeat(xp, mult, axis=-1)  # every output channel reads its own lane
+    w = w.reshape(*kernel, cout)
+    y = native.depthwise(xp, w, b, kernel, s, d, out)
+    if y is not None:
+        _record("depthwise", (xp.shape, w.shape), n * math.prod(out) * cout * math.prod(kernel))
+        return y.reshape(-1, cout)
+    y = _depthwise_einsum(xp, w, kernel, s, d, out).reshape(-1, cout)
+    if b is not None:
+        y += b
+    return y
+
+
+def _depthwise_einsum(
+    xp: Array,
+    w: Array,
+    kernel: tuple[int, ...],
+    s: tuple[int, ...],
+    d: tuple[int, ...],
+    out: tuple[int, ...],
+) -> Array:
+    """A depthwise conv (one weight per tap and channel, ``w`` ``(*kernel, C)``) in NumPy:
+    ``np.einsum`` over a strided view of the taps.
 
     Per-group matmuls would be ``groups`` tiny GEMMs, and one element-wise multiply and add
     per tap is two passes over the whole output per tap (NumPy has no fused multiply-add
@@ -602,25 +626,14 @@ def _conv_depthwise(
     stride on that axis is split into its phases (even and odd columns for stride 2), each
     made contiguous once, unless the channels alone make a long enough inner loop.
     """
-    n, cin = xp.shape[0], xp.shape[-1]
-    cout = w.shape[-1]
-    mult = cout // cin  # depth multiplier; output channel = c * mult + j
-    if mult > 1:
-        xp = np.repeat(xp, mult, axis=-1)  # every output channel reads its own lane
+    n, cout = xp.shape[0], w.shape[-1]
     nd = len(kernel)
-    w = w.reshape(*kernel, cout)
-    compiled = native.depthwise(xp, w, b, kernel, s, d, out)
-    if compiled is not None:
-        _record("depthwise", (xp.shape, w.shape), n * math.prod(out) * cout * math.prod(kernel))
-        return compiled.reshape(-1, cout)
     if s[-1] > 1 and cout >= _DEPTHWISE_LONG_CHANNELS:
         # einsum axes: batch, output axes, channel (the inner loop), then the taps
         y = np.empty((n, *out, cout), dtype=xp.dtype)
         axes, taps = list(range(nd + 2)), list(range(nd + 2, 2 * nd + 2))
         _einsum(_windows(xp, kernel, s, d, out), axes + taps, w, [*taps, nd + 1], y, axes)
-        if b is not None:
-            y += b
-        return y.reshape(-1, cout)
+        return y
     # The last output axis fused with the channels: einsum axes batch, leading output axes,
     # taps, then the fused run.
     step, dil = s[-1], d[-1]
@@ -652,9 +665,6 @@ def _conv_depthwise(
         if not first:
             acc += spare
         first = False
-    acc = acc.reshape(-1, cout)
-    if b is not None:
-        acc += b
     return acc
 
 

@@ -293,17 +293,17 @@ class _Importer:
         weight: str | None = None,
         arrays: Mapping[str, np.ndarray | Callable[[], np.ndarray]] | None = None,
     ) -> str:
-        if weight is not None and weight in self.weighed_by:
-            raise _fail(
-                self.shown,
-                "shared-weights",
-                f"nodes '{self.weighed_by[weight]}' and '{node.name}' use the same weights "
-                f"'{weight}' (shared weights)",
-                "archcalc imports models whose layers each hold their own weights: its spec "
-                "language has no shared weights",
-                node.name,
-            )
         if weight is not None:
+            if weight in self.weighed_by:
+                raise _fail(
+                    self.shown,
+                    "shared-weights",
+                    f"nodes '{self.weighed_by[weight]}' and '{node.name}' use the same weights "
+                    f"'{weight}' (shared weights)",
+                    "archcalc imports models whose layers each hold their own weights: its "
+                    "spec language has no shared weights",
+                    node.name,
+                )
             self.weighed_by[weight] = node.name
         name, path = self.name_for(node, weight)
         sources = inputs if inputs is not None else [self.source(node)]

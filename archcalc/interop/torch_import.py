@@ -291,9 +291,9 @@ def from_module(module: Any, given: Any) -> tuple[Graph, Diagnostics, dict[str, 
                     f"calls module '{fx_node.target}' again: the model holds its {held:,} "
                     "parameters once, but archcalc counts them at each call",
                     pos,
-                    f"the parameter totals are {held:,} more than the model's for this call "
-                    "(MACs and memory are right: each call computes); archcalc's spec language "
-                    "has no shared weights",
+                    f"the parameter totals and parameter memory are {held:,} parameters more "
+                    "than the model's for this call (MACs and activations are right: each "
+                    "call computes); archcalc's spec language has no shared weights",
                     name,
                 )
             called.add(str(fx_node.target))
